@@ -1,0 +1,13 @@
+using System.CommandLine;
+
+namespace MoeServe.Cli.Commands;
+
+/// <summary>Every sub-command of the CLI; each feature adds its own factory here.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> Create()
+    {
+        // One line per command, in the order they appear in --help.
+        yield break;
+    }
+}
