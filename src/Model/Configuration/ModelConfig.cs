@@ -1,0 +1,171 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MoeServe.Model;
+
+/// <summary>
+/// Architecture of a Mixture-of-Experts transformer, as written to a checkpoint's config.json
+/// (camelCase JSON, see docs/contracts.md). Presets live with training; this type only describes
+/// and validates.
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>Number of tokens in the vocabulary (V).</summary>
+    public required int VocabSize { get; init; }
+
+    /// <summary>Model width (d).</summary>
+    public required int DModel { get; init; }
+
+    /// <summary>Number of transformer layers.</summary>
+    public required int Layers { get; init; }
+
+    /// <summary>Number of attention heads (H); d must be divisible by H and d / H even (RoPE).</summary>
+    public required int Heads { get; init; }
+
+    /// <summary>Number of routed experts per layer (m).</summary>
+    public required int Experts { get; init; }
+
+    /// <summary>Experts chosen per token (k).</summary>
+    public required int TopK { get; init; }
+
+    /// <summary>Hidden width of each routed SwiGLU expert (h).</summary>
+    public required int ExpertHidden { get; init; }
+
+    /// <summary>Hidden width of the always-on shared expert; 0 means there is none.</summary>
+    public int SharedExpertHidden { get; init; }
+
+    /// <summary>Longest sequence (prompt plus generated tokens) the model is trained for.</summary>
+    public required int ContextLength { get; init; }
+
+    /// <summary>RoPE base frequency theta.</summary>
+    public double RopeTheta { get; init; } = 10000.0;
+
+    /// <summary>Epsilon inside every RMSNorm square root.</summary>
+    public double NormEps { get; init; } = 1e-5;
+
+    /// <summary>How router logits become scores.</summary>
+    public ScoreFunction ScoreFunction { get; init; } = ScoreFunction.Softmax;
+
+    /// <summary>Whether the chosen experts' gates are divided by their sum.</summary>
+    public bool Renormalize { get; init; } = true;
+
+    /// <summary>Width of one attention head (d / H).</summary>
+    [JsonIgnore]
+    public int HeadDim => Heads > 0 ? DModel / Heads : 0;
+
+    /// <summary>Whether a shared expert exists.</summary>
+    [JsonIgnore]
+    public bool HasSharedExpert => SharedExpertHidden > 0;
+
+    /// <summary>Every problem with this configuration, each naming its field; empty when valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        Positive(errors, VocabSize, "vocabSize");
+        Positive(errors, DModel, "dModel");
+        Positive(errors, Layers, "layers");
+        Positive(errors, Heads, "heads");
+        Positive(errors, Experts, "experts");
+        Positive(errors, TopK, "topK");
+        Positive(errors, ExpertHidden, "expertHidden");
+        Positive(errors, ContextLength, "contextLength");
+        if (SharedExpertHidden < 0)
+        {
+            errors.Add($"sharedExpertHidden must be 0 (none) or positive, got {SharedExpertHidden}.");
+        }
+
+        if (DModel > 0 && Heads > 0)
+        {
+            if (DModel % Heads != 0)
+            {
+                errors.Add($"dModel ({DModel}) must be divisible by heads ({Heads}).");
+            }
+            else if (DModel / Heads % 2 != 0)
+            {
+                errors.Add($"dModel / heads ({DModel / Heads}) must be even for rotate-half RoPE.");
+            }
+        }
+
+        if (TopK > 0 && Experts > 0 && TopK > Experts)
+        {
+            errors.Add($"topK ({TopK}) must not exceed experts ({Experts}).");
+        }
+
+        if (!(RopeTheta > 0) || double.IsInfinity(RopeTheta))
+        {
+            errors.Add($"ropeTheta must be a positive finite number, got {RopeTheta}.");
+        }
+
+        if (!(NormEps > 0) || double.IsInfinity(NormEps))
+        {
+            errors.Add($"normEps must be a positive finite number, got {NormEps}.");
+        }
+
+        if (!Enum.IsDefined(ScoreFunction))
+        {
+            errors.Add($"scoreFunction must be \"softmax\" or \"sigmoid\", got {(int)ScoreFunction}.");
+        }
+
+        return errors;
+    }
+
+    private static void Positive(List<string> errors, int value, string field)
+    {
+        if (value <= 0)
+        {
+            errors.Add($"{field} must be positive, got {value}.");
+        }
+    }
+
+    /// <summary>Throws one <see cref="InvalidDataException"/> listing every problem, if any.</summary>
+    /// <param name="source">Where the configuration came from, named in the message.</param>
+    public void EnsureValid(string source = "model config")
+    {
+        var errors = Validate();
+        if (errors.Count > 0)
+        {
+            throw new InvalidDataException($"Invalid {source}:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+        }
+    }
+
+    /// <summary>The camelCase JSON of this configuration.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, ModelJson.Options);
+
+    /// <summary>Parses camelCase JSON; throws <see cref="InvalidDataException"/> naming the source on bad JSON.</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <param name="source">Where the text came from, named in errors.</param>
+    public static ModelConfig FromJson(string json, string source = "model config")
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ModelConfig>(json, ModelJson.Options)
+                ?? throw new InvalidDataException($"{source} is empty (null JSON).");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{source} is not a valid model config: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Reads and validates a config.json file.</summary>
+    /// <param name="path">Path of the file.</param>
+    public static ModelConfig Load(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Model config not found: {path}", path);
+        }
+
+        var config = FromJson(File.ReadAllText(path), path);
+        config.EnsureValid(path);
+        return config;
+    }
+
+    /// <summary>Validates and writes this configuration as indented camelCase JSON.</summary>
+    /// <param name="path">Path of the file to write.</param>
+    public void Save(string path)
+    {
+        EnsureValid();
+        File.WriteAllText(path, ToJson());
+    }
+}

@@ -1,0 +1,44 @@
+namespace MoeServe.Model;
+
+/// <summary>The tensors (widened to float32) and metadata read from one safetensors file.</summary>
+public sealed class SafeTensorsContent
+{
+    internal SafeTensorsContent(string source, IReadOnlyDictionary<string, FloatTensor> tensors, IReadOnlyDictionary<string, TensorDType> storedTypes, IReadOnlyDictionary<string, string> metadata)
+    {
+        Source = source;
+        Tensors = tensors;
+        StoredTypes = storedTypes;
+        Metadata = metadata;
+    }
+
+    /// <summary>The file or stream the tensors came from.</summary>
+    public string Source { get; }
+
+    /// <summary>Every tensor by name, as float32.</summary>
+    public IReadOnlyDictionary<string, FloatTensor> Tensors { get; }
+
+    /// <summary>How each tensor was stored in the file.</summary>
+    public IReadOnlyDictionary<string, TensorDType> StoredTypes { get; }
+
+    /// <summary>The header's "__metadata__" map (empty when absent).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>The named tensor; throws <see cref="KeyNotFoundException"/> naming the tensor and file when missing.</summary>
+    /// <param name="name">Tensor name.</param>
+    public FloatTensor Get(string name) =>
+        Tensors.TryGetValue(name, out var tensor) ? tensor : throw new KeyNotFoundException($"Tensor '{name}' is missing from {Source}.");
+
+    /// <summary>The named tensor, checking its shape; throws <see cref="InvalidDataException"/> naming tensor, file and both shapes on mismatch.</summary>
+    /// <param name="name">Tensor name.</param>
+    /// <param name="shape">Expected shape.</param>
+    public FloatTensor Get(string name, params int[] shape)
+    {
+        var tensor = Get(name);
+        if (!tensor.Shape.AsSpan().SequenceEqual(shape))
+        {
+            throw new InvalidDataException($"Tensor '{name}' in {Source} has shape {tensor.ShapeText}, expected [{string.Join(", ", shape)}].");
+        }
+
+        return tensor;
+    }
+}
