@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+
+namespace MoeServe.Runtime.Caching;
+
+/// <summary>
+/// Owns the pinned float buffers behind every <see cref="KvCache"/> of one engine. A cache rents one
+/// block (4 buffers per layer: key and value, twice, because each step's present_key/value is written
+/// into the buffer the previous step did not use) and returns it on Dispose; blocks are reused, so
+/// creating caches in steady state allocates nothing large.
+/// </summary>
+internal sealed class KvCachePool
+{
+    private readonly ConcurrentBag<float[][]> _free = new();
+    private readonly int _maxSequences;
+    private int _live;
+
+    public KvCachePool(int layers, int heads, int headDim, int capacity, int maxSequences)
+    {
+        Layers = layers;
+        Heads = heads;
+        HeadDim = headDim;
+        Capacity = capacity;
+        _maxSequences = maxSequences;
+        BufferLength = checked(heads * capacity * headDim);
+    }
+
+    public int Layers { get; }
+
+    public int Heads { get; }
+
+    public int HeadDim { get; }
+
+    public int Capacity { get; }
+
+    /// <summary>Floats in one key or value buffer: heads x capacity x headDim.</summary>
+    public int BufferLength { get; }
+
+    public int LiveCount => Volatile.Read(ref _live);
+
+    public int PooledCount => _free.Count;
+
+    public float[][] Rent()
+    {
+        if (Interlocked.Increment(ref _live) > _maxSequences)
+        {
+            Interlocked.Decrement(ref _live);
+            throw new InvalidOperationException($"All {_maxSequences} KV caches (maxSequences) are in use; dispose finished sequences first.");
+        }
+
+        if (_free.TryTake(out var block))
+        {
+            return block;
+        }
+
+        block = new float[Layers * 4][];
+        for (int i = 0; i < block.Length; i++)
+        {
+            // Pinned (POH) so OrtValues can point at them without a pin per Run.
+            block[i] = GC.AllocateUninitializedArray<float>(BufferLength, pinned: true);
+        }
+
+        return block;
+    }
+
+    public void Return(float[][] block)
+    {
+        _free.Add(block);
+        Interlocked.Decrement(ref _live);
+    }
+
+    /// <summary>Drops the pooled (free) blocks so the GC can take them.</summary>
+    public void Trim() => _free.Clear();
+}

@@ -1,0 +1,103 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.Tokenizers;
+using MoeServe.Model;
+using MoeServe.Runtime.Caching;
+
+namespace MoeServe.Runtime;
+
+/// <summary>
+/// The inference engine: one exported model (manifest plus per-layer dense and per-expert ONNX graphs),
+/// one InferenceSession per graph, KV caches per sequence, and a batched forward step that routes every
+/// token of the step together and runs each expert once over the tokens sent to it.
+/// </summary>
+/// <remarks>
+/// <see cref="Forward"/> is not re-entrant: one step at a time (the server's batching loop owns it);
+/// inside a step, experts and per-sequence dense graphs run concurrently on
+/// <see cref="RuntimeOptions.ExpertWorkers"/> threads. <see cref="CreateCache"/> and cache disposal are
+/// thread-safe.
+/// </remarks>
+public sealed partial class MoeEngine : IDisposable
+{
+    /// <summary>Loads and validates the model named by <paramref name="options"/> and creates every session.</summary>
+    /// <param name="options">Model path, providers, devices, workers, routing.</param>
+    /// <param name="loggerFactory">Logging (device fallback, breaker state changes); null for none.</param>
+    /// <exception cref="ArgumentException">The options are invalid (every problem listed).</exception>
+    /// <exception cref="InvalidDataException">The manifest or a graph is missing or invalid (every problem listed, file names included).</exception>
+    public static MoeEngine Load(RuntimeOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.EnsureValid();
+        return new MoeEngine(options, loggerFactory);
+    }
+
+    /// <summary>The options the engine was loaded with.</summary>
+    public RuntimeOptions Options { get; }
+
+    /// <summary>The model architecture from the manifest.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The model's name (the manifest's name, else its directory name).</summary>
+    public string ModelName { get; }
+
+    /// <summary>The directory holding manifest.json and the graphs.</summary>
+    public string ModelDirectory { get; }
+
+    /// <summary>The model's tokenizer (Microsoft.ML.Tokenizers), loaded from the manifest's tokenizer files.</summary>
+    public Tokenizer Tokenizer { get; }
+
+    /// <summary>Id of the end-of-text special token, or -1 when the tokenizer has none.</summary>
+    public int EndOfTextTokenId { get; }
+
+    /// <summary>Longest sequence (prompt plus generated tokens) a cache holds.</summary>
+    public int ContextLength => Config.ContextLength;
+
+    /// <summary>Logits per token (V).</summary>
+    public int VocabSize => Config.VocabSize;
+
+    /// <summary>What each configured device actually runs on (CUDA or the CPU fallback, and why).</summary>
+    public IReadOnlyList<DeviceReport> Devices { get; }
+
+    /// <summary>KV caches created and not yet disposed.</summary>
+    public int LiveCacheCount => _cachePool.LiveCount;
+
+    /// <summary>Expert Runs re-run on CPU since load (device failure or open breaker).</summary>
+    public long CpuFallbackRuns => Interlocked.Read(ref _cpuFallbackRuns);
+
+    /// <summary>A new, empty KV cache for one sequence (pooled buffers; dispose it when the sequence ends).</summary>
+    /// <exception cref="InvalidOperationException">maxSequences caches are alive.</exception>
+    public KvCache CreateCache()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return new KvCache(_cachePool, this);
+    }
+
+    /// <summary>A statistics object shaped for this model and worker count, to pass to every <see cref="Forward"/>.</summary>
+    public ForwardStatistics CreateStatistics() => new(Config.Layers, Config.Experts, Options.ExpertWorkers);
+
+    /// <summary>
+    /// One forward step over a batch of sequences: appends each item's tokens to its cache and writes the
+    /// logits of each item's last token into <paramref name="logits"/>[i x V .. (i + 1) x V).
+    /// </summary>
+    /// <param name="batch">The sequences of the step; each cache at most once.</param>
+    /// <param name="logits">At least batch.Length x <see cref="VocabSize"/> floats.</param>
+    /// <param name="statistics">Filled with the step's per-layer load and timing; null to skip.</param>
+    /// <exception cref="ArgumentException">An item is empty, a cache is foreign, disposed, repeated or would overflow, or logits is too short.</exception>
+    public void Forward(ReadOnlySpan<ForwardItem> batch, Span<float> logits, ForwardStatistics? statistics = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ValidateBatch(batch, logits.Length, statistics);
+        ForwardCore(batch, logits, statistics);
+    }
+
+    /// <summary>Disposes every session and frees pooled buffers.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        DisposeCore();
+    }
+}

@@ -1,0 +1,153 @@
+using System.Globalization;
+using MoeServe.Runtime.Experts;
+
+namespace MoeServe.Runtime;
+
+/// <summary>
+/// Everything <see cref="MoeEngine.Load"/> needs. Validate with <see cref="Validate"/> (every problem
+/// listed at once); <see cref="MoeEngine.Load"/> calls <see cref="EnsureValid"/> itself.
+/// </summary>
+public sealed record RuntimeOptions
+{
+    /// <summary>The exported model: a directory holding manifest.json (models/NAME), or the manifest file itself.</summary>
+    public required string ModelPath { get; init; }
+
+    /// <summary>Execution provider requested for expert (and dense) graphs. Default <see cref="ExecutionProviderKind.Cpu"/>.</summary>
+    public ExecutionProviderKind ExecutionProvider { get; init; } = ExecutionProviderKind.Cpu;
+
+    /// <summary>Device ids that experts are spread over round-robin (expert j goes to Devices[j % count]) unless <see cref="ExpertDeviceMap"/> names it. Default [0].</summary>
+    public IReadOnlyList<int> Devices { get; init; } = [0];
+
+    /// <summary>Optional placement: expert index (same for every layer) to device id. Experts not listed go round-robin over <see cref="Devices"/>.</summary>
+    public IReadOnlyDictionary<int, int>? ExpertDeviceMap { get; init; }
+
+    /// <summary>Threads that run independent expert graphs (and the per-sequence dense graphs) of one step concurrently; the calling thread is one of them. Default 2.</summary>
+    public int ExpertWorkers { get; init; } = 2;
+
+    /// <summary>Intra-op threads of each ONNX Runtime session. Default 1: on few cores, several single-threaded sessions driven by the workers beat one multi-threaded session at small batch sizes.</summary>
+    public int IntraOpThreads { get; init; } = 1;
+
+    /// <summary>Expert selection policy. Default <see cref="RoutingPolicyKind.Trained"/> (frozen trained q).</summary>
+    public RoutingPolicyKind Routing { get; init; } = RoutingPolicyKind.Trained;
+
+    /// <summary>BIP iterations per layer per step when <see cref="Routing"/> is <see cref="RoutingPolicyKind.OnlineBip"/>. Default 2.</summary>
+    public int OnlineBipIterations { get; init; } = 2;
+
+    /// <summary>Batched per-expert Runs (default) or the per-token baseline.</summary>
+    public ExpertDispatchMode Dispatch { get; init; } = ExpertDispatchMode.Batched;
+
+    /// <summary>Largest number of KV caches alive at once; <see cref="MoeEngine.CreateCache"/> throws beyond it. Default 64.</summary>
+    public int MaxSequences { get; init; } = 64;
+
+    /// <summary>Largest total number of tokens in one <see cref="MoeEngine.Forward"/> call (prefill chunks plus decode tokens). Default 2048.</summary>
+    public int MaxBatchTokens { get; init; } = 2048;
+
+    /// <summary>Circuit breaker around each device's expert Runs.</summary>
+    public ExpertResilienceOptions Resilience { get; init; } = new();
+
+    /// <summary>Test seam: called before every expert Run on its primary device; throwing simulates a device failure. Null in production.</summary>
+    public IExpertFaultInjector? FaultInjector { get; init; }
+
+    /// <summary>Clock for the circuit breaker (tests pass a fake one).</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Every problem with these options, each naming its field; empty when valid. Model-dependent checks (expert indices in the map) happen at load.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(ModelPath))
+        {
+            errors.Add("modelPath is required (a models/NAME directory or its manifest.json).");
+        }
+
+        if (!Enum.IsDefined(ExecutionProvider))
+        {
+            errors.Add($"executionProvider must be cpu, cuda or auto, got {(int)ExecutionProvider}.");
+        }
+
+        if (!Enum.IsDefined(Routing))
+        {
+            errors.Add($"routing must be trained, onlineBip or topK, got {(int)Routing}.");
+        }
+
+        if (!Enum.IsDefined(Dispatch))
+        {
+            errors.Add($"dispatch must be batched or perToken, got {(int)Dispatch}.");
+        }
+
+        if (Devices is null || Devices.Count == 0)
+        {
+            errors.Add("devices must list at least one device id.");
+        }
+        else
+        {
+            foreach (var device in Devices)
+            {
+                if (device < 0)
+                {
+                    errors.Add($"devices: device id must be >= 0, got {device}.");
+                }
+            }
+
+            if (Devices.Distinct().Count() != Devices.Count)
+            {
+                errors.Add($"devices must not repeat an id, got [{string.Join(", ", Devices)}].");
+            }
+        }
+
+        if (ExpertDeviceMap is not null)
+        {
+            foreach (var (expert, device) in ExpertDeviceMap)
+            {
+                if (expert < 0)
+                {
+                    errors.Add(string.Create(CultureInfo.InvariantCulture, $"expertDeviceMap: expert index must be >= 0, got {expert}."));
+                }
+
+                if (device < 0)
+                {
+                    errors.Add(string.Create(CultureInfo.InvariantCulture, $"expertDeviceMap: device id for expert {expert} must be >= 0, got {device}."));
+                }
+            }
+        }
+
+        Range(errors, ExpertWorkers, 1, 256, "expertWorkers");
+        Range(errors, IntraOpThreads, 1, 256, "intraOpThreads");
+        Range(errors, OnlineBipIterations, 1, 64, "onlineBipIterations");
+        Range(errors, MaxSequences, 1, 1_000_000, "maxSequences");
+        Range(errors, MaxBatchTokens, 1, 1_000_000, "maxBatchTokens");
+        if (Resilience is null)
+        {
+            errors.Add("resilience must not be null.");
+        }
+        else
+        {
+            errors.AddRange(Resilience.Validate());
+        }
+
+        if (TimeProvider is null)
+        {
+            errors.Add("timeProvider must not be null.");
+        }
+
+        return errors;
+    }
+
+    /// <summary>Throws one <see cref="ArgumentException"/> listing every problem, if any.</summary>
+    public void EnsureValid()
+    {
+        var errors = Validate();
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid runtime options:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+        }
+    }
+
+    private static void Range(List<string> errors, int value, int min, int max, string name)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{name} must be in [{min}, {max}], got {value}."));
+        }
+    }
+}
