@@ -19,7 +19,7 @@ public sealed class CorpusBuilder
     /// <summary>Split record file name.</summary>
     public const string SplitFileName = "split.json";
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private readonly CorpusOptions _options;
 
     /// <summary>Creates a builder.</summary>
@@ -40,6 +40,7 @@ public sealed class CorpusBuilder
     public static IReadOnlyList<string> NormalizationSteps =>
     [
         TextNormalizer.IsNfcAvailable ? "unicode NFC" : "unicode NFC SKIPPED (runtime in invariant globalization mode)",
+        "UTF-8 mojibake (UTF-8 read as Latin-1) repaired",
         "CRLF/CR to LF",
         "backspace overstrike applied",
         "tabs expanded to 8-column stops",

@@ -20,7 +20,7 @@ public static class TokenizerFiles
     /// <summary>The description file name.</summary>
     public const string DescriptionFileName = "tokenizer.json";
 
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Writes tokenizer.tiktoken and tokenizer.json into <paramref name="directory"/> (created if needed).</summary>
     /// <param name="directory">Target directory.</param>

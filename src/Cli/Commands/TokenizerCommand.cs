@@ -1,0 +1,156 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+using MoeServe.Text;
+using MoeServe.Text.Tokenization;
+
+namespace MoeServe.Cli.Commands;
+
+/// <summary>
+/// <c>tokenizer train|encode|eval</c>: trains the byte-level BPE tokenizer and writes it in the tiktoken
+/// format, shows how a text encodes, and measures compression on a corpus file.
+/// </summary>
+internal static class TokenizerCommand
+{
+    public static Command Create() => new("tokenizer", "Train, inspect and measure the byte-level BPE tokenizer (tiktoken format).")
+    {
+        CreateTrain(),
+        CreateEncode(),
+        CreateEval(),
+    };
+
+    private static Command CreateTrain()
+    {
+        var input = new Option<string>("--input") { Description = "Training text (a corpus file: documents separated by <|endoftext|>).", DefaultValueFactory = _ => "data/corpus/train.txt" };
+        var vocab = new Option<int>("--vocab") { Description = "Vocabulary size: 256 byte tokens + merges + <|endoftext|>.", DefaultValueFactory = _ => BpeTrainerOptions.DefaultVocabularySize };
+        var minFrequency = new Option<int>("--min-frequency") { Description = "Stop when the best pair occurs fewer times than this.", DefaultValueFactory = _ => 2 };
+        var output = new Option<string>("--out") { Description = "Output directory for tokenizer.tiktoken and tokenizer.json.", DefaultValueFactory = _ => "data/tokenizer" };
+        var command = new Command("train", "Train a byte-level BPE vocabulary and write tokenizer.tiktoken + tokenizer.json.") { input, vocab, minFrequency, output };
+        command.SetAction(parse => Train(parse.GetValue(input)!, parse.GetValue(vocab), parse.GetValue(minFrequency), parse.GetValue(output)!));
+        return command;
+    }
+
+    private static Command CreateEncode()
+    {
+        var directory = new Option<string>("--dir") { Description = "Tokenizer directory.", DefaultValueFactory = _ => "data/tokenizer" };
+        var text = new Option<string>("--text") { Description = "Text to encode.", Required = true };
+        var command = new Command("encode", "Show the ids and pieces a text encodes to, and check that it decodes back.") { directory, text };
+        command.SetAction(parse => Encode(parse.GetValue(directory)!, parse.GetValue(text)!));
+        return command;
+    }
+
+    private static Command CreateEval()
+    {
+        var directory = new Option<string>("--dir") { Description = "Tokenizer directory.", DefaultValueFactory = _ => "data/tokenizer" };
+        var input = new Option<string>("--input") { Description = "Corpus file to encode.", DefaultValueFactory = _ => "data/corpus/validation.txt" };
+        var command = new Command("eval", "Encode a corpus file: tokens, bytes per token, encode time, round-trip check.") { directory, input };
+        command.SetAction(parse => Eval(parse.GetValue(directory)!, parse.GetValue(input)!));
+        return command;
+    }
+
+    private static int Train(string input, int vocab, int minFrequency, string output)
+    {
+        var options = new BpeTrainerOptions { VocabularySize = vocab, MinPairFrequency = minFrequency, ProgressInterval = 50 };
+        var errors = options.Validate().ToList();
+        if (!File.Exists(input))
+        {
+            errors.Add($"--input: file '{input}' not found (build it with: corpus).");
+        }
+
+        if (errors.Count > 0)
+        {
+            errors.ForEach(e => Console.Error.WriteLine("error: " + e));
+            return 2;
+        }
+
+        string text = File.ReadAllText(input);
+        Console.WriteLine($"Training a {vocab}-token byte-level BPE on {input} ({Encoding.UTF8.GetByteCount(text):N0} bytes)");
+        var clock = Stopwatch.StartNew();
+        var result = new BpeTrainer(options).Train([text], new TokenizerProgressPrinter(Console.Out, Console.IsOutputRedirected));
+        clock.Stop();
+        var s = result.Statistics;
+        var training = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["input"] = input,
+            ["inputCharacters"] = Invariant(s.InputCharacters),
+            ["words"] = Invariant(s.Words),
+            ["uniqueWords"] = Invariant(s.UniqueWords),
+            ["merges"] = Invariant(s.Merges),
+            ["minPairFrequency"] = Invariant(minFrequency),
+            ["seconds"] = clock.Elapsed.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture),
+        };
+        var description = TokenizerFiles.Save(output, result.Vocabulary, training);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Trained in {clock.Elapsed.TotalSeconds:F2} s (pre-tokenize {s.PreTokenizeTime.TotalSeconds:F2} s: {s.Words:N0} words, {s.UniqueWords:N0} unique; merges {s.MergeTime.TotalSeconds:F2} s: {s.Merges:N0})."));
+        Console.WriteLine($"Wrote {Path.Combine(output, TokenizerFiles.VocabularyFileName)} and {TokenizerFiles.DescriptionFileName}: vocab {description.VocabSize} ({description.OrdinaryTokens} ordinary, {SpecialTokens.EndOfText} = {description.EndOfTextId}).");
+        return Eval(output, input);
+    }
+
+    private static int Encode(string directory, string text)
+    {
+        if (!TryLoad(directory, out var encoder, out var tokenizer))
+        {
+            return 2;
+        }
+
+        _ = encoder;
+        var ids = tokenizer.EncodeToIds(text);
+        Console.WriteLine($"{ids.Count} tokens for {Encoding.UTF8.GetByteCount(text)} bytes:");
+        var pieces = ids.Select(id => $"{id}:{Quote(tokenizer.Decode([id]))}");
+        Console.WriteLine(string.Join(' ', pieces));
+        string decoded = tokenizer.Decode(ids);
+        Console.WriteLine(decoded == text ? "Decodes back to the input exactly." : "warning: decoding does not give back the input.");
+        return decoded == text ? 0 : 1;
+    }
+
+    private static int Eval(string directory, string input)
+    {
+        if (!File.Exists(input))
+        {
+            Console.Error.WriteLine($"error: --input: file '{input}' not found.");
+            return 2;
+        }
+
+        if (!TryLoad(directory, out var encoder, out var tokenizer))
+        {
+            return 2;
+        }
+
+        string text = File.ReadAllText(input);
+        long bytes = Encoding.UTF8.GetByteCount(text);
+        var clock = Stopwatch.StartNew();
+        int[] ids = encoder.Encode(text);
+        clock.Stop();
+        var documents = Text.Tokenization.CorpusEncoder.SplitDocuments(text);
+        int endOfText = ids.Length == 0 ? 0 : ids[^1];
+        bool roundTrip = tokenizer.Decode(ids) == string.Concat(documents.Select(d => text.Substring(d.Start, d.Length) + SpecialTokens.EndOfText));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{input}: {bytes:N0} bytes, {documents.Count:N0} documents -> {ids.Length:N0} tokens ({bytes / (double)Math.Max(1, ids.Length):F2} bytes/token) in {clock.Elapsed.TotalSeconds:F2} s ({bytes / 1e6 / clock.Elapsed.TotalSeconds:F1} MB/s); " +
+            $"{ids.Count(id => id == endOfText):N0} end-of-text ids; decode round-trip {(roundTrip ? "exact" : "DIFFERS")}."));
+        return roundTrip ? 0 : 1;
+    }
+
+    private static bool TryLoad(string directory, out CorpusEncoder encoder, out Microsoft.ML.Tokenizers.Tokenizer tokenizer)
+    {
+        try
+        {
+            encoder = CorpusEncoder.FromDirectory(directory);
+            tokenizer = TokenizerFiles.Load(directory);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: --dir: {e.Message}");
+            encoder = null!;
+            tokenizer = null!;
+            return false;
+        }
+    }
+
+    private static string Quote(string piece) =>
+        "'" + piece.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal) + "'";
+
+    private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
+}
