@@ -32,6 +32,9 @@ public sealed class KvCache : IDisposable
 
     internal object Owner { get; }
 
+    /// <summary>The engine's step number that last included this cache (detects a cache listed twice in one step).</summary>
+    internal int StepStamp { get; set; }
+
     /// <summary>Forgets every token (keeps the buffers) so the cache can serve a new sequence.</summary>
     public void Clear()
     {

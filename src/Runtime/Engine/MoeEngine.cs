@@ -33,6 +33,9 @@ public sealed partial class MoeEngine : IDisposable
     /// <summary>The options the engine was loaded with.</summary>
     public RuntimeOptions Options { get; }
 
+    /// <summary>The exported model's manifest (config, graphs, routing q, special tokens, training summary).</summary>
+    public ModelManifest Manifest { get; }
+
     /// <summary>The model architecture from the manifest.</summary>
     public ModelConfig Config { get; }
 

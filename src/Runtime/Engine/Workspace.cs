@@ -1,0 +1,96 @@
+namespace MoeServe.Runtime;
+
+/// <summary>
+/// Every buffer one forward step needs, sized once for <see cref="RuntimeOptions.MaxBatchTokens"/> and
+/// <see cref="RuntimeOptions.MaxSequences"/>, pinned so OrtValues can point into them without copying.
+/// Only the attention-bias buffer grows (to the largest step seen). Used by one step at a time.
+/// </summary>
+internal sealed class Workspace
+{
+    public Workspace(int maxTokens, int maxSequences, int d, int m, int k, int vocab, int workers)
+    {
+        Ids = Pinned<long>(maxTokens);
+        Positions = Pinned<long>(maxTokens);
+        HiddenA = Pinned<float>(maxTokens * d);
+        HiddenB = Pinned<float>(maxTokens * d);
+        FfnInput = Pinned<float>(maxTokens * d);
+        RouterLogits = Pinned<float>(maxTokens * m);
+        Scores = Pinned<float>(maxTokens * m);
+        Experts = new int[maxTokens * k];
+        Gates = new float[maxTokens * k];
+        RowOfSlot = new int[maxTokens * k];
+        ExpertOfRow = new int[maxTokens * k];
+        GatherIn = Pinned<float>(maxTokens * k * d);
+        GatherOut = Pinned<float>(maxTokens * k * d);
+        SharedOut = Pinned<float>(maxTokens * d);
+        HeadIn = Pinned<float>(maxSequences * d);
+        HeadOut = Pinned<float>(maxSequences * vocab);
+        TokenOffsets = new int[maxSequences];
+        BiasOffsets = new int[maxSequences];
+        ItemOrder = new int[maxSequences];
+        WorkOrder = new int[Math.Max(m + 1, maxTokens * k)];
+        OrderKeys = new int[m + 1];
+        WorkerExpertSeconds = new double[workers * m];
+        Bias = Pinned<float>(1024);
+    }
+
+    public long[] Ids { get; }
+
+    public long[] Positions { get; }
+
+    public float[] HiddenA { get; set; }
+
+    public float[] HiddenB { get; set; }
+
+    public float[] FfnInput { get; }
+
+    public float[] RouterLogits { get; }
+
+    public float[] Scores { get; }
+
+    public int[] Experts { get; }
+
+    public float[] Gates { get; }
+
+    /// <summary>For each token-major slot (token x k + rank), its row in the expert-major gather buffers.</summary>
+    public int[] RowOfSlot { get; }
+
+    /// <summary>For each expert-major row, its expert (per-token dispatch).</summary>
+    public int[] ExpertOfRow { get; }
+
+    public float[] GatherIn { get; }
+
+    public float[] GatherOut { get; }
+
+    public float[] SharedOut { get; }
+
+    public float[] HeadIn { get; }
+
+    public float[] HeadOut { get; }
+
+    public int[] TokenOffsets { get; }
+
+    public int[] BiasOffsets { get; }
+
+    public int[] ItemOrder { get; }
+
+    public int[] WorkOrder { get; }
+
+    public int[] OrderKeys { get; }
+
+    public double[] WorkerExpertSeconds { get; }
+
+    public float[] Bias { get; private set; }
+
+    public void EnsureBias(int length)
+    {
+        if (Bias.Length < length)
+        {
+            Bias = Pinned<float>(Math.Max(length, Bias.Length * 2));
+        }
+    }
+
+    public void SwapHidden() => (HiddenA, HiddenB) = (HiddenB, HiddenA);
+
+    private static T[] Pinned<T>(int length) => GC.AllocateArray<T>(Math.Max(1, length), pinned: true);
+}

@@ -1,0 +1,78 @@
+using Microsoft.ML.OnnxRuntime;
+using MoeServe.Runtime.Sessions;
+using Polly;
+using Polly.CircuitBreaker;
+
+namespace MoeServe.Runtime.Experts;
+
+/// <summary>
+/// Runs one expert graph: on its device's session through that device's circuit breaker; when the Run
+/// fails (or the breaker is open) the same inputs are re-run on a CPU session of the expert (created on
+/// first need), so the step is never lost. Thread-safe (InferenceSession.Run is).
+/// </summary>
+internal sealed class ExpertExecutor : IDisposable
+{
+    private readonly GraphSession _primary;
+    private readonly Lazy<GraphSession> _fallback;
+    private readonly ResiliencePipeline? _breaker;
+    private readonly IExpertFaultInjector? _faults;
+
+    public ExpertExecutor(int layer, int expert, int device, GraphSession primary, Func<GraphSession> createCpuFallback, ResiliencePipeline? breaker, IExpertFaultInjector? faults)
+    {
+        Layer = layer;
+        Expert = expert;
+        Device = device;
+        _primary = primary;
+        _fallback = new Lazy<GraphSession>(createCpuFallback, LazyThreadSafetyMode.ExecutionAndPublication);
+        _breaker = breaker;
+        _faults = faults;
+    }
+
+    public int Layer { get; }
+
+    public int Expert { get; }
+
+    public int Device { get; }
+
+    /// <summary>Runs the expert; returns true when the CPU fallback produced the output.</summary>
+    public bool Run(RunOptions runOptions, OrtValue[] inputs, OrtValue[] outputs)
+    {
+        var call = new Call(this, runOptions, inputs, outputs);
+        if (_breaker is null)
+        {
+            RunPrimary(call);
+            return false;
+        }
+
+        try
+        {
+            _breaker.Execute(static c => RunPrimary(c), call);
+            return false;
+        }
+        catch (Exception ex) when (IsDeviceFailure(ex))
+        {
+            _fallback.Value.Run(runOptions, inputs, outputs);
+            return true;
+        }
+    }
+
+    public void Dispose()
+    {
+        _primary.Dispose();
+        if (_fallback.IsValueCreated)
+        {
+            _fallback.Value.Dispose();
+        }
+    }
+
+    /// <summary>The failures the breaker counts and the fallback absorbs.</summary>
+    public static bool IsDeviceFailure(Exception ex) => ex is OnnxRuntimeException or InjectedExpertFaultException or BrokenCircuitException;
+
+    private static void RunPrimary(Call c)
+    {
+        c.Self._faults?.BeforeRun(c.Self.Layer, c.Self.Expert, c.Self.Device);
+        c.Self._primary.Run(c.RunOptions, c.Inputs, c.Outputs);
+    }
+
+    private readonly record struct Call(ExpertExecutor Self, RunOptions RunOptions, OrtValue[] Inputs, OrtValue[] Outputs);
+}

@@ -1,0 +1,131 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+
+namespace MoeServe.Runtime.Sessions;
+
+/// <summary>
+/// Decides, once per device, which execution provider its sessions use, and creates sessions with it.
+/// CUDA is tried with SessionOptions.AppendExecutionProvider_CUDA(deviceId); when that (or creating a
+/// session with it) throws, e.g. because the CUDA 13 libraries are missing, the device falls back to
+/// the CPU provider and the reason is reported.
+/// </summary>
+internal sealed partial class SessionFactory
+{
+    private readonly RuntimeOptions _options;
+    private readonly ILogger _logger;
+    private readonly Dictionary<int, DeviceState> _devices = [];
+    private readonly ICudaProbe _cuda;
+
+    public SessionFactory(RuntimeOptions options, ILogger logger, ICudaProbe? cuda = null)
+    {
+        _options = options;
+        _logger = logger;
+        _cuda = cuda ?? OnnxRuntimeCudaProbe.Instance;
+        foreach (int device in options.Devices)
+        {
+            _devices[device] = new DeviceState(device, WantsCuda(options.ExecutionProvider));
+        }
+    }
+
+    public bool UsesCuda(int device) => _devices[device].UseCuda;
+
+    /// <summary>Creates a session for a graph on a device (CUDA if that device still uses it, else CPU).</summary>
+    public InferenceSession Create(string path, int device)
+    {
+        var state = _devices[device];
+        if (state.UseCuda)
+        {
+            SessionOptions? cudaOptions = null;
+            try
+            {
+                cudaOptions = NewOptions();
+                _cuda.Append(cudaOptions, device);
+                var session = new InferenceSession(path, cudaOptions);
+                cudaOptions.Dispose();
+                return session;
+            }
+            catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
+            {
+                cudaOptions?.Dispose();
+                state.UseCuda = false;
+                state.FallbackReason = ex.Message;
+                if (_options.ExecutionProvider == ExecutionProviderKind.Cuda)
+                {
+                    LogCudaFallback(_logger, device, ex.Message);
+                }
+                else
+                {
+                    LogCudaUnavailable(_logger, device, ex.Message);
+                }
+            }
+        }
+
+        return CreateCpu(path);
+    }
+
+    /// <summary>A CPU session regardless of the device (the resilience fallback).</summary>
+    public InferenceSession CreateCpu(string path)
+    {
+        using var options = NewOptions();
+        return new InferenceSession(path, options);
+    }
+
+    public DeviceReport Report(int device, int expertsPlaced)
+    {
+        var state = _devices[device];
+        bool wanted = WantsCuda(_options.ExecutionProvider);
+        return new DeviceReport(
+            device,
+            _options.ExecutionProvider,
+            state.UseCuda ? DeviceReport.CudaProvider : DeviceReport.CpuProvider,
+            wanted && !state.UseCuda,
+            wanted && !state.UseCuda ? state.FallbackReason : null,
+            expertsPlaced);
+    }
+
+    private static bool WantsCuda(ExecutionProviderKind kind) => kind is ExecutionProviderKind.Cuda or ExecutionProviderKind.Auto;
+
+    private SessionOptions NewOptions()
+    {
+        var options = new SessionOptions
+        {
+            IntraOpNumThreads = _options.IntraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+
+        // Many sessions share two cores: spinning intra-op threads would steal them from each other.
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return options;
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "CUDA was requested for device {Device} but cannot be used; its graphs run on the CPU provider. Reason: {Reason}")]
+    private static partial void LogCudaFallback(ILogger logger, int device, string reason);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "CUDA is not available for device {Device} (auto); using the CPU provider. Reason: {Reason}")]
+    private static partial void LogCudaUnavailable(ILogger logger, int device, string reason);
+
+    private sealed class DeviceState(int id, bool useCuda)
+    {
+        public int Id { get; } = id;
+
+        public bool UseCuda { get; set; } = useCuda;
+
+        public string? FallbackReason { get; set; }
+    }
+}
+
+/// <summary>Adds the CUDA provider to session options (a seam so tests can simulate a machine where CUDA works or fails).</summary>
+internal interface ICudaProbe
+{
+    void Append(SessionOptions options, int deviceId);
+}
+
+/// <summary>The real probe: ONNX Runtime's AppendExecutionProvider_CUDA.</summary>
+internal sealed class OnnxRuntimeCudaProbe : ICudaProbe
+{
+    public static readonly OnnxRuntimeCudaProbe Instance = new();
+
+    public void Append(SessionOptions options, int deviceId) => options.AppendExecutionProvider_CUDA(deviceId);
+}
