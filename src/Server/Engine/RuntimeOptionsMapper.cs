@@ -1,0 +1,48 @@
+using System.Globalization;
+using MoeServe.Runtime;
+using MoeServe.Runtime.Experts;
+using MoeServe.Server.Options;
+
+namespace MoeServe.Server.Engine;
+
+/// <summary>Maps validated <see cref="ServerOptions"/> onto the runtime's <see cref="RuntimeOptions"/>.</summary>
+public static class RuntimeOptionsMapper
+{
+    /// <summary>The runtime options for these server options.</summary>
+    public static RuntimeOptions Map(ServerOptions options, IExpertFaultInjector? faultInjector, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new RuntimeOptions
+        {
+            ModelPath = options.ModelPath,
+            ExecutionProvider = options.ExecutionProvider.ToLowerInvariant() switch
+            {
+                "cuda" => ExecutionProviderKind.Cuda,
+                "auto" => ExecutionProviderKind.Auto,
+                _ => ExecutionProviderKind.Cpu,
+            },
+            Devices = options.Devices.Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray(),
+            ExpertDeviceMap = options.DeviceMap.Count == 0 ? null : options.DeviceMap.Select(Parse).ToDictionary(e => e.Expert, e => e.Device),
+            ExpertWorkers = options.Workers,
+            IntraOpThreads = options.IntraOpThreads,
+            Routing = Routing(options.RoutingPolicy),
+            OnlineBipIterations = options.OnlineBipIterations,
+            // One spare cache for the warm-up pass.
+            MaxSequences = options.MaxBatchSequences + 1,
+            MaxBatchTokens = options.MaxStepTokens,
+            FaultInjector = faultInjector,
+            TimeProvider = time,
+        };
+    }
+
+    /// <summary>The runtime's policy for a RoutingPolicy option value.</summary>
+    public static RoutingPolicyKind Routing(string name) => name.ToLowerInvariant() switch
+    {
+        "online-bip" => RoutingPolicyKind.OnlineBip,
+        "topk" => RoutingPolicyKind.TopK,
+        _ => RoutingPolicyKind.Trained,
+    };
+
+    private static DeviceMapEntry Parse(string text) =>
+        DeviceMapEntry.TryParse(text, out var entry) ? entry : throw new FormatException($"Bad device map entry '{text}'.");
+}

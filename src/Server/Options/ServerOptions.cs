@@ -1,0 +1,140 @@
+namespace MoeServe.Server.Options;
+
+/// <summary>
+/// Everything an operator can set, bound from the "MoeServe" section of appsettings.json,
+/// environment variables (MoeServe__MaxBatchSequences=8) and the command line
+/// (--MoeServe:MaxBatchSequences=8, or the short switches in <see cref="CommandLineSwitches"/>).
+/// Defaults live in <see cref="ServerDefaults"/>; <see cref="ServerOptionsValidator"/> checks it all at start-up.
+/// </summary>
+public sealed record ServerOptions
+{
+    /// <summary>Configuration section the options bind from.</summary>
+    public const string SectionName = "MoeServe";
+
+    /// <summary>Directory of an exported model (holding manifest.json); relative paths are resolved from the working directory.</summary>
+    public string ModelPath { get; init; } = ServerDefaults.ModelPath;
+
+    /// <summary>Model id clients send and /v1/models lists; empty means the model directory's name.</summary>
+    public string ModelName { get; init; } = "";
+
+    /// <summary>Execution provider: "cpu", "cuda" (falls back to CPU per device when CUDA cannot load) or "auto".</summary>
+    public string ExecutionProvider { get; init; } = ServerDefaults.ExecutionProvider;
+
+    /// <summary>Device ids experts are spread over round-robin, e.g. "0,1".</summary>
+    public IReadOnlyList<string> Devices { get; init; } = ["0"];
+
+    /// <summary>Optional placement entries "expert=device" (same expert index in every layer), e.g. "3=1".</summary>
+    public IReadOnlyList<string> DeviceMap { get; init; } = [];
+
+    /// <summary>Threads that run expert graphs of one step concurrently.</summary>
+    public int Workers { get; init; } = ServerDefaults.Workers;
+
+    /// <summary>Intra-op threads of each ONNX Runtime session.</summary>
+    public int IntraOpThreads { get; init; } = 1;
+
+    /// <summary>BIP iterations per layer per step when RoutingPolicy is "online-bip".</summary>
+    public int OnlineBipIterations { get; init; } = 2;
+
+    /// <summary>Routing policy: "trained" (trained q, default), "online-bip" (BIP per step, warm-started from q), "topk" (plain top-K).</summary>
+    public string RoutingPolicy { get; init; } = ServerDefaults.RoutingPolicy;
+
+    /// <summary>Most sequences decoded together in one step.</summary>
+    public int MaxBatchSequences { get; init; } = ServerDefaults.MaxBatchSequences;
+
+    /// <summary>Most tokens (decode tokens plus prefill chunks) in one engine step.</summary>
+    public int MaxStepTokens { get; init; } = ServerDefaults.MaxStepTokens;
+
+    /// <summary>Largest slice of a prompt prefilled in one step, so a long prompt does not stall decoding.</summary>
+    public int PrefillChunkTokens { get; init; } = ServerDefaults.PrefillChunkTokens;
+
+    /// <summary>Requests that may wait for a batch slot; beyond this, new requests get 429.</summary>
+    public int MaxWaitingRequests { get; init; } = ServerDefaults.MaxWaitingRequests;
+
+    /// <summary>Context length to serve; 0 means the model's own. Must not exceed the model's.</summary>
+    public int ContextLength { get; init; }
+
+    /// <summary>Deadline for one request, from arrival to its last token, in seconds.</summary>
+    public double RequestTimeoutSeconds { get; init; } = ServerDefaults.RequestTimeoutSeconds;
+
+    /// <summary>How long shutdown waits for running requests to finish, in seconds.</summary>
+    public double DrainTimeoutSeconds { get; init; } = ServerDefaults.DrainTimeoutSeconds;
+
+    /// <summary>Retry-After value sent with 429, in seconds.</summary>
+    public int RetryAfterSeconds { get; init; } = ServerDefaults.RetryAfterSeconds;
+
+    /// <summary>Largest accepted request body in bytes; larger bodies get 413 before they are read.</summary>
+    public long MaxRequestBodyBytes { get; init; } = ServerDefaults.MaxRequestBodyBytes;
+
+    /// <summary>max_tokens when a request sets none.</summary>
+    public int DefaultMaxTokens { get; init; } = ServerDefaults.DefaultMaxTokens;
+
+    /// <summary>Temperature when a request sets none.</summary>
+    public double DefaultTemperature { get; init; } = ServerDefaults.DefaultTemperature;
+
+    /// <summary>top_p when a request sets none.</summary>
+    public double DefaultTopP { get; init; } = ServerDefaults.DefaultTopP;
+
+    /// <summary>top_k when a request sets none (0 = off).</summary>
+    public int DefaultTopK { get; init; }
+
+    /// <summary>Port of the default listen address http://localhost:PORT, used when no "urls" setting is given.</summary>
+    public int Port { get; init; } = ServerDefaults.Port;
+
+    /// <summary>Seconds of history the dashboard keeps (MaxVio and throughput).</summary>
+    public int DashboardHistorySeconds { get; init; } = ServerDefaults.DashboardHistorySeconds;
+}
+
+/// <summary>Documented defaults of <see cref="ServerOptions"/>.</summary>
+public static class ServerDefaults
+{
+    /// <summary>The default model the project ships (see models/).</summary>
+    public const string ModelPath = "models/default";
+
+    /// <summary>CPU everywhere.</summary>
+    public const string ExecutionProvider = "cpu";
+
+    /// <summary>One worker per core of the project's 2-core machine.</summary>
+    public const int Workers = 2;
+
+    /// <summary>The trained balancing vector q.</summary>
+    public const string RoutingPolicy = "trained";
+
+    /// <summary>Sequences per decode step.</summary>
+    public const int MaxBatchSequences = 32;
+
+    /// <summary>Tokens per engine step.</summary>
+    public const int MaxStepTokens = 256;
+
+    /// <summary>Prompt tokens prefilled per sequence per step.</summary>
+    public const int PrefillChunkTokens = 64;
+
+    /// <summary>Waiting requests before 429.</summary>
+    public const int MaxWaitingRequests = 64;
+
+    /// <summary>Seconds per request.</summary>
+    public const double RequestTimeoutSeconds = 120;
+
+    /// <summary>Seconds to drain on shutdown.</summary>
+    public const double DrainTimeoutSeconds = 30;
+
+    /// <summary>Seconds a 429'd client should wait.</summary>
+    public const int RetryAfterSeconds = 1;
+
+    /// <summary>1 MiB of JSON is far more than any prompt that fits the context.</summary>
+    public const long MaxRequestBodyBytes = 1 << 20;
+
+    /// <summary>OpenAI's default for /v1/completions.</summary>
+    public const int DefaultMaxTokens = 16;
+
+    /// <summary>OpenAI's default.</summary>
+    public const double DefaultTemperature = 1.0;
+
+    /// <summary>OpenAI's default.</summary>
+    public const double DefaultTopP = 1.0;
+
+    /// <summary>Seconds of dashboard history.</summary>
+    public const int DashboardHistorySeconds = 300;
+
+    /// <summary>Port of the default listen address http://localhost:8080.</summary>
+    public const int Port = 8080;
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+
+namespace MoeServe.Server.Options;
+
+/// <summary>Checks <see cref="ServerOptions"/> and reports every problem at once, each naming its option.</summary>
+public static class ServerOptionsValidator
+{
+    /// <summary>The routing policies the server understands.</summary>
+    public static IReadOnlyList<string> RoutingPolicies { get; } = ["trained", "online-bip", "topk"];
+
+    /// <summary>The execution providers the server understands.</summary>
+    public static IReadOnlyList<string> ExecutionProviders { get; } = ["cpu", "cuda", "auto"];
+
+    /// <summary>Adds one message per problem to <paramref name="errors"/>.</summary>
+    public static void Validate(ServerOptions options, List<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(errors);
+        const string p = ServerOptions.SectionName + ":";
+
+        if (string.IsNullOrWhiteSpace(options.ModelPath))
+        {
+            errors.Add($"{p}ModelPath: must name an exported model directory (default {ServerDefaults.ModelPath}).");
+        }
+        else
+        {
+            var full = Path.GetFullPath(options.ModelPath);
+            if (!File.Exists(Path.Combine(full, "manifest.json")))
+            {
+                errors.Add($"{p}ModelPath: no model at '{full}' (expected {Path.Combine(full, "manifest.json")}); export one with `moeserve export` or pass --model <dir>.");
+            }
+        }
+
+        OneOf(errors, p + "ExecutionProvider", options.ExecutionProvider, ExecutionProviders);
+        OneOf(errors, p + "RoutingPolicy", options.RoutingPolicy, RoutingPolicies);
+        foreach (var device in options.Devices)
+        {
+            if (!int.TryParse(device, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            {
+                errors.Add($"{p}Devices: '{device}' is not a device id (a non-negative integer).");
+            }
+        }
+
+        if (options.Devices.Count == 0)
+        {
+            errors.Add($"{p}Devices: must list at least one device id.");
+        }
+
+        foreach (var entry in options.DeviceMap)
+        {
+            if (!DeviceMapEntry.TryParse(entry, out _))
+            {
+                errors.Add($"{p}DeviceMap: '{entry}' is not 'expert=device' with non-negative integers, e.g. '3=1'.");
+            }
+        }
+
+        Range(errors, p + "Workers", options.Workers, 1, 256);
+        Range(errors, p + "IntraOpThreads", options.IntraOpThreads, 1, 256);
+        Range(errors, p + "OnlineBipIterations", options.OnlineBipIterations, 1, 64);
+        Range(errors, p + "MaxBatchSequences", options.MaxBatchSequences, 1, 4096);
+        Range(errors, p + "MaxStepTokens", options.MaxStepTokens, 1, 1 << 20);
+        Range(errors, p + "PrefillChunkTokens", options.PrefillChunkTokens, 1, 1 << 20);
+        Range(errors, p + "MaxWaitingRequests", options.MaxWaitingRequests, 0, 1 << 20);
+        Range(errors, p + "ContextLength", options.ContextLength, 0, 1 << 24);
+        Range(errors, p + "RetryAfterSeconds", options.RetryAfterSeconds, 1, 3600);
+        Range(errors, p + "DefaultMaxTokens", options.DefaultMaxTokens, 1, 1 << 24);
+        Range(errors, p + "DefaultTopK", options.DefaultTopK, 0, 1 << 24);
+        Range(errors, p + "DashboardHistorySeconds", options.DashboardHistorySeconds, 1, 100_000);
+        Range(errors, p + "Port", options.Port, 1, 65535);
+        if (options.MaxBatchSequences > options.MaxStepTokens)
+        {
+            errors.Add($"{p}MaxStepTokens ({options.MaxStepTokens}) must be at least MaxBatchSequences ({options.MaxBatchSequences}): every running sequence decodes one token per step.");
+        }
+
+        if (options.MaxRequestBodyBytes < 1024)
+        {
+            errors.Add($"{p}MaxRequestBodyBytes: must be at least 1024, got {options.MaxRequestBodyBytes}.");
+        }
+
+        Positive(errors, p + "RequestTimeoutSeconds", options.RequestTimeoutSeconds);
+        if (options.DrainTimeoutSeconds < 0)
+        {
+            errors.Add($"{p}DrainTimeoutSeconds: must be 0 or more, got {Format(options.DrainTimeoutSeconds)}.");
+        }
+
+        if (options.DefaultTemperature is < 0 or > 2)
+        {
+            errors.Add($"{p}DefaultTemperature: must be in [0, 2], got {Format(options.DefaultTemperature)}.");
+        }
+
+        if (options.DefaultTopP is <= 0 or > 1)
+        {
+            errors.Add($"{p}DefaultTopP: must be in (0, 1], got {Format(options.DefaultTopP)}.");
+        }
+    }
+
+    private static void OneOf(List<string> errors, string key, string value, IReadOnlyList<string> allowed)
+    {
+        if (!allowed.Contains(value, StringComparer.OrdinalIgnoreCase))
+        {
+            errors.Add($"{key}: '{value}' is not one of {string.Join(", ", allowed)}.");
+        }
+    }
+
+    private static void Range(List<string> errors, string key, long value, long min, long max)
+    {
+        if (value < min || value > max)
+        {
+            errors.Add($"{key}: must be in [{min}, {max}], got {value}.");
+        }
+    }
+
+    private static void Positive(List<string> errors, string key, double value)
+    {
+        if (!(value > 0))
+        {
+            errors.Add($"{key}: must be greater than 0, got {Format(value)}.");
+        }
+    }
+
+    private static string Format(double value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,426 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using MoeServe.Runtime;
+using MoeServe.Runtime.Sampling;
+using MoeServe.Server.Dashboard;
+using MoeServe.Server.Engine;
+using MoeServe.Server.Health;
+using MoeServe.Server.Metrics;
+using MoeServe.Server.Options;
+
+namespace MoeServe.Server.Scheduling;
+
+/// <summary>Result of offering a job to the waiting queue.</summary>
+public enum AdmissionResult
+{
+    /// <summary>Queued; events will follow.</summary>
+    Accepted,
+
+    /// <summary>The waiting queue is full (429).</summary>
+    QueueFull,
+
+    /// <summary>Not ready or draining (503).</summary>
+    NotReady,
+}
+
+/// <summary>
+/// Continuous batching. One loop owns the engine: each step it admits waiting jobs up to the batch
+/// limit, drops cancelled ones (disposing their KV cache at once), gives every decoding sequence one
+/// token and spends the rest of the step's token budget on prefill chunks, runs the whole step through
+/// one <see cref="MoeEngine.Forward"/>, samples, and streams text to each job's channel.
+/// </summary>
+public sealed partial class BatchScheduler : BackgroundService
+{
+    private readonly ModelHost _model;
+    private readonly ServerOptions _options;
+    private readonly ServerState _state;
+    private readonly ServerMetrics _metrics;
+    private readonly DashboardRecorder _dashboard;
+    private readonly TimeProvider _time;
+    private readonly ILogger<BatchScheduler> _logger;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly Channel<GenerationJob> _waiting;
+    private readonly List<ActiveSequence> _active = [];
+    private int _waitingCount;
+    private int _runningCount;
+
+    /// <summary>Creates the scheduler.</summary>
+    public BatchScheduler(ModelHost model, ServerOptions options, ServerState state, ServerMetrics metrics, DashboardRecorder dashboard, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<BatchScheduler> logger)
+    {
+        _model = model;
+        _options = options;
+        _state = state;
+        _metrics = metrics;
+        _dashboard = dashboard;
+        _time = time;
+        _logger = logger;
+        _lifetime = lifetime;
+        _waiting = Channel.CreateBounded<GenerationJob>(new BoundedChannelOptions(Math.Max(1, options.MaxWaitingRequests))
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>Requests waiting for a slot.</summary>
+    public int WaitingCount => Volatile.Read(ref _waitingCount);
+
+    /// <summary>Requests in the running batch.</summary>
+    public int RunningCount => Volatile.Read(ref _runningCount);
+
+    /// <summary>Offers a job to the bounded waiting queue; never blocks.</summary>
+    public AdmissionResult TryEnqueue(GenerationJob job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        if (!_state.IsReady)
+        {
+            return AdmissionResult.NotReady;
+        }
+
+        // MaxWaitingRequests = 0 means no queue: only a free batch slot admits.
+        if (_options.MaxWaitingRequests == 0 && RunningCount + WaitingCount >= _options.MaxBatchSequences)
+        {
+            return AdmissionResult.QueueFull;
+        }
+
+        Interlocked.Increment(ref _waitingCount);
+        if (!_waiting.Writer.TryWrite(job))
+        {
+            Interlocked.Decrement(ref _waitingCount);
+            return AdmissionResult.QueueFull;
+        }
+
+        _metrics.RequestsWaiting.Set(WaitingCount);
+        return AdmissionResult.Accepted;
+    }
+
+    /// <inheritdoc/>
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => Run(stoppingToken), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+
+    private async Task Run(CancellationToken stoppingToken)
+    {
+        try
+        {
+            _model.LoadAndWarmUp();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogLoadFailed(e, _options.ModelPath);
+            _state.Set(ServerPhase.Failed, $"The model could not be loaded from {_options.ModelPath}: {e.Message}");
+            await Console.Error.WriteLineAsync($"moeserve: the model could not be loaded from {Path.GetFullPath(_options.ModelPath)}: {e.Message}").ConfigureAwait(false);
+            _lifetime.StopApplication();
+            return;
+        }
+
+        _state.Set(ServerPhase.Ready);
+        _metrics.Ready.Set(1);
+        var engine = _model.Engine;
+        var sampler = new Sampler(engine.VocabSize);
+        var statistics = engine.CreateStatistics();
+        var items = new ForwardItem[_options.MaxBatchSequences];
+        var owners = new ActiveSequence?[_options.MaxBatchSequences];
+        var samples = new bool[_options.MaxBatchSequences];
+        var logits = new float[_options.MaxBatchSequences * engine.VocabSize];
+        var top = new TokenLogprob[20];
+        long drainDeadline = 0;
+
+        while (true)
+        {
+            if (stoppingToken.IsCancellationRequested && drainDeadline == 0)
+            {
+                _state.Set(ServerPhase.Draining);
+                _metrics.Ready.Set(0);
+                drainDeadline = _time.GetTimestamp() + (long)(_options.DrainTimeoutSeconds * _time.TimestampFrequency);
+                LogDraining(_active.Count, WaitingCount);
+            }
+
+            if (drainDeadline != 0 && _time.GetTimestamp() >= drainDeadline)
+            {
+                FailEverything(JobOutcome.Shutdown);
+                return;
+            }
+
+            Admit(engine);
+            DropCancelled();
+            PublishCounts();
+            if (_active.Count == 0)
+            {
+                if (drainDeadline != 0 && WaitingCount == 0)
+                {
+                    return;
+                }
+
+                try
+                {
+                    // Sleep until work arrives; during a drain, poll so the deadline is honoured.
+                    using var wake = drainDeadline != 0 ? new CancellationTokenSource(TimeSpan.FromMilliseconds(50)) : CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                    await _waiting.Reader.WaitToReadAsync(wake.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                continue;
+            }
+
+            var count = BuildStep(items, owners, samples);
+            var started = _time.GetTimestamp();
+            try
+            {
+                engine.Forward(items.AsSpan(0, count), logits, statistics);
+            }
+            catch (Exception e)
+            {
+                LogStepFailed(e, count);
+                FailEverything(JobOutcome.Error);
+                continue;
+            }
+            finally
+            {
+                Array.Clear(items, 0, count);
+            }
+
+            var stepSeconds = _time.GetElapsedTime(started).TotalSeconds;
+            var generated = 0;
+            for (var i = 0; i < count; i++)
+            {
+                if (samples[i])
+                {
+                    generated += Emit(owners[i]!, logits.AsSpan(i * engine.VocabSize, engine.VocabSize), sampler, top, engine);
+                }
+
+                owners[i] = null;
+            }
+
+            _metrics.RecordStep(statistics, stepSeconds);
+            _dashboard.RecordStep(statistics, generated);
+            _model.PublishRouterBias();
+            RemoveFinished();
+        }
+    }
+
+    private void Admit(MoeEngine engine)
+    {
+        while (_active.Count < _options.MaxBatchSequences && _waiting.Reader.TryRead(out var job))
+        {
+            Interlocked.Decrement(ref _waitingCount);
+            if (job.CancellationToken.IsCancellationRequested)
+            {
+                Complete(job, JobOutcome.Cancelled, 0);
+                continue;
+            }
+
+            var now = _time.GetTimestamp();
+            _metrics.QueueTime.Observe(_time.GetElapsedTime(job.EnqueuedTimestamp, now).TotalSeconds);
+            _active.Add(new ActiveSequence(job, engine.CreateCache(), engine.Tokenizer, now));
+            _metrics.PromptTokens.Inc(job.PromptTokens.Length);
+        }
+    }
+
+    private void DropCancelled()
+    {
+        foreach (var sequence in _active)
+        {
+            if (!sequence.Finished && sequence.Job.CancellationToken.IsCancellationRequested)
+            {
+                sequence.Finished = true;
+                Complete(sequence.Job, JobOutcome.Cancelled, sequence.Generated);
+            }
+        }
+
+        RemoveFinished();
+    }
+
+    private int BuildStep(ForwardItem[] items, ActiveSequence?[] owners, bool[] samples)
+    {
+        var count = 0;
+        var budget = _options.MaxStepTokens;
+
+        // Decoding sequences first: one token each, so a long prompt never stalls them.
+        foreach (var sequence in _active)
+        {
+            if (!sequence.IsPrefilling)
+            {
+                items[count] = new ForwardItem(sequence.Cache, sequence.DecodeToken(sequence.LastToken));
+                owners[count] = sequence;
+                samples[count] = true;
+                count++;
+                budget--;
+            }
+        }
+
+        // Prefill chunks in arrival order with what is left of the budget.
+        foreach (var sequence in _active)
+        {
+            if (budget <= 0)
+            {
+                break;
+            }
+
+            if (sequence.IsPrefilling)
+            {
+                var chunk = sequence.NextPrefillChunk(Math.Min(budget, _options.PrefillChunkTokens), out var completes);
+                items[count] = new ForwardItem(sequence.Cache, chunk);
+                owners[count] = sequence;
+                samples[count] = completes;
+                count++;
+                budget -= chunk.Length;
+            }
+        }
+
+        return count;
+    }
+
+    // Samples one token for a sequence and sends the resulting text; returns 1 when a token was generated.
+    private int Emit(ActiveSequence sequence, ReadOnlySpan<float> logits, Sampler sampler, TokenLogprob[] top, MoeEngine engine)
+    {
+        var job = sequence.Job;
+        var parameters = job.Sampling;
+        var alternatives = top.AsSpan(0, Math.Min(parameters.TopLogprobs, top.Length));
+        var chosen = sampler.Sample(logits, parameters, sequence.Random, alternatives);
+        var now = _time.GetTimestamp();
+        if (sequence.Generated == 0)
+        {
+            _metrics.TimeToFirstToken.Observe(_time.GetElapsedTime(job.EnqueuedTimestamp, now).TotalSeconds);
+        }
+        else
+        {
+            _metrics.InterTokenLatency.Observe(_time.GetElapsedTime(sequence.LastTokenTimestamp, now).TotalSeconds);
+        }
+
+        sequence.LastTokenTimestamp = now;
+        if (parameters.StopAtEndOfText && chosen.TokenId == engine.EndOfTextTokenId)
+        {
+            Finish(sequence, JobOutcome.Stop);
+            return 0;
+        }
+
+        sequence.Generated++;
+        _metrics.GenerationTokens.Inc();
+        var text = sequence.Stops.Append(sequence.Decoder.Append(chosen.TokenId));
+        GeneratedToken? token = job.WantsLogprobs
+            ? new GeneratedToken(chosen.TokenId, TokenText(engine, chosen.TokenId), chosen.Logprob, Alternatives(engine, alternatives))
+            : null;
+        job.Writer.TryWrite(new GenerationEvent(text, token, null, sequence.Generated));
+        if (sequence.Stops.Stopped)
+        {
+            Finish(sequence, JobOutcome.Stop);
+        }
+        else if (sequence.Generated >= parameters.MaxTokens || sequence.Cache.Remaining == 0)
+        {
+            Finish(sequence, JobOutcome.Length);
+        }
+        else
+        {
+            sequence.LastToken = chosen.TokenId;
+        }
+
+        return 1;
+    }
+
+    private static string TokenText(MoeEngine engine, int tokenId) => engine.Tokenizer.Decode([tokenId]) ?? "";
+
+    private static (string Text, float Logprob)[] Alternatives(MoeEngine engine, ReadOnlySpan<TokenLogprob> top)
+    {
+        var result = new (string, float)[top.Length];
+        for (var i = 0; i < top.Length; i++)
+        {
+            result[i] = (TokenText(engine, top[i].TokenId), top[i].Logprob);
+        }
+
+        return result;
+    }
+
+    private void Finish(ActiveSequence sequence, JobOutcome outcome)
+    {
+        if (!sequence.Stops.Stopped)
+        {
+            // Text held back as a possible stop prefix (or a partial character) belongs to the output.
+            var rest = sequence.Stops.Append(sequence.Decoder.Flush()) + sequence.Stops.Flush();
+            if (rest.Length > 0)
+            {
+                sequence.Job.Writer.TryWrite(new GenerationEvent(rest, null, null, sequence.Generated));
+            }
+        }
+
+        sequence.Finished = true;
+        Complete(sequence.Job, outcome, sequence.Generated);
+    }
+
+    private void Complete(GenerationJob job, JobOutcome outcome, int generated)
+    {
+        job.Writer.TryWrite(new GenerationEvent("", null, outcome, generated));
+        job.Writer.TryComplete();
+        _metrics.RequestsByFinishReason.WithLabels(outcome.ToString().ToLowerInvariant()).Inc();
+        _metrics.EndToEndLatency.Observe(_time.GetElapsedTime(job.EnqueuedTimestamp).TotalSeconds);
+    }
+
+    private void RemoveFinished()
+    {
+        for (var i = _active.Count - 1; i >= 0; i--)
+        {
+            if (_active[i].Finished)
+            {
+                // Disposing returns the KV cache's buffers to the engine's pool right away.
+                _active[i].Dispose();
+                _active.RemoveAt(i);
+            }
+        }
+
+        PublishCounts();
+    }
+
+    private void FailEverything(JobOutcome outcome)
+    {
+        foreach (var sequence in _active)
+        {
+            if (!sequence.Finished)
+            {
+                sequence.Finished = true;
+                Complete(sequence.Job, outcome, sequence.Generated);
+            }
+        }
+
+        RemoveFinished();
+        if (outcome == JobOutcome.Shutdown)
+        {
+            while (_waiting.Reader.TryRead(out var job))
+            {
+                Interlocked.Decrement(ref _waitingCount);
+                Complete(job, outcome, 0);
+            }
+        }
+    }
+
+    private void PublishCounts()
+    {
+        Volatile.Write(ref _runningCount, _active.Count);
+        _metrics.RequestsRunning.Set(_active.Count);
+        _metrics.RequestsWaiting.Set(WaitingCount);
+        _metrics.KvCachesLive.Set(_model.LiveCacheCount);
+    }
+
+    /// <inheritdoc/>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _state.Set(ServerPhase.Draining);
+        _metrics.Ready.Set(0);
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (ExecuteTask is null || ExecuteTask.IsCompleted)
+        {
+            _model.Dispose();
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Critical, Message = "Loading the model from {ModelPath} failed")]
+    private partial void LogLoadFailed(Exception exception, string modelPath);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "An engine step over {Sequences} sequences failed; their requests end with an error")]
+    private partial void LogStepFailed(Exception exception, int sequences);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Draining: {Running} running and {Waiting} waiting requests get to finish")]
+    private partial void LogDraining(int running, int waiting);
+}
