@@ -37,7 +37,7 @@ public sealed partial class MoeEngine
     private int _stepStamp;
     private bool _disposed;
 
-    private MoeEngine(RuntimeOptions options, ILoggerFactory? loggerFactory)
+    private MoeEngine(RuntimeOptions options, ILoggerFactory? loggerFactory, ICudaProbe? cudaProbe)
     {
         Options = options;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("MoeServe.Runtime.MoeEngine");
@@ -60,7 +60,7 @@ public sealed partial class MoeEngine
         _dense = new GraphSession[layers];
         _shared = new GraphSession?[layers];
         _experts = new ExpertExecutor[layers][];
-        var factory = new SessionFactory(options, _logger, CudaProbeOverride);
+        var factory = new SessionFactory(options, _logger, cudaProbe);
         var breakers = options.Resilience.Enabled ? new DeviceCircuitBreakers(options, _logger) : null;
         var errors = new List<string>();
         int mainDevice = options.Devices[0];
@@ -135,8 +135,13 @@ public sealed partial class MoeEngine
         LogLoaded(_logger, ModelName, layers, m, string.Join(", ", Devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), options.Routing, options.ExpertWorkers);
     }
 
-    /// <summary>Test seam: replaces ONNX Runtime's CUDA append (to simulate a machine where it succeeds or fails).</summary>
-    internal static ICudaProbe? CudaProbeOverride { get; set; }
+    /// <summary>Load with a replaced CUDA probe (tests simulate machines where appending CUDA fails in other ways).</summary>
+    internal static MoeEngine Load(RuntimeOptions options, ILoggerFactory? loggerFactory, ICudaProbe? cudaProbe)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.EnsureValid();
+        return new MoeEngine(options, loggerFactory, cudaProbe);
+    }
 
     private static string ResolveDirectory(string modelPath)
     {

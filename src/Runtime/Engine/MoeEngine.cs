@@ -27,7 +27,7 @@ public sealed partial class MoeEngine : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         options.EnsureValid();
-        return new MoeEngine(options, loggerFactory);
+        return new MoeEngine(options, loggerFactory, null);
     }
 
     /// <summary>The options the engine was loaded with.</summary>

@@ -4,8 +4,8 @@ using MoeServe.Runtime.Experts;
 namespace MoeServe.Runtime;
 
 /// <summary>
-/// Everything <see cref="MoeEngine.Load"/> needs. Validate with <see cref="Validate"/> (every problem
-/// listed at once); <see cref="MoeEngine.Load"/> calls <see cref="EnsureValid"/> itself.
+/// Everything <see cref="MoeEngine.Load(RuntimeOptions, Microsoft.Extensions.Logging.ILoggerFactory?)"/> needs. Validate with <see cref="Validate"/> (every problem
+/// listed at once); <see cref="MoeEngine.Load(RuntimeOptions, Microsoft.Extensions.Logging.ILoggerFactory?)"/> calls <see cref="EnsureValid"/> itself.
 /// </summary>
 public sealed record RuntimeOptions
 {
