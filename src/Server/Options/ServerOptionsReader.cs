@@ -61,7 +61,7 @@ public static class ServerOptionsReader
             property.SetValue(options, parsed);
         }
 
-        return options;
+        return options with { ModelPath = ModelPathResolver.Resolve(options.ModelPath) };
     }
 
     private static string[]? ReadList(IConfigurationSection section)

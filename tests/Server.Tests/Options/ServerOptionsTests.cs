@@ -1,0 +1,92 @@
+using Microsoft.Extensions.Configuration;
+using MoeServe.Server.Options;
+
+namespace MoeServe.Server.Tests.Options;
+
+public sealed class ServerOptionsTests : IDisposable
+{
+    private readonly string _modelDir = Directory.CreateTempSubdirectory("moeserve-opts-").FullName;
+
+    public ServerOptionsTests() => File.WriteAllText(Path.Combine(_modelDir, "manifest.json"), "{}");
+
+    public void Dispose() => Directory.Delete(_modelDir, true);
+
+    private static (ServerOptions Options, List<string> Errors) Load(Dictionary<string, string?> values)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        var errors = new List<string>();
+        var options = ServerOptionsReader.Read(configuration, errors);
+        ServerOptionsValidator.Validate(options, errors);
+        return (options, errors);
+    }
+
+    [Fact]
+    public void Read_ValidValues_BindsEveryField()
+    {
+        var (options, errors) = Load(new()
+        {
+            ["MoeServe:ModelPath"] = _modelDir,
+            ["MoeServe:MaxBatchSequences"] = "8",
+            ["MoeServe:RoutingPolicy"] = "online-bip",
+            ["MoeServe:DefaultTemperature"] = "0.5",
+            ["MoeServe:Devices"] = "0,1",
+            ["MoeServe:DeviceMap:0"] = "3=1",
+        });
+
+        Assert.Empty(errors);
+        Assert.Equal(8, options.MaxBatchSequences);
+        Assert.Equal("online-bip", options.RoutingPolicy);
+        Assert.Equal(0.5, options.DefaultTemperature);
+        Assert.Equal(["0", "1"], options.Devices);
+        Assert.Equal(["3=1"], options.DeviceMap);
+    }
+
+    [Fact]
+    public void Validate_ManyBadValues_ListsEveryError()
+    {
+        var (_, errors) = Load(new()
+        {
+            ["MoeServe:ModelPath"] = Path.Combine(_modelDir, "missing"),
+            ["MoeServe:Workers"] = "0",
+            ["MoeServe:MaxBatchSequences"] = "many",
+            ["MoeServe:RoutingPolicy"] = "random",
+            ["MoeServe:ExecutionProvider"] = "tpu",
+            ["MoeServe:DefaultTopP"] = "1.5",
+            ["MoeServe:DeviceMap"] = "x=1",
+            ["MoeServe:Colour"] = "blue",
+        });
+
+        Assert.Equal(8, errors.Count);
+        Assert.Contains(errors, e => e.Contains("ModelPath", StringComparison.Ordinal) && e.Contains("missing", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("MoeServe:Workers", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("MoeServe:MaxBatchSequences", StringComparison.Ordinal) && e.Contains("'many'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("MoeServe:RoutingPolicy", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("MoeServe:ExecutionProvider", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("MoeServe:DefaultTopP", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("MoeServe:DeviceMap", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("MoeServe:Colour", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_StepSmallerThanBatch_Reported()
+    {
+        var (_, errors) = Load(new()
+        {
+            ["MoeServe:ModelPath"] = _modelDir,
+            ["MoeServe:MaxBatchSequences"] = "16",
+            ["MoeServe:MaxStepTokens"] = "8",
+        });
+
+        Assert.Single(errors);
+        Assert.Contains("MaxStepTokens", errors[0], StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("3=1", true)]
+    [InlineData("3 = 0", true)]
+    [InlineData("3", false)]
+    [InlineData("a=1", false)]
+    [InlineData("1=-1", false)]
+    public void DeviceMapEntry_TryParse_AcceptsOnlyExpertEqualsDevice(string text, bool valid) =>
+        Assert.Equal(valid, DeviceMapEntry.TryParse(text, out _));
+}
