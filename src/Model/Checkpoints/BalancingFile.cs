@@ -1,0 +1,91 @@
+using System.Text.Json;
+
+namespace MoeServe.Model;
+
+/// <summary>
+/// Reads and writes the per-layer q vectors of a checkpoint's balancing.json in the router library's
+/// format (<c>{"formatVersion": 1, "method": "bip", "experts": m, "layers": [[q...], ...]}</c>,
+/// MoeServe.Router.BalancingState). Kept here so export does not depend on the router library.
+/// </summary>
+public static class BalancingFile
+{
+    /// <summary>The format version of balancing.json this reader understands.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>Reads method and q; every problem (including a mismatch with the config) listed in one exception.</summary>
+    /// <param name="path">Path of balancing.json.</param>
+    /// <param name="config">The model the state must fit (layers x experts).</param>
+    public static (string Method, float[][] Q) Read(string path, ModelConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"Balancing state not found: {path}", path);
+        }
+
+        Document? doc;
+        try
+        {
+            doc = JsonSerializer.Deserialize<Document>(File.ReadAllText(path), ModelJson.Options);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{path} is not valid JSON: {ex.Message}", ex);
+        }
+
+        var errors = new List<string>();
+        if (doc is null)
+        {
+            throw new InvalidDataException($"{path} is empty.");
+        }
+
+        if (doc.FormatVersion != FormatVersion)
+        {
+            errors.Add($"formatVersion must be {FormatVersion}, got {doc.FormatVersion}.");
+        }
+
+        if (string.IsNullOrWhiteSpace(doc.Method))
+        {
+            errors.Add("method is missing.");
+        }
+
+        var layers = doc.Layers ?? [];
+        if (layers.Length != config.Layers)
+        {
+            errors.Add($"layers has {layers.Length} vectors, the model has {config.Layers} layers.");
+        }
+
+        for (int l = 0; l < layers.Length; l++)
+        {
+            if (layers[l] is null || layers[l].Length != config.Experts)
+            {
+                errors.Add($"layers[{l}] has {layers[l]?.Length ?? 0} values, the model has {config.Experts} experts.");
+            }
+            else if (Array.Exists(layers[l], v => !float.IsFinite(v)))
+            {
+                errors.Add($"layers[{l}] contains a non-finite value.");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new InvalidDataException($"Invalid balancing state {path}:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+        }
+
+        return (doc.Method!, layers);
+    }
+
+    /// <summary>Writes q in the router library's format.</summary>
+    /// <param name="path">Destination path.</param>
+    /// <param name="method">Method that produced q ("bip", "lossfree", "topk", ...).</param>
+    /// <param name="q">One vector per layer, all the same length.</param>
+    public static void Write(string path, string method, IReadOnlyList<float[]> q)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        ArgumentException.ThrowIfNullOrWhiteSpace(method);
+        int experts = q.Count == 0 ? 0 : q[0].Length;
+        File.WriteAllText(path, JsonSerializer.Serialize(new Document(FormatVersion, method, experts, [.. q]), ModelJson.Options));
+    }
+
+    private sealed record Document(int FormatVersion, string? Method, int Experts, float[][]? Layers);
+}

@@ -1,0 +1,197 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace MoeServe.Model;
+
+/// <summary>
+/// models/NAME/manifest.json: everything the runtime needs to serve an exported model. Paths are
+/// relative to the manifest's directory. Written by export, read (and validated) by the runtime.
+/// </summary>
+public sealed record ModelManifest
+{
+    /// <summary>The manifest file name.</summary>
+    public const string FileName = "manifest.json";
+
+    /// <summary>The format version this library writes and reads.</summary>
+    public const int CurrentFormatVersion = 1;
+
+    /// <summary>Format version of this manifest.</summary>
+    public int FormatVersion { get; init; } = CurrentFormatVersion;
+
+    /// <summary>Model name (the output directory's name by default).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Architecture and dimensions.</summary>
+    public required ModelConfig Config { get; init; }
+
+    /// <summary>How weights are stored inside the graphs (float16 ones are widened to float32 at load).</summary>
+    public TensorDType WeightDType { get; init; } = TensorDType.Float32;
+
+    /// <summary>File of every graph.</summary>
+    public required ManifestGraphs Graphs { get; init; }
+
+    /// <summary>The tokenizer files.</summary>
+    public required ManifestTokenizer Tokenizer { get; init; }
+
+    /// <summary>Special tokens and their ids (from tokenizer.json).</summary>
+    public IReadOnlyDictionary<string, int> SpecialTokens { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Id of the end-of-text token, which ends generation (-1 when the tokenizer has none).</summary>
+    public int EndOfTextId { get; init; } = -1;
+
+    /// <summary>Routing: score function, top-K, renormalisation and per-layer q.</summary>
+    public required ManifestRouting Routing { get; init; }
+
+    /// <summary>A simple chat template for the server's chat endpoint.</summary>
+    public ChatTemplate ChatTemplate { get; init; } = new();
+
+    /// <summary>The training summary copied from the checkpoint's summary.json (method, steps, validationPerplexity, ...), or null.</summary>
+    public JsonObject? Training { get; init; }
+
+    /// <summary>When and from what the model was exported.</summary>
+    public ManifestExportInfo? Export { get; init; }
+
+    /// <summary>Every file the manifest references, relative to its directory.</summary>
+    public IEnumerable<string> ReferencedFiles()
+    {
+        yield return Graphs.Embed;
+        foreach (var layer in Graphs.Layers)
+        {
+            yield return layer.Dense;
+            foreach (string expert in layer.Experts)
+            {
+                yield return expert;
+            }
+
+            if (layer.Shared is not null)
+            {
+                yield return layer.Shared;
+            }
+        }
+
+        yield return Graphs.Head;
+        yield return Tokenizer.Vocabulary;
+        yield return Tokenizer.Description;
+    }
+
+    /// <summary>The manifest as indented camelCase JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, ModelJson.Options);
+
+    /// <summary>Writes manifest.json into <paramref name="directory"/> (a temporary file, then a rename).</summary>
+    /// <param name="directory">The model directory.</param>
+    public void Save(string directory)
+    {
+        string path = Path.Combine(directory, FileName);
+        string temp = path + ".tmp";
+        File.WriteAllText(temp, ToJson());
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <summary>Parses manifest JSON without checking files (see <see cref="ModelManifestValidator"/>).</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <param name="source">Named in errors.</param>
+    public static ModelManifest FromJson(string json, string source = FileName)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ModelManifest>(json, ModelJson.Options)
+                ?? throw new InvalidDataException($"{source} is empty.");
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{source} is not a valid model manifest: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Reads models/NAME/manifest.json and validates it against the files beside it; throws one
+    /// <see cref="InvalidDataException"/> listing every problem (missing files by name).
+    /// </summary>
+    /// <param name="directory">The model directory.</param>
+    public static ModelManifest Load(string directory)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        string path = Path.Combine(directory, FileName);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"No {FileName} in '{directory}'. Export one with: export --checkpoint <dir> --out {directory}", path);
+        }
+
+        var manifest = FromJson(File.ReadAllText(path), path);
+        var errors = ModelManifestValidator.Validate(manifest, directory);
+        if (errors.Count > 0)
+        {
+            throw new InvalidDataException($"Invalid model {path}:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+        }
+
+        return manifest;
+    }
+}
+
+/// <summary>The graph files of an exported model, relative to the manifest.</summary>
+public sealed record ManifestGraphs
+{
+    /// <summary>embed.onnx.</summary>
+    public required string Embed { get; init; }
+
+    /// <summary>head.onnx.</summary>
+    public required string Head { get; init; }
+
+    /// <summary>One entry per layer, in order.</summary>
+    public required IReadOnlyList<ManifestLayer> Layers { get; init; }
+}
+
+/// <summary>The graph files of one layer.</summary>
+public sealed record ManifestLayer
+{
+    /// <summary>layer{l}.dense.onnx.</summary>
+    public required string Dense { get; init; }
+
+    /// <summary>layer{l}.expert{j}.onnx for j = 0..m-1.</summary>
+    public required IReadOnlyList<string> Experts { get; init; }
+
+    /// <summary>layer{l}.shared.onnx, or null without a shared expert.</summary>
+    public string? Shared { get; init; }
+}
+
+/// <summary>The tokenizer files (src/Text format), relative to the manifest.</summary>
+public sealed record ManifestTokenizer
+{
+    /// <summary>tokenizer.tiktoken: "base64(token bytes) rank" per line.</summary>
+    public string Vocabulary { get; init; } = CheckpointLayout.TokenizerTiktokenFileName;
+
+    /// <summary>tokenizer.json: special tokens, pre-tokenizer pattern.</summary>
+    public string Description { get; init; } = CheckpointLayout.TokenizerJsonFileName;
+}
+
+/// <summary>How tokens choose experts at serving time.</summary>
+public sealed record ManifestRouting
+{
+    /// <summary>softmax or sigmoid over the router logits.</summary>
+    public ScoreFunction ScoreFunction { get; init; } = ScoreFunction.Softmax;
+
+    /// <summary>Experts per token.</summary>
+    public required int TopK { get; init; }
+
+    /// <summary>Whether gates are divided by their sum over the chosen experts.</summary>
+    public bool Renormalize { get; init; } = true;
+
+    /// <summary>Balancing method that produced q ("bip", "lossfree", "topk", or "none" when no balancing.json existed).</summary>
+    public string Method { get; init; } = "none";
+
+    /// <summary>Per layer the vector q subtracted before top-K (TopK(s - q)); gates still come from s.</summary>
+    public required IReadOnlyList<float[]> Q { get; init; }
+}
+
+/// <summary>Facts about the export run.</summary>
+public sealed record ManifestExportInfo
+{
+    /// <summary>UTC time of the export.</summary>
+    public DateTimeOffset CreatedUtc { get; init; }
+
+    /// <summary>The checkpoint directory exported.</summary>
+    public string? Checkpoint { get; init; }
+
+    /// <summary>The tool that wrote the model.</summary>
+    public string Tool { get; init; } = "moeserve export";
+}

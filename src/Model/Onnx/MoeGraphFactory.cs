@@ -1,0 +1,270 @@
+using Onnx;
+
+namespace MoeServe.Model.Onnx;
+
+/// <summary>
+/// Builds the per-part ONNX graphs of a checkpoint: embed, each layer's dense part, each expert,
+/// the optional shared expert and the head, with the math of docs/contracts.md.
+/// Linear weights are stored transposed ([in, out]) so every projection is one MatMul.
+/// </summary>
+public sealed class MoeGraphFactory
+{
+    private const string TokenDim = "N";
+    private const string StepDim = "T";
+    private const string PastDim = "P";
+    private const string TotalDim = "P+T";
+
+    private readonly ModelConfig _config;
+    private readonly SafeTensorsContent _weights;
+    private readonly TensorDType _weightType;
+
+    /// <summary>Prepares graph building; checks that every expected tensor exists with its shape.</summary>
+    /// <param name="config">The model configuration (validated here).</param>
+    /// <param name="weights">The checkpoint's weights.</param>
+    /// <param name="weightType">How weights are stored inside the graphs.</param>
+    /// <exception cref="InvalidDataException">Config invalid or tensors missing/mis-shaped; every problem listed.</exception>
+    public MoeGraphFactory(ModelConfig config, SafeTensorsContent weights, TensorDType weightType)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(weights);
+        var errors = new List<string>(config.Validate());
+        if (errors.Count == 0)
+        {
+            errors.AddRange(CheckpointTensorNames.Check(config, weights));
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new InvalidDataException("Cannot build graphs:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+        }
+
+        _config = config;
+        _weights = weights;
+        _weightType = weightType;
+    }
+
+    /// <summary>
+    /// How export stores a checkpoint tensor when <paramref name="requested"/> is the chosen type: norm
+    /// weights and the router gate stay float32 (a few KB, and their rounding costs the most accuracy:
+    /// norms scale every activation, the gate decides which experts run); everything else follows the request.
+    /// </summary>
+    /// <param name="tensorName">A checkpoint tensor name.</param>
+    /// <param name="requested">The export's weight type.</param>
+    public static TensorDType StoredType(string tensorName, TensorDType requested)
+    {
+        ArgumentNullException.ThrowIfNull(tensorName);
+        bool alwaysFloat32 = tensorName.EndsWith("norm.weight", StringComparison.Ordinal) || tensorName.EndsWith(".moe.gate.weight", StringComparison.Ordinal);
+        return alwaysFloat32 ? TensorDType.Float32 : requested;
+    }
+
+    /// <summary>embed.onnx: input_ids int64 [N] -> hidden [N, d] (a Gather of the embedding rows).</summary>
+    public ModelProto BuildEmbed()
+    {
+        var g = new OnnxGraphBuilder("embed", _weightType);
+        string ids = g.Int64Input(GraphNames.InputIds, TokenDim);
+        var table = _weights.Get(CheckpointTensorNames.TokenEmbeddings);
+        string e = g.Weight("tok_embeddings", table.Shape, table.Data);
+        string hidden = g.Op("Gather", [e, ids], ("axis", 0L));
+        g.FloatOutput(GraphNames.Hidden, hidden, TokenDim, _config.DModel);
+        return g.Build("MoeServe embedding: hidden = E[input_ids]");
+    }
+
+    /// <summary>head.onnx: hidden [N, d] -> logits [N, V] = RMSNorm(hidden, norm) E^T (tied embedding).</summary>
+    public ModelProto BuildHead()
+    {
+        var g = new OnnxGraphBuilder("head", _weightType);
+        string hidden = g.FloatInput(GraphNames.Hidden, TokenDim, _config.DModel);
+        string normed = RmsNorm(g, hidden, CheckpointTensorNames.FinalNorm, "norm");
+        string et = TransposedWeight(g, CheckpointTensorNames.TokenEmbeddings, "tok_embeddings_t");
+        string logits = g.Op("MatMul", [normed, et]);
+        g.FloatOutput(GraphNames.Logits, logits, TokenDim, _config.VocabSize);
+        return g.Build("MoeServe head: logits = RMSNorm(hidden) E^T");
+    }
+
+    /// <summary>layer{l}.expert{j}.onnx: x [N, d] -> y [N, d] = (silu(x W1^T) * (x W3^T)) W2^T.</summary>
+    /// <param name="layer">Layer index.</param>
+    /// <param name="expert">Expert index.</param>
+    public ModelProto BuildExpert(int layer, int expert)
+    {
+        CheckLayer(layer);
+        if ((uint)expert >= (uint)_config.Experts)
+        {
+            throw new ArgumentOutOfRangeException(nameof(expert), expert, $"Expert must be in [0, {_config.Experts}).");
+        }
+
+        return BuildSwiGlu(
+            $"layer{layer}_expert{expert}",
+            CheckpointTensorNames.ExpertW1(layer, expert),
+            CheckpointTensorNames.ExpertW3(layer, expert),
+            CheckpointTensorNames.ExpertW2(layer, expert),
+            _config.ExpertHidden);
+    }
+
+    /// <summary>layer{l}.shared.onnx: the always-on shared expert (only when sharedExpertHidden &gt; 0).</summary>
+    /// <param name="layer">Layer index.</param>
+    public ModelProto BuildShared(int layer)
+    {
+        CheckLayer(layer);
+        if (!_config.HasSharedExpert)
+        {
+            throw new InvalidOperationException("The model has no shared expert (sharedExpertHidden = 0).");
+        }
+
+        return BuildSwiGlu(
+            $"layer{layer}_shared",
+            CheckpointTensorNames.SharedW1(layer),
+            CheckpointTensorNames.SharedW3(layer),
+            CheckpointTensorNames.SharedW2(layer),
+            _config.SharedExpertHidden);
+    }
+
+    /// <summary>
+    /// layer{l}.dense.onnx for one sequence: attention RMSNorm, Q/K/V, RoPE at the given positions,
+    /// KV-cache concat, softmax(q k^T / sqrt(hd) + attention_bias) v, Wo, residual, ffn RMSNorm and
+    /// router logits.
+    /// </summary>
+    /// <param name="layer">Layer index.</param>
+    public ModelProto BuildDense(int layer)
+    {
+        CheckLayer(layer);
+        int d = _config.DModel;
+        int heads = _config.Heads;
+        int hd = _config.HeadDim;
+        var g = new OnnxGraphBuilder($"layer{layer}_dense", _weightType);
+        string hidden = g.FloatInput(GraphNames.Hidden, StepDim, d);
+        string positions = g.Int64Input(GraphNames.Positions, StepDim);
+        string bias = g.FloatInput(GraphNames.AttentionBias, StepDim, TotalDim);
+        string pastKey = g.FloatInput(GraphNames.PastKey, heads, PastDim, hd);
+        string pastValue = g.FloatInput(GraphNames.PastValue, heads, PastDim, hd);
+
+        string a = RmsNorm(g, hidden, CheckpointTensorNames.AttentionNorm(layer), "attention_norm");
+        string headShape = g.Int64Constant("head_shape", -1, heads, hd);
+        string q = ToHeads(g, g.Op("MatMul", [a, TransposedWeight(g, CheckpointTensorNames.Wq(layer), "wq_t")]), headShape);
+        string k = ToHeads(g, g.Op("MatMul", [a, TransposedWeight(g, CheckpointTensorNames.Wk(layer), "wk_t")]), headShape);
+        string v = ToHeads(g, g.Op("MatMul", [a, TransposedWeight(g, CheckpointTensorNames.Wv(layer), "wv_t")]), headShape);
+
+        var (cos, sin) = RopeTables(g, positions, hd);
+        string qr = Rope(g, q, cos, sin, hd);
+        string kr = Rope(g, k, cos, sin, hd);
+
+        string presentKey = g.Op("Concat", [pastKey, kr], ("axis", 1L));
+        string presentValue = g.Op("Concat", [pastValue, v], ("axis", 1L));
+
+        // [H, T, hd] x [H, hd, P+T] -> [H, T, P+T]; the [T, P+T] bias broadcasts over heads.
+        string keysT = g.Op("Transpose", [presentKey], ("perm", new long[] { 0, 2, 1 }));
+        string scores = g.Op("MatMul", [qr, keysT]);
+        string scaled = g.Op("Mul", [scores, g.Scalar("attention_scale", (float)(1.0 / Math.Sqrt(hd)))]);
+        string masked = g.Op("Add", [scaled, bias]);
+        string probs = g.Op("Softmax", [masked], ("axis", -1L));
+        string context = g.Op("MatMul", [probs, presentValue]);
+        string merged = g.Op("Reshape", [g.Op("Transpose", [context], ("perm", new long[] { 1, 0, 2 })), g.Int64Constant("model_shape", -1, d)]);
+        string attention = g.Op("MatMul", [merged, TransposedWeight(g, CheckpointTensorNames.Wo(layer), "wo_t")]);
+        string residual = g.Op("Add", [hidden, attention]);
+
+        string ffnInput = RmsNorm(g, residual, CheckpointTensorNames.FfnNorm(layer), "ffn_norm");
+        string logits = g.Op("MatMul", [ffnInput, TransposedWeight(g, CheckpointTensorNames.Gate(layer), "gate_t")]);
+
+        g.FloatOutput(GraphNames.Residual, residual, StepDim, d);
+        g.FloatOutput(GraphNames.FfnInput, ffnInput, StepDim, d);
+        g.FloatOutput(GraphNames.RouterLogits, logits, StepDim, _config.Experts);
+        g.FloatOutput(GraphNames.PresentKey, presentKey, heads, TotalDim, hd);
+        g.FloatOutput(GraphNames.PresentValue, presentValue, heads, TotalDim, hd);
+        return g.Build($"MoeServe layer {layer} dense part: attention with KV cache, ffn norm, router logits");
+    }
+
+    private ModelProto BuildSwiGlu(string graphName, string w1Name, string w3Name, string w2Name, int hidden)
+    {
+        int d = _config.DModel;
+        var g = new OnnxGraphBuilder(graphName, _weightType);
+        string x = g.FloatInput(GraphNames.ExpertInput, TokenDim, d);
+
+        // W1 and W3 share their input: one [d, 2h] MatMul then a Split beats two small GEMMs at small N.
+        var w1 = _weights.Get(w1Name);
+        var w3 = _weights.Get(w3Name);
+        float[] fused = new float[d * 2 * hidden];
+        for (int i = 0; i < d; i++)
+        {
+            for (int o = 0; o < hidden; o++)
+            {
+                fused[(i * 2 * hidden) + o] = w1.Data[(o * d) + i];
+                fused[(i * 2 * hidden) + hidden + o] = w3.Data[(o * d) + i];
+            }
+        }
+
+        string w13 = g.Weight("w13_t", [d, 2 * hidden], fused);
+        string both = g.Op("MatMul", [x, w13]);
+        var halves = g.Node("Split", [both, g.Int64Constant("split_sizes", hidden, hidden)], [g.Fresh("gate_proj"), g.Fresh("up_proj")], ("axis", 1L));
+        string silu = g.Op("Mul", [halves[0], g.Op("Sigmoid", [halves[0]])]);
+        string product = g.Op("Mul", [silu, halves[1]]);
+        string y = g.Op("MatMul", [product, TransposedWeight(g, w2Name, "w2_t")]);
+        g.FloatOutput(GraphNames.ExpertOutput, y, TokenDim, d);
+        return g.Build($"MoeServe SwiGLU expert {graphName}: y = (silu(x W1^T) * (x W3^T)) W2^T");
+    }
+
+    // Pow -> ReduceMean -> Add -> Sqrt -> Div -> Mul: the pattern ONNX Runtime fuses into SimplifiedLayerNormalization.
+    private string RmsNorm(OnnxGraphBuilder g, string x, string weightName, string hint)
+    {
+        var weight = _weights.Get(weightName);
+        string w = g.Weight(hint, weight.Shape, weight.Data, StoredType(weightName, _weightType) == TensorDType.Float32);
+        string squared = g.Op("Pow", [x, g.Scalar("two", 2f)]);
+        string mean = g.Op("ReduceMean", [squared], ("axes", new long[] { -1 }), ("keepdims", 1L));
+        string root = g.Op("Sqrt", [g.Op("Add", [mean, g.Scalar("eps", (float)_config.NormEps)])]);
+        return g.Op("Mul", [g.Op("Div", [x, root]), w]);
+    }
+
+    private string TransposedWeight(OnnxGraphBuilder g, string name, string hint)
+    {
+        var tensor = _weights.Get(name);
+        int rows = tensor.Shape[0];
+        int cols = tensor.Shape[1];
+        float[] t = new float[tensor.ElementCount];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < cols; c++)
+            {
+                t[(c * rows) + r] = tensor.Data[(r * cols) + c];
+            }
+        }
+
+        return g.Weight(hint, [cols, rows], t, StoredType(name, _weightType) == TensorDType.Float32);
+    }
+
+    // [T, d] -> [T, H, hd] -> [H, T, hd]
+    private static string ToHeads(OnnxGraphBuilder g, string x, string headShape) =>
+        g.Op("Transpose", [g.Op("Reshape", [x, headShape])], ("perm", new long[] { 1, 0, 2 }));
+
+    private (string Cos, string Sin) RopeTables(OnnxGraphBuilder g, string positions, int hd)
+    {
+        int half = hd / 2;
+        float[] inv = new float[half];
+        for (int i = 0; i < half; i++)
+        {
+            inv[i] = (float)Math.Pow(_config.RopeTheta, -2.0 * i / hd);
+        }
+
+        string invFreq = g.FloatConstant("inv_freq", [half], inv);
+        string pos = g.Op("Unsqueeze", [g.Op("Cast", [positions], ("to", (long)TensorProto.Types.DataType.Float)), g.Int64Constant("axis1", 1)]);
+        string angle = g.Op("Mul", [pos, invFreq]);                   // [T, hd/2]
+        string full = g.Op("Concat", [angle, angle], ("axis", -1L)); // [T, hd]
+        return (g.Op("Cos", [full]), g.Op("Sin", [full]));
+    }
+
+    // rope(x) = x * cos + rotate_half(x) * sin with rotate_half(x) = concat(-x[hd/2:], x[:hd/2]); x is [H, T, hd].
+    private static string Rope(OnnxGraphBuilder g, string x, string cos, string sin, int hd)
+    {
+        int half = hd / 2;
+        string axes = g.Int64Constant("last_axis", 2);
+        string first = g.Op("Slice", [x, g.Int64Constant("zero", 0), g.Int64Constant("half", half), axes]);
+        string second = g.Op("Slice", [x, g.Int64Constant("half", half), g.Int64Constant("full", hd), axes]);
+        string rotated = g.Op("Concat", [g.Op("Neg", [second]), first], ("axis", -1L));
+        return g.Op("Add", [g.Op("Mul", [x, cos]), g.Op("Mul", [rotated, sin])]);
+    }
+
+    private void CheckLayer(int layer)
+    {
+        if ((uint)layer >= (uint)_config.Layers)
+        {
+            throw new ArgumentOutOfRangeException(nameof(layer), layer, $"Layer must be in [0, {_config.Layers}).");
+        }
+    }
+}

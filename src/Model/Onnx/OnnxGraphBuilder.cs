@@ -1,0 +1,188 @@
+using System.Runtime.InteropServices;
+using Google.Protobuf;
+using Onnx;
+
+namespace MoeServe.Model.Onnx;
+
+/// <summary>
+/// Assembles one ONNX graph (opset 17, IR 8) node by node over the protobuf classes OnnxSharp ships.
+/// Names are generated so callers only wire values together; weights become initializers, stored
+/// float32 or float16 (then widened by a Cast that ONNX Runtime constant-folds at load).
+/// </summary>
+internal sealed class OnnxGraphBuilder
+{
+    /// <summary>ONNX IR version written into every model (IR 8 = ONNX 1.13+).</summary>
+    public const long IrVersion = 8;
+
+    /// <summary>Default-domain operator set the graphs use.</summary>
+    public const long OpsetVersion = 17;
+
+    private const int FloatType = (int)TensorProto.Types.DataType.Float;
+    private const int Float16Type = (int)TensorProto.Types.DataType.Float16;
+    private const int Int64Type = (int)TensorProto.Types.DataType.Int64;
+
+    private readonly GraphProto _graph;
+    private readonly TensorDType _weightType;
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private int _counter;
+
+    public OnnxGraphBuilder(string graphName, TensorDType weightType)
+    {
+        _graph = new GraphProto { Name = graphName };
+        _weightType = weightType;
+    }
+
+    /// <summary>Declares a float input; each dimension is a fixed size (int) or a symbolic name (string).</summary>
+    public string FloatInput(string name, params object[] dims) => Declare(_graph.Input, name, FloatType, dims);
+
+    /// <summary>Declares an int64 input.</summary>
+    public string Int64Input(string name, params object[] dims) => Declare(_graph.Input, name, Int64Type, dims);
+
+    /// <summary>Declares a float output produced by the value <paramref name="value"/> (an Identity renames it when needed).</summary>
+    public void FloatOutput(string name, string value, params object[] dims)
+    {
+        if (value != name)
+        {
+            Node("Identity", [value], [name]);
+        }
+
+        Declare(_graph.Output, name, FloatType, dims);
+    }
+
+    /// <summary>Adds a weight initializer in the builder's storage type (or float32 when <paramref name="keepFloat32"/>); returns the name of its float32 value.</summary>
+    public string Weight(string name, int[] shape, ReadOnlySpan<float> values, bool keepFloat32 = false)
+    {
+        if (_weightType == TensorDType.Float32 || keepFloat32)
+        {
+            AddInitializer(Reserve(name), FloatType, shape, MemoryMarshal.AsBytes(values));
+            return name;
+        }
+
+        var halves = new Half[values.Length];
+        System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(values, halves);
+        string stored = AddInitializer(Reserve(name + "_fp16"), Float16Type, shape, MemoryMarshal.AsBytes(halves.AsSpan()));
+        return Node("Cast", [stored], [Reserve(name)], ("to", (long)FloatType))[0];
+    }
+
+    /// <summary>Adds a float32 constant initializer (never narrowed: small and precision-relevant).</summary>
+    public string FloatConstant(string hint, int[] shape, params float[] values) =>
+        AddInitializer(Fresh(hint), FloatType, shape, MemoryMarshal.AsBytes(values.AsSpan()));
+
+    /// <summary>Adds a float32 scalar constant.</summary>
+    public string Scalar(string hint, float value) => FloatConstant(hint, [], value);
+
+    /// <summary>Adds an int64 constant (shapes, axes, slice bounds).</summary>
+    public string Int64Constant(string hint, params long[] values) =>
+        AddInitializer(Fresh(hint), Int64Type, [values.Length], MemoryMarshal.AsBytes(values.AsSpan()));
+
+    /// <summary>Adds a node with one output; returns the output's name.</summary>
+    public string Op(string opType, string[] inputs, params (string Name, object Value)[] attributes) =>
+        Node(opType, inputs, [Fresh(opType.ToLowerInvariant())], attributes)[0];
+
+    /// <summary>Adds a node with the given outputs (fresh names when null); returns the output names.</summary>
+    public string[] Node(string opType, string[] inputs, string[] outputs, params (string Name, object Value)[] attributes)
+    {
+        var node = new NodeProto { OpType = opType, Name = Fresh(opType + "_node") };
+        node.Input.AddRange(inputs);
+        node.Output.AddRange(outputs);
+        foreach (var (attrName, value) in attributes)
+        {
+            node.Attribute.Add(Attribute(attrName, value));
+        }
+
+        _graph.Node.Add(node);
+        return outputs;
+    }
+
+    /// <summary>A fresh unique value name starting with <paramref name="hint"/>.</summary>
+    public string Fresh(string hint)
+    {
+        string name;
+        do
+        {
+            name = $"{hint}_{_counter++}";
+        }
+        while (!_names.Add(name));
+        return name;
+    }
+
+    /// <summary>The finished model: IR 8, default-domain opset 17, producer MoeServe.</summary>
+    public ModelProto Build(string docString)
+    {
+        var model = new ModelProto
+        {
+            IrVersion = IrVersion,
+            ProducerName = "MoeServe",
+            ProducerVersion = typeof(OnnxGraphBuilder).Assembly.GetName().Version?.ToString() ?? "0",
+            DocString = docString,
+            Graph = _graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OpsetVersion });
+        return model;
+    }
+
+    private string Reserve(string name)
+    {
+        if (!_names.Add(name))
+        {
+            throw new InvalidOperationException($"Duplicate ONNX value name '{name}'.");
+        }
+
+        return name;
+    }
+
+    private string Declare(Google.Protobuf.Collections.RepeatedField<ValueInfoProto> list, string name, int elemType, object[] dims)
+    {
+        if (list == _graph.Input)
+        {
+            Reserve(name);
+        }
+
+        var shape = new TensorShapeProto();
+        foreach (object dim in dims)
+        {
+            shape.Dim.Add(dim switch
+            {
+                int size => new TensorShapeProto.Types.Dimension { DimValue = size },
+                long size => new TensorShapeProto.Types.Dimension { DimValue = size },
+                string symbol => new TensorShapeProto.Types.Dimension { DimParam = symbol },
+                _ => throw new ArgumentException($"Dimension {dim} of '{name}' must be an int or a string.", nameof(dims)),
+            });
+        }
+
+        list.Add(new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = elemType, Shape = shape } },
+        });
+        return name;
+    }
+
+    private string AddInitializer(string name, int dataType, int[] shape, ReadOnlySpan<byte> raw)
+    {
+        var tensor = new TensorProto { Name = name, DataType = dataType, RawData = ByteString.CopyFrom(raw) };
+        foreach (int dim in shape)
+        {
+            tensor.Dims.Add(dim);
+        }
+
+        _graph.Initializer.Add(tensor);
+        return name;
+    }
+
+    private static AttributeProto Attribute(string name, object value) => value switch
+    {
+        long i => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = i },
+        int i => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = i },
+        float f => new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = f },
+        long[] ints => IntsAttribute(name, ints),
+        _ => throw new ArgumentException($"Unsupported attribute type {value.GetType().Name} for '{name}'.", nameof(value)),
+    };
+
+    private static AttributeProto IntsAttribute(string name, long[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        attribute.Ints.AddRange(values);
+        return attribute;
+    }
+}

@@ -1,0 +1,107 @@
+using MoeServe.Model.Reference;
+
+namespace MoeServe.Model.Tests.Support;
+
+/// <summary>
+/// Runs a whole model through the exported graphs the way the runtime will (per-layer dense graph,
+/// managed routing, one Run per expert over its gathered tokens, scatter-add, head), one sequence at a time.
+/// </summary>
+internal sealed class OnnxPipeline
+{
+    private readonly ExportedTinyModel _model;
+    private readonly TensorDType _dtype;
+    private readonly ReferenceMoeModel _router;
+    private readonly float[][] _pastKey;
+    private readonly float[][] _pastValue;
+    private int _past;
+
+    public OnnxPipeline(ExportedTinyModel model, TensorDType dtype)
+    {
+        _model = model;
+        _dtype = dtype;
+        _router = model.Reference;
+        _pastKey = new float[model.Config.Layers][];
+        _pastValue = new float[model.Config.Layers][];
+        for (int l = 0; l < model.Config.Layers; l++)
+        {
+            _pastKey[l] = [];
+            _pastValue[l] = [];
+        }
+    }
+
+    /// <summary>Feeds T more tokens (positions continue after the cached ones); returns logits [T, V].</summary>
+    public float[] Step(long[] tokens)
+    {
+        var c = _model.Config;
+        int d = c.DModel;
+        int t = tokens.Length;
+        long[] positions = Enumerable.Range(_past, t).Select(i => (long)i).ToArray();
+        float[] bias = ReferenceMoeModel.CausalBias(t, _past);
+        float[] x = _model.Graph(_dtype, GraphNames.EmbedFile).Run((GraphNames.InputIds, tokens, [t]))[GraphNames.Hidden].Data;
+        for (int l = 0; l < c.Layers; l++)
+        {
+            var dense = _model.Graph(_dtype, GraphNames.DenseFile(l)).Run(
+                (GraphNames.Hidden, x, [t, d]),
+                (GraphNames.Positions, positions, [t]),
+                (GraphNames.AttentionBias, bias, [t, _past + t]),
+                (GraphNames.PastKey, _pastKey[l], [c.Heads, _past, c.HeadDim]),
+                (GraphNames.PastValue, _pastValue[l], [c.Heads, _past, c.HeadDim]));
+            _pastKey[l] = dense[GraphNames.PresentKey].Data;
+            _pastValue[l] = dense[GraphNames.PresentValue].Data;
+            float[] residual = dense[GraphNames.Residual].Data;
+            float[] ffnInput = dense[GraphNames.FfnInput].Data;
+            float[] logits = dense[GraphNames.RouterLogits].Data;
+
+            // Gather each expert's tokens, one Run per expert, weighted scatter-add.
+            var perExpert = Enumerable.Range(0, c.Experts).Select(_ => new List<(int Token, float Gate)>()).ToArray();
+            int[] chosen = new int[c.TopK];
+            float[] gates = new float[c.TopK];
+            for (int i = 0; i < t; i++)
+            {
+                _router.Route(l, logits.AsSpan(i * c.Experts, c.Experts), chosen, gates);
+                for (int k = 0; k < c.TopK; k++)
+                {
+                    perExpert[chosen[k]].Add((i, gates[k]));
+                }
+            }
+
+            for (int j = 0; j < c.Experts; j++)
+            {
+                var assigned = perExpert[j];
+                if (assigned.Count == 0)
+                {
+                    continue;
+                }
+
+                float[] input = new float[assigned.Count * d];
+                for (int r = 0; r < assigned.Count; r++)
+                {
+                    Array.Copy(ffnInput, assigned[r].Token * d, input, r * d, d);
+                }
+
+                float[] y = _model.Graph(_dtype, GraphNames.ExpertFile(l, j)).Run((GraphNames.ExpertInput, input, [assigned.Count, d]))[GraphNames.ExpertOutput].Data;
+                for (int r = 0; r < assigned.Count; r++)
+                {
+                    for (int e = 0; e < d; e++)
+                    {
+                        residual[(assigned[r].Token * d) + e] += assigned[r].Gate * y[(r * d) + e];
+                    }
+                }
+            }
+
+            if (c.HasSharedExpert)
+            {
+                float[] shared = _model.Graph(_dtype, GraphNames.SharedFile(l)).Run((GraphNames.ExpertInput, ffnInput, [t, d]))[GraphNames.ExpertOutput].Data;
+                for (int e = 0; e < residual.Length; e++)
+                {
+                    residual[e] += shared[e];
+                }
+            }
+
+            x = residual;
+        }
+
+        _past += t;
+        return _model.Graph(_dtype, GraphNames.HeadFile).Run((GraphNames.Hidden, x, [t, d]))[GraphNames.Logits].Data;
+    }
+}
