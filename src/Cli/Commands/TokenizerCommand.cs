@@ -90,16 +90,15 @@ internal static class TokenizerCommand
 
     private static int Encode(string directory, string text)
     {
-        if (!TryLoad(directory, out var encoder, out var tokenizer))
+        if (!TryLoad(directory, out _, out var tokenizer))
         {
             return 2;
         }
 
-        _ = encoder;
         var ids = tokenizer.EncodeToIds(text);
         Console.WriteLine($"{ids.Count} tokens for {Encoding.UTF8.GetByteCount(text)} bytes:");
-        var pieces = ids.Select(id => $"{id}:{Quote(tokenizer.Decode([id]))}");
-        Console.WriteLine(string.Join(' ', pieces));
+        var vocabulary = TokenizerFiles.ReadVocabulary(directory);
+        Console.WriteLine(string.Join(' ', ids.Select(id => $"{id}:{Piece(tokenizer, vocabulary, id)}")));
         string decoded = tokenizer.Decode(ids);
         Console.WriteLine(decoded == text ? "Decodes back to the input exactly." : "warning: decoding does not give back the input.");
         return decoded == text ? 0 : 1;
@@ -149,8 +148,16 @@ internal static class TokenizerCommand
         }
     }
 
-    private static string Quote(string piece) =>
-        "'" + piece.Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal) + "'";
+    /// <summary>A token as quoted text, or as hex bytes when it is part of a multi-byte character.</summary>
+    private static string Piece(Microsoft.ML.Tokenizers.Tokenizer tokenizer, BpeVocabulary vocabulary, int id)
+    {
+        if (id < vocabulary.TokenBytes.Count && Encoding.UTF8.GetString(vocabulary.TokenBytes[id]).Contains('\uFFFD', StringComparison.Ordinal))
+        {
+            return "<" + Convert.ToHexString(vocabulary.TokenBytes[id]) + ">";
+        }
+
+        return "'" + tokenizer.Decode([id]).Replace("\n", "\\n", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal) + "'";
+    }
 
     private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
 }

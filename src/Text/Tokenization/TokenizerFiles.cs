@@ -128,6 +128,37 @@ public static class TokenizerFiles
         return description;
     }
 
+    /// <summary>Reads the vocabulary back (token bytes by rank, special tokens, pattern), e.g. to show raw token bytes.</summary>
+    /// <param name="directory">A directory written by <see cref="Save"/>.</param>
+    /// <exception cref="InvalidDataException">A line is malformed or ranks are not 0, 1, 2, ... in order.</exception>
+    public static BpeVocabulary ReadVocabulary(string directory)
+    {
+        var description = ReadDescription(directory);
+        var tokens = new List<byte[]>(description.OrdinaryTokens);
+        foreach (string line in File.ReadLines(Path.Combine(directory, description.VocabularyFile)))
+        {
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            string[] fields = line.Split(' ');
+            if (fields.Length != 2 || !int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out int rank) || rank != tokens.Count)
+            {
+                throw new InvalidDataException($"{description.VocabularyFile} line {tokens.Count + 1}: expected \"base64 {tokens.Count}\", got \"{line}\".");
+            }
+
+            tokens.Add(Convert.FromBase64String(fields[0]));
+        }
+
+        if (tokens.Count != description.OrdinaryTokens)
+        {
+            throw new InvalidDataException($"{description.VocabularyFile} has {tokens.Count} tokens, {DescriptionFileName} says {description.OrdinaryTokens}.");
+        }
+
+        return new BpeVocabulary(tokens, description.SpecialTokens, description.Pattern);
+    }
+
     /// <summary>
     /// Loads a tokenizer directory as a Microsoft.ML.Tokenizers <see cref="TiktokenTokenizer"/>: the
     /// special tokens go to both the pre-tokenizer and the tokenizer, so &lt;|endoftext|&gt; in text

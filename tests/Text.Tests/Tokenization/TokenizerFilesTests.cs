@@ -128,6 +128,19 @@ public sealed class TokenizerFilesTests(SampleTokenizerFixture fixture) : IClass
     }
 
     [Fact]
+    public void ReadVocabulary_SavedVocabulary_ReadsBackTheSameTokens()
+    {
+        var saved = fixture.Result.Vocabulary;
+
+        var read = TokenizerFiles.ReadVocabulary(fixture.Directory);
+
+        Assert.Equal(saved.TokenBytes.Count, read.TokenBytes.Count);
+        Assert.All(Enumerable.Range(0, saved.TokenBytes.Count), i => Assert.Equal(saved.TokenBytes[i], read.TokenBytes[i]));
+        Assert.Equal(saved.EndOfTextId, read.EndOfTextId);
+        Assert.Equal(saved.Pattern, read.Pattern);
+    }
+
+    [Fact]
     public void ReadDescription_InconsistentFile_ListsEveryProblem()
     {
         using var directory = new TempDirectory();
