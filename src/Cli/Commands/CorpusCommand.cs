@@ -97,7 +97,7 @@ internal static class CorpusCommand
         }
 
         var clock = Stopwatch.StartNew();
-        var report = new CorpusBuilder(options).Build(sources, new Progress(Console.WriteLine));
+        var report = new CorpusBuilder(options).Build(sources, new IndentedLines(Console.WriteLine));
         foreach (var split in report.Sources)
         {
             Console.WriteLine($"  {split.Name}: validation holds {split.Validation.Groups.Count} of {split.Train.Groups.Count + split.Validation.Groups.Count} groups " +
@@ -117,7 +117,7 @@ internal static class CorpusCommand
         groups.Count <= 8 ? string.Join(", ", groups) : string.Join(", ", groups.Take(8)) + $", ... ({groups.Count - 8} more)";
 
     /// <summary>Writes progress lines synchronously (System.Progress would post them to the thread pool).</summary>
-    private sealed class Progress(Action<string> write) : IProgress<string>
+    private sealed class IndentedLines(Action<string> write) : IProgress<string>
     {
         public void Report(string value) => write("  " + value);
     }
