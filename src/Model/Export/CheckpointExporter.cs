@@ -45,7 +45,7 @@ public sealed class CheckpointExporter
 
         var config = source.Config;
         var graphs = PlanGraphs(config, factory);
-        int total = graphs.Count + 2;
+        int total = graphs.Count + 3; // graphs, two tokenizer files, manifest
         int done = 0;
         long bytes = 0;
         foreach (var (file, build) in graphs)

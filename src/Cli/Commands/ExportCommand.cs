@@ -1,0 +1,117 @@
+using System.CommandLine;
+using System.Globalization;
+
+using MoeServe.Model;
+using MoeServe.Model.Export;
+using MoeServe.Model.Testing;
+
+namespace MoeServe.Cli.Commands;
+
+/// <summary>
+/// <c>export</c>: turns a training checkpoint into models/NAME (per-part ONNX graphs, tokenizer,
+/// manifest.json) that the runtime and server load (docs/model-format.md).
+/// </summary>
+internal static class ExportCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (config.json, model.safetensors, tokenizer files, balancing.json, summary.json).", Required = true };
+        var output = new Option<string>("--out") { Description = "Model directory to write, e.g. models/NAME.", Required = true };
+        var dtype = new Option<string>("--dtype") { Description = "Weight storage inside the graphs: float16 (half the size; widened to float32 at load) or float32.", DefaultValueFactory = _ => "float16" };
+        var name = new Option<string?>("--name") { Description = "Model name in the manifest (default: the --out directory's name)." };
+        var randomConfig = new Option<string?>("--random-from-config")
+        {
+            Description = "First write a random-weight checkpoint with this config.json into --checkpoint (to measure export size and time, or to demo serving, without training).",
+        };
+        var seed = new Option<int>("--seed") { Description = "Seed of --random-from-config's weights.", DefaultValueFactory = _ => 1 };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "With --random-from-config: tokenizer directory to copy (default: a byte-level tokenizer)." };
+
+        var command = new Command("export", "Export a checkpoint as per-expert ONNX graphs plus manifest.json into models/NAME.")
+        {
+            checkpoint, output, dtype, name, randomConfig, seed, tokenizer,
+        };
+        command.SetAction((parse, cancellation) => Task.FromResult(Run(
+            parse.GetValue(checkpoint)!,
+            parse.GetValue(output)!,
+            parse.GetValue(dtype)!,
+            parse.GetValue(name),
+            parse.GetValue(randomConfig),
+            parse.GetValue(seed),
+            parse.GetValue(tokenizer),
+            cancellation)));
+        return command;
+    }
+
+    private static int Run(string checkpoint, string output, string dtypeText, string? name, string? randomConfig, int seed, string? tokenizer, CancellationToken cancellation)
+    {
+        var errors = new List<string>();
+        if (!TensorDTypeExtensions.TryParse(dtypeText, out var dtype))
+        {
+            errors.Add($"--dtype must be float16 or float32, got '{dtypeText}'.");
+        }
+
+        if (randomConfig is null && tokenizer is not null)
+        {
+            errors.Add("--tokenizer only applies with --random-from-config.");
+        }
+
+        if (randomConfig is not null && !File.Exists(randomConfig))
+        {
+            errors.Add($"--random-from-config: file not found: {randomConfig}");
+        }
+
+        var options = new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = output, WeightType = dtype, Name = name };
+        if (randomConfig is null)
+        {
+            errors.AddRange(options.Validate());
+        }
+
+        if (errors.Count > 0)
+        {
+            return Fail(errors);
+        }
+
+        try
+        {
+            if (randomConfig is not null)
+            {
+                var config = ModelConfig.Load(randomConfig);
+                TinyCheckpoint.CreateRandom(checkpoint, config, seed, new TinyCheckpointOptions { TokenizerDirectory = tokenizer });
+                Console.WriteLine($"wrote a random-weight checkpoint (seed {seed}) to {checkpoint}");
+            }
+
+            var optionErrors = options.Validate();
+            if (optionErrors.Count > 0)
+            {
+                return Fail(optionErrors);
+            }
+
+            Console.WriteLine($"exporting {checkpoint} -> {output} ({dtype.DisplayName()} weights)");
+            var progress = new ExportProgressPrinter(Console.Out);
+            var result = new CheckpointExporter().Export(options, progress, cancellation);
+            var c = result.Manifest.Config;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: {result.Files} files, {result.TotalBytes / 1e6:F2} MB in {result.Elapsed.TotalSeconds:F1} s -> {Path.Combine(output, ModelManifest.FileName)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"model: {c.Layers} layers x {c.Experts} experts (top-{c.TopK}), d={c.DModel}, vocab={c.VocabSize}, routing q from '{result.Manifest.Routing.Method}'"));
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("export cancelled; the output directory has no manifest.json and is incomplete.");
+            return 130;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException or IOException or ArgumentException or UnauthorizedAccessException)
+        {
+            return Fail([ex.Message]);
+        }
+    }
+
+    private static int Fail(IEnumerable<string> errors)
+    {
+        foreach (string error in errors)
+        {
+            Console.Error.WriteLine("error: " + error);
+        }
+
+        return 2;
+    }
+}
