@@ -1,0 +1,75 @@
+using MoeServe.LoadTest.Tests.Support;
+using MoeServe.Model;
+using MoeServe.Model.Export;
+using MoeServe.Model.Testing;
+
+namespace MoeServe.LoadTest.Tests.Server;
+
+/// <summary>
+/// The server-side half of the load-test checks: the real server process, serving a tiny
+/// random-weight model, answers every request shape in loadtest/requests.json the way the k6
+/// scripts expect. loadtest/smoke.mjs runs the k6 scripts' own modules (lib/shapes.js,
+/// lib/sse.js) against it, and the metrics scrape script reports expert balance around it.
+/// </summary>
+public sealed class ServerSmokeTests : IDisposable
+{
+    private const string ModelName = "tiny-loadtest";
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(3);
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "moeserve-loadtest-" + Guid.NewGuid().ToString("N"));
+
+    [Fact]
+    public async Task Smoke_RealServerOnTinyModel_AnswersEveryShapeTheK6ScriptsSend()
+    {
+        using var server = new ServerProcess(ExportTinyModel(), ModelName);
+
+        var result = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "6", "--wait", "120"], Timeout);
+
+        Assert.True(result.ExitCode == 0, $"smoke failed:\n{result.Output}\nserver log:\n{server.Log}");
+        Assert.Contains("all request shapes answered", result.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ScrapeMetrics_AroundSmokeRequests_ReportsTokenSharesForEveryLayer()
+    {
+        using var server = new ServerProcess(ExportTinyModel(), ModelName);
+        var ready = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "2", "--wait", "120"], Timeout);
+        Assert.True(ready.ExitCode == 0, $"server not usable:\n{ready.Output}\nserver log:\n{server.Log}");
+
+        var result = await ExternalProcess.RunAsync(
+            "node",
+            ["loadtest/scrape-metrics.mjs", "run", "--url", server.BaseUrl, "--json", "--", "node", "loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "4", "--wait", "10"],
+            Timeout);
+
+        Assert.True(result.ExitCode == 0, $"scrape-metrics run failed:\n{result.Output}");
+        var json = result.StandardOutput[result.StandardOutput.IndexOf("{\n", StringComparison.Ordinal)..];
+        var report = System.Text.Json.Nodes.JsonNode.Parse(json)!;
+        var layers = report["layers"]!.AsArray();
+        Assert.Equal(TinyCheckpoint.DefaultConfig.Layers, layers.Count);
+        foreach (var layer in layers)
+        {
+            var shares = layer!["shares"]!.AsArray().Select(s => (double)s!).ToList();
+            Assert.Equal(TinyCheckpoint.DefaultConfig.Experts, shares.Count);
+            Assert.True((int)layer["total"]! > 0);
+            Assert.InRange(shares.Sum(), 0.999999, 1.000001);
+            Assert.True((int)layer["steps"]! > 0, "the MaxVio histogram counted no steps");
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    /// <summary>A random-weight tiny model with a context long enough for the committed prompts.</summary>
+    private string ExportTinyModel()
+    {
+        var checkpoint = Path.Combine(_root, "checkpoint");
+        var model = Path.Combine(_root, "model");
+        TinyCheckpoint.CreateRandom(checkpoint, TinyCheckpoint.DefaultConfig with { ContextLength = 1024 }, seed: 1234);
+        new CheckpointExporter().Export(new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = model, WeightType = TensorDType.Float32, Name = ModelName });
+        return model;
+    }
+}
