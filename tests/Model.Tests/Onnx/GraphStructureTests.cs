@@ -1,0 +1,65 @@
+using Google.Protobuf;
+using MoeServe.Model.Tests.Support;
+using Onnx;
+
+namespace MoeServe.Model.Tests.Onnx;
+
+public sealed class GraphStructureTests : IClassFixture<ExportedTinyModel>
+{
+    private readonly ExportedTinyModel _model;
+
+    public GraphStructureTests(ExportedTinyModel model) => _model = model;
+
+    private static ModelProto Parse(string path) => ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
+
+    [Fact]
+    public void Graphs_OpsetAndIrVersion_AreContractValues()
+    {
+        foreach (string file in Directory.EnumerateFiles(_model.Float16Dir, "*.onnx"))
+        {
+            var model = Parse(file);
+            Assert.Equal(8, model.IrVersion);
+            Assert.Equal(17, Assert.Single(model.OpsetImport).Version);
+        }
+    }
+
+    [Fact]
+    public void Float16Export_LargeWeightsHalfNormsAndGateFloat()
+    {
+        var dense = Parse(Path.Combine(_model.Float16Dir, GraphNames.DenseFile(0)));
+        var types = dense.Graph.Initializer.Where(i => i.Dims.Count == 2).ToDictionary(i => i.Name, i => i.DataType);
+        Assert.Equal((int)TensorProto.Types.DataType.Float16, types["wq_t_fp16"]);
+        Assert.Equal((int)TensorProto.Types.DataType.Float, types["gate_t"]);
+        Assert.Contains(dense.Graph.Initializer, i => i.Name == "attention_norm" && i.DataType == (int)TensorProto.Types.DataType.Float);
+        var expert = Parse(Path.Combine(_model.Float16Dir, GraphNames.ExpertFile(0, 0)));
+        Assert.All(expert.Graph.Initializer.Where(i => i.Dims.Count == 2), i => Assert.Equal((int)TensorProto.Types.DataType.Float16, i.DataType));
+        var expert32 = Parse(Path.Combine(_model.Float32Dir, GraphNames.ExpertFile(0, 0)));
+        Assert.All(expert32.Graph.Initializer.Where(i => i.Dims.Count == 2), i => Assert.Equal((int)TensorProto.Types.DataType.Float, i.DataType));
+    }
+
+    [Fact]
+    public void DenseGraph_InputsAndOutputs_MatchContract()
+    {
+        var graph = _model.Graph(TensorDType.Float16, GraphNames.DenseFile(1));
+        Assert.Equal(new[] { GraphNames.Hidden, GraphNames.Positions, GraphNames.AttentionBias, GraphNames.PastKey, GraphNames.PastValue }, graph.InputNames);
+        Assert.Equal(new[] { GraphNames.Residual, GraphNames.FfnInput, GraphNames.RouterLogits, GraphNames.PresentKey, GraphNames.PresentValue }, graph.OutputNames);
+        var c = _model.Config;
+        Assert.Equal(new[] { -1, c.DModel }, graph.InputMetadata[GraphNames.Hidden].Dimensions);
+        Assert.Equal(new[] { "T", string.Empty }, graph.InputMetadata[GraphNames.Hidden].SymbolicDimensions);
+        Assert.Equal(new[] { c.Heads, -1, c.HeadDim }, graph.InputMetadata[GraphNames.PastKey].Dimensions);
+        Assert.Equal(new[] { -1, c.Experts }, graph.OutputMetadata[GraphNames.RouterLogits].Dimensions);
+        Assert.Equal(typeof(long), graph.InputMetadata[GraphNames.Positions].ElementType);
+    }
+
+    [Fact]
+    public void ExpertAndHeadGraphs_HaveSymbolicTokenDimension()
+    {
+        var expert = _model.Graph(TensorDType.Float32, GraphNames.ExpertFile(0, 1));
+        Assert.Equal(new[] { GraphNames.ExpertInput }, expert.InputNames);
+        Assert.Equal(new[] { "N", string.Empty }, expert.InputMetadata[GraphNames.ExpertInput].SymbolicDimensions);
+        var head = _model.Graph(TensorDType.Float32, GraphNames.HeadFile);
+        Assert.Equal(new[] { -1, _model.Config.VocabSize }, head.OutputMetadata[GraphNames.Logits].Dimensions);
+        var embed = _model.Graph(TensorDType.Float32, GraphNames.EmbedFile);
+        Assert.Equal(typeof(long), embed.InputMetadata[GraphNames.InputIds].ElementType);
+    }
+}
