@@ -10,6 +10,7 @@ internal static class CommandCatalog
         // One line per command, in the order they appear in --help.
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
+        yield return ExportCommand.Create();
         yield break;
     }
 }
