@@ -5,7 +5,8 @@ namespace MoeServe.Runtime.Generation;
 
 /// <summary>
 /// Turns generated token ids into text piece by piece. A byte-level BPE token can end in the middle of
-/// a UTF-8 character; such a tail decodes to U+FFFD and is held back until the next token completes it.
+/// a UTF-8 character; the tokenizer decodes such a tail to nothing (tiktoken) or to U+FFFD, and either
+/// way it is held back until the next token completes it.
 /// </summary>
 public sealed class IncrementalDecoder : IDisposable
 {
@@ -58,7 +59,7 @@ public sealed class IncrementalDecoder : IDisposable
         return piece;
     }
 
-    /// <summary>Whatever is not yet returned (a trailing partial character as U+FFFD).</summary>
+    /// <summary>Whatever is not yet returned (a trailing partial character is dropped or becomes U+FFFD, as the tokenizer decodes it).</summary>
     public string Flush()
     {
         int written = DecodeAll();

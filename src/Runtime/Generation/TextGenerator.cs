@@ -79,7 +79,8 @@ public sealed class TextGenerator
                 break;
             }
 
-            if (generated >= parameters.MaxTokens || cache.Remaining == 0)
+            // Prompt plus output never exceed the context length (as the HTTP API counts it).
+            if (generated >= parameters.MaxTokens || promptIds.Length + generated >= _engine.ContextLength)
             {
                 break;
             }
