@@ -68,7 +68,6 @@ public static class ServerApp
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton(sp => new DashboardRecorder(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ServerOptions>().DashboardHistorySeconds));
         services.AddSingleton<ModelHost>();
-        services.TryAddSingleton(ChatTemplate.Default);
         services.AddSingleton<BatchScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<BatchScheduler>());
         services.AddSingleton<GenerationHandler>();

@@ -30,19 +30,17 @@ public sealed partial class GenerationHandler
     private readonly ServerOptions _options;
     private readonly ServerState _state;
     private readonly TimeProvider _time;
-    private readonly ChatTemplate _chatTemplate;
     private readonly ResiliencePipeline _timeout;
     private readonly ILogger<GenerationHandler> _logger;
 
     /// <summary>Creates the handler.</summary>
-    public GenerationHandler(ModelHost model, BatchScheduler scheduler, ServerOptions options, ServerState state, TimeProvider time, ChatTemplate chatTemplate, ILogger<GenerationHandler> logger)
+    public GenerationHandler(ModelHost model, BatchScheduler scheduler, ServerOptions options, ServerState state, TimeProvider time, ILogger<GenerationHandler> logger)
     {
         _model = model;
         _scheduler = scheduler;
         _options = options;
         _state = state;
         _time = time;
-        _chatTemplate = chatTemplate;
         _logger = logger;
         _timeout = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddTimeout(TimeSpan.FromSeconds(options.RequestTimeoutSeconds))
@@ -123,9 +121,11 @@ public sealed partial class GenerationHandler
         if (spec.Kind == EndpointKind.Chat)
         {
             promptParam = "messages";
-            promptText = _chatTemplate.Render(spec.Messages!);
+            // The model's own chat template (from its manifest); its stop sequences end the reply.
+            var template = engine.Manifest.ChatTemplate;
+            promptText = template.Render(spec.Messages!.Select(m => (m.Role, m.Text)));
             prompt = [.. engine.Tokenizer.EncodeToIds(promptText)];
-            stop = [.. spec.Stop, .. _chatTemplate.StopStrings.Where(s => !spec.Stop.Contains(s))];
+            stop = [.. spec.Stop, .. template.StopSequences.Where(s => !spec.Stop.Contains(s))];
         }
         else if (spec.PromptTokens is { } ids)
         {

@@ -31,9 +31,6 @@ public sealed partial class ModelHost : IDisposable
         _logger = loggerFactory.CreateLogger<ModelHost>();
     }
 
-    /// <summary>Raised once the engine is loaded (the dashboard and metrics learn the model's shape).</summary>
-    public event Action<MoeEngine>? Loaded;
-
     /// <summary>The loaded engine.</summary>
     /// <exception cref="InvalidOperationException">Not loaded yet.</exception>
     public MoeEngine Engine => _engine ?? throw new InvalidOperationException("The model is not loaded yet.");
@@ -68,7 +65,6 @@ public sealed partial class ModelHost : IDisposable
             _metrics.InitialiseModel(engine.Config.Layers, engine.Config.Experts, engine.Devices);
             _engine = engine;
             PublishRouterBias();
-            Loaded?.Invoke(engine);
             LogLoaded(engine.ModelName, engine.Config.Layers, engine.Config.Experts, _options.RoutingPolicy, _time.GetElapsedTime(started).TotalSeconds);
         }
         catch

@@ -115,9 +115,10 @@ public sealed partial class BatchScheduler : BackgroundService
             return;
         }
 
+        var engine = _model.Engine;
+        _dashboard.Initialise(_model.ServedModelName, _options.RoutingPolicy, engine.Config.Layers, engine.Config.Experts, engine.Config.TopK);
         _state.Set(ServerPhase.Ready);
         _metrics.Ready.Set(1);
-        var engine = _model.Engine;
         var sampler = new Sampler(engine.VocabSize);
         var statistics = engine.CreateStatistics();
         var items = new ForwardItem[_options.MaxBatchSequences];
@@ -197,7 +198,6 @@ public sealed partial class BatchScheduler : BackgroundService
 
             _metrics.RecordStep(statistics, stepSeconds);
             _dashboard.RecordStep(statistics, generated);
-            _model.PublishRouterBias();
             RemoveFinished();
         }
     }

@@ -1,0 +1,51 @@
+using MoeServe.Runtime.Experts;
+
+namespace MoeServe.Server.Tests.Support;
+
+/// <summary>
+/// Test seam on the runtime's fault-injection hook: when closed, every expert Run blocks until the
+/// gate opens (the engine step stalls, so requests pile up deterministically); can also throw to
+/// simulate a failing device.
+/// </summary>
+public sealed class EngineGate : IExpertFaultInjector, IDisposable
+{
+    private readonly ManualResetEventSlim _open = new(initialState: true);
+    private int _throwing;
+    private long _runs;
+
+    /// <summary>Expert Runs seen.</summary>
+    public long Runs => Interlocked.Read(ref _runs);
+
+    /// <summary>Makes every following expert Run wait.</summary>
+    public void Close() => _open.Reset();
+
+    /// <summary>Lets expert Runs proceed.</summary>
+    public void Open() => _open.Set();
+
+    /// <summary>Whether expert Runs on their primary session throw.</summary>
+    public bool Throwing
+    {
+        get => Volatile.Read(ref _throwing) == 1;
+        set => Volatile.Write(ref _throwing, value ? 1 : 0);
+    }
+
+    public void BeforeRun(int layer, int expert, int deviceId)
+    {
+        Interlocked.Increment(ref _runs);
+        if (!_open.Wait(TimeSpan.FromSeconds(30)))
+        {
+            throw new TimeoutException("The test never opened the engine gate.");
+        }
+
+        if (Throwing)
+        {
+            throw new InjectedExpertFaultException($"Injected failure of device {deviceId} (layer {layer}, expert {expert}).");
+        }
+    }
+
+    public void Dispose()
+    {
+        _open.Set();
+        _open.Dispose();
+    }
+}
