@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Scrapes MoeServe's /metrics before and after a load test and prints, per MoE layer, the share
 // of tokens each expert received and MaxVio over the run (plus the per-step MaxVio histogram's
-// mean and quantiles), so a load test shows balance as well as speed. Node 20, no dependencies.
+// mean and quantiles), so a load test shows balance as well as speed; also the server's own
+// latency histograms over the run (exact time to first token). Node 20, no dependencies.
 //
 //   node loadtest/scrape-metrics.mjs run [--url http://localhost:8080] [--json] -- k6 run loadtest/completions.js
 //   node loadtest/scrape-metrics.mjs snapshot [--url URL] --out before.prom
 //   node loadtest/scrape-metrics.mjs report before.prom after.prom [--json] [--experts N]
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { counterIncreases, expertBalance } from './lib/prometheus.js';
+import { counterIncreases, expertBalance, latencyOverRun } from './lib/prometheus.js';
 
 const USAGE = `usage:
   scrape-metrics.mjs run [--url URL] [--json] [--experts N] -- COMMAND [ARGS...]
@@ -63,8 +64,8 @@ async function scrape(url) {
 const pct = (x) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 const num = (x, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
-/** The human-readable report: one block per layer, then the averages and other counters. */
-export function formatReport(balance, counters) {
+/** The human-readable report: one block per layer, the averages, server-side latency, other counters. */
+export function formatReport(balance, latency, counters) {
   const lines = [];
   if (balance.layers.length === 0) {
     lines.push('No moeserve_expert_tokens_total series found: is this a MoeServe /metrics endpoint?');
@@ -80,6 +81,14 @@ export function formatReport(balance, counters) {
   }
   lines.push(`average over layers: MaxVio(run) ${num(balance.averageMaxVio)}, mean per-step MaxVio ${num(balance.averageMeanStepMaxVio)}`);
   lines.push('MaxVio = (max expert load - mean load) / mean load; 0 is perfectly even. Per-step values come from the moeserve_batch_max_violation histogram (quantiles interpolated within buckets).');
+  const moved = Object.values(latency).filter((h) => h.count > 0);
+  if (moved.length > 0) {
+    lines.push('', 'Server-side latency over the run (seconds, from the server\'s histograms; quantiles interpolated within buckets)');
+    lines.push('histogram                                   count      mean     p50     p95     p99');
+    for (const h of moved) {
+      lines.push(`${h.name.padEnd(42)} ${String(h.count).padStart(6)}  ${num(h.mean, 4).padStart(8)} ${num(h.p50, 3).padStart(7)} ${num(h.p95, 3).padStart(7)} ${num(h.p99, 3).padStart(7)}`);
+    }
+  }
   if (counters.length > 0) {
     lines.push('', 'Other moeserve_ counters that moved:');
     for (const c of counters) lines.push(`  ${c.series} +${c.increase}`);
@@ -90,8 +99,9 @@ export function formatReport(balance, counters) {
 function print(beforeText, afterText, args) {
   const balance = expertBalance(beforeText, afterText, { experts: args.experts });
   const counters = counterIncreases(beforeText, afterText);
-  if (args.json) console.log(JSON.stringify({ ...balance, counters }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
-  else console.log(formatReport(balance, counters));
+  const latency = latencyOverRun(beforeText, afterText);
+  if (args.json) console.log(JSON.stringify({ ...balance, latency, counters }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
+  else console.log(formatReport(balance, latency, counters));
 }
 
 async function main() {

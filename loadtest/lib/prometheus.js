@@ -8,6 +8,14 @@ export const METRICS = {
   routerBias: 'moeserve_router_bias',
 };
 
+/** Server-side latency histograms summarised over a run (the server's own clock, exact TTFT). */
+export const LATENCY_HISTOGRAMS = {
+  timeToFirstToken: 'moeserve_time_to_first_token_seconds',
+  interTokenLatency: 'moeserve_inter_token_latency_seconds',
+  endToEnd: 'moeserve_e2e_request_latency_seconds',
+  queueTime: 'moeserve_request_queue_time_seconds',
+};
+
 function unescapeLabel(value) {
   return value.replace(/\\(["\\n])/g, (_, c) => (c === 'n' ? '\n' : c));
 }
@@ -163,4 +171,42 @@ export function counterIncreases(beforeText, afterText, prefix = 'moeserve_') {
     if (inc > 0) out.push({ series: key, increase: inc });
   }
   return out;
+}
+
+/**
+ * A histogram's observations between two scrapes, all label sets summed: count, mean and
+ * interpolated quantiles. Count 0 (and NaN statistics) when the histogram did not move.
+ */
+export function histogramOverRun(beforeText, afterText, name) {
+  const sumBy = (samples, suffix) => {
+    const byLe = new Map();
+    let total = 0;
+    for (const s of samples) {
+      if (s.name !== `${name}${suffix}`) continue;
+      if (suffix === '_bucket') {
+        const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+        byLe.set(le, (byLe.get(le) ?? 0) + s.value);
+      } else total += s.value;
+    }
+    return suffix === '_bucket' ? byLe : total;
+  };
+  const before = parseExposition(beforeText);
+  const after = parseExposition(afterText);
+  const bucketsBefore = sumBy(before, '_bucket');
+  const buckets = [...sumBy(after, '_bucket')].map(([le, count]) => ({ le, count: increase(bucketsBefore.get(le) ?? 0, count) }));
+  const count = increase(sumBy(before, '_count'), sumBy(after, '_count'));
+  const sum = increase(sumBy(before, '_sum'), sumBy(after, '_sum'));
+  return {
+    name,
+    count,
+    mean: count > 0 ? sum / count : Number.NaN,
+    p50: bucketQuantile(0.5, buckets),
+    p95: bucketQuantile(0.95, buckets),
+    p99: bucketQuantile(0.99, buckets),
+  };
+}
+
+/** The server's latency histograms over the run, keyed as in LATENCY_HISTOGRAMS. */
+export function latencyOverRun(beforeText, afterText) {
+  return Object.fromEntries(Object.entries(LATENCY_HISTOGRAMS).map(([key, name]) => [key, histogramOverRun(beforeText, afterText, name)]));
 }

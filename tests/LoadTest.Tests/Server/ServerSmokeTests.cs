@@ -53,6 +53,10 @@ public sealed class ServerSmokeTests : IDisposable
             Assert.InRange(shares.Sum(), 0.999999, 1.000001);
             Assert.True((int)layer["steps"]! > 0, "the MaxVio histogram counted no steps");
         }
+
+        // The smoke run sends 8 requests; each reaches a first token.
+        Assert.True((int)report["latency"]!["timeToFirstToken"]!["count"]! >= 8);
+        Assert.True((double)report["latency"]!["endToEnd"]!["p95"]! > 0);
     }
 
     public void Dispose()

@@ -96,3 +96,22 @@ test('scrapeMetricsReport_TwoFiles_PrintsJsonWithTheSameNumbers', () => {
   assert.match(bad.stderr, /--experts/);
   assert.match(bad.stderr, /BEFORE_FILE/);
 });
+
+test('histogramOverRun_TwoLabelSets_SumsThemAndCountsOnlyTheRun', async () => {
+  const { histogramOverRun } = await import('../../../loadtest/lib/prometheus.js');
+  const page = (a, b) => [
+    `h_bucket{endpoint="x",le="1"} ${a[0]}`, `h_bucket{endpoint="x",le="2"} ${a[1]}`, `h_bucket{endpoint="x",le="+Inf"} ${a[1]}`,
+    `h_sum{endpoint="x"} ${a[2]}`, `h_count{endpoint="x"} ${a[1]}`,
+    `h_bucket{endpoint="y",le="1"} ${b[0]}`, `h_bucket{endpoint="y",le="2"} ${b[1]}`, `h_bucket{endpoint="y",le="+Inf"} ${b[1]}`,
+    `h_sum{endpoint="y"} ${b[2]}`, `h_count{endpoint="y"} ${b[1]}`,
+  ].join('\n');
+  // Run: x gets 4 observations in (1, 2], y gets 4 in [0, 1]; sums grow by 6 and 2.
+  const h = histogramOverRun(page([1, 1, 0.5], [0, 0, 0]), page([1, 5, 6.5], [4, 4, 2]), 'h');
+  assert.equal(h.count, 8);
+  assert.ok(Math.abs(h.mean - 1) < 1e-12);
+  assert.ok(Math.abs(h.p50 - 1) < 1e-12); // rank 4 of 8 is the top of the first bucket
+  assert.ok(h.p95 > 1 && h.p95 <= 2);
+  const idle = histogramOverRun(page([1, 1, 0.5], [0, 0, 0]), page([1, 1, 0.5], [0, 0, 0]), 'h');
+  assert.equal(idle.count, 0);
+  assert.ok(Number.isNaN(idle.mean));
+});
