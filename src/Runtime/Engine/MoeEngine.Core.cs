@@ -187,7 +187,7 @@ public sealed partial class MoeEngine
         }
     }
 
-    private void ValidateBatch(ReadOnlySpan<ForwardItem> batch, int logitsLength, ForwardStatistics? statistics)
+    private void ValidateBatch(ReadOnlySpan<ForwardItem> batch, int logitsLength, ForwardStatistics? statistics, bool allPositions)
     {
         if (batch.IsEmpty)
         {
@@ -199,9 +199,19 @@ public sealed partial class MoeEngine
             throw new ArgumentException($"The batch has {batch.Length} sequences; maxSequences is {Options.MaxSequences}.", nameof(batch));
         }
 
-        if (logitsLength < batch.Length * VocabSize)
+        long rows = batch.Length;
+        if (allPositions)
         {
-            throw new ArgumentException($"logits holds {logitsLength} floats; {batch.Length} sequences need {batch.Length * VocabSize}.", "logits");
+            rows = 0;
+            foreach (var item in batch)
+            {
+                rows += item.Tokens.Length;
+            }
+        }
+
+        if (logitsLength < rows * VocabSize)
+        {
+            throw new ArgumentException($"logits holds {logitsLength} floats; {rows} rows of logits need {rows * VocabSize}.", "logits");
         }
 
         if (statistics is not null && (statistics.Layers != Config.Layers || statistics.Experts != Config.Experts || statistics.Workers != Options.ExpertWorkers))
@@ -255,7 +265,7 @@ public sealed partial class MoeEngine
         }
     }
 
-    private void ForwardCore(ReadOnlySpan<ForwardItem> batch, Span<float> logits, ForwardStatistics? stats)
+    private void ForwardCore(ReadOnlySpan<ForwardItem> batch, Span<float> logits, ForwardStatistics? stats, bool allPositions)
     {
         long stepStart = Stopwatch.GetTimestamp();
         stats?.Reset();
@@ -325,14 +335,24 @@ public sealed partial class MoeEngine
 
         _densePhase.End();
         t0 = Stopwatch.GetTimestamp();
-        for (int i = 0; i < n; i++)
+        if (allPositions)
         {
-            int last = ws.TokenOffsets[i] + batch[i].Tokens.Length - 1;
-            ws.HiddenA.AsSpan(last * d, d).CopyTo(ws.HeadIn.AsSpan(i * d, d));
+            var all = ws.EnsureAllLogits(total * VocabSize);
+            RunHead(ws.HiddenA, total, all);
+            all.AsSpan(0, total * VocabSize).CopyTo(logits);
+        }
+        else
+        {
+            for (int i = 0; i < n; i++)
+            {
+                int last = ws.TokenOffsets[i] + batch[i].Tokens.Length - 1;
+                ws.HiddenA.AsSpan(last * d, d).CopyTo(ws.HeadIn.AsSpan(i * d, d));
+            }
+
+            RunHead(ws.HeadIn, n, ws.HeadOut);
+            ws.HeadOut.AsSpan(0, n * VocabSize).CopyTo(logits);
         }
 
-        RunHead(n);
-        ws.HeadOut.AsSpan(0, n * VocabSize).CopyTo(logits);
         double headSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
 
         // Only now, after every layer wrote its present keys and values, do the caches advance:
@@ -391,15 +411,15 @@ public sealed partial class MoeEngine
         }
     }
 
-    private void RunHead(int n)
+    private void RunHead(float[] hidden, int rows, float[] output)
     {
         var slot = _slots[0];
-        slot.RowsD[0] = n;
+        slot.RowsD[0] = rows;
         slot.RowsD[1] = Config.DModel;
-        slot.RowsM[0] = n;
+        slot.RowsM[0] = rows;
         slot.RowsM[1] = VocabSize;
-        slot.One[0] = GraphSession.Float(_ws.HeadIn, 0, slot.RowsD);
-        slot.OneOut[0] = GraphSession.Float(_ws.HeadOut, 0, slot.RowsM);
+        slot.One[0] = GraphSession.Float(hidden, 0, slot.RowsD);
+        slot.OneOut[0] = GraphSession.Float(output, 0, slot.RowsM);
         try
         {
             _head.Run(_runOptions, slot.One, slot.OneOut);

@@ -88,8 +88,22 @@ public sealed partial class MoeEngine : IDisposable
     public void Forward(ReadOnlySpan<ForwardItem> batch, Span<float> logits, ForwardStatistics? statistics = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        ValidateBatch(batch, logits.Length, statistics);
-        ForwardCore(batch, logits, statistics);
+        ValidateBatch(batch, logits.Length, statistics, allPositions: false);
+        ForwardCore(batch, logits, statistics, allPositions: false);
+    }
+
+    /// <summary>
+    /// Like <see cref="Forward"/>, but writes the logits of EVERY appended token, item after item
+    /// (row r of the step's tokens at logits[r x V ..]): what perplexity evaluation needs.
+    /// </summary>
+    /// <param name="batch">The sequences of the step; each cache at most once.</param>
+    /// <param name="logits">At least (total tokens of the batch) x <see cref="VocabSize"/> floats.</param>
+    /// <param name="statistics">Filled with the step's per-layer load and timing; null to skip.</param>
+    public void ForwardAllPositions(ReadOnlySpan<ForwardItem> batch, Span<float> logits, ForwardStatistics? statistics = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ValidateBatch(batch, logits.Length, statistics, allPositions: true);
+        ForwardCore(batch, logits, statistics, allPositions: true);
     }
 
     /// <summary>Disposes every session and frees pooled buffers.</summary>

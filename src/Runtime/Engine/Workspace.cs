@@ -82,6 +82,19 @@ internal sealed class Workspace
 
     public float[] Bias { get; private set; }
 
+    private float[] _allLogits = [];
+
+    /// <summary>Head output for every position (eval); allocated on first use, grown as needed.</summary>
+    public float[] EnsureAllLogits(int length)
+    {
+        if (_allLogits.Length < length)
+        {
+            _allLogits = Pinned<float>(length);
+        }
+
+        return _allLogits;
+    }
+
     public void EnsureBias(int length)
     {
         if (Bias.Length < length)

@@ -31,6 +31,24 @@ public sealed class MoeEngineParityTests(TinyModelFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public void ForwardAllPositions_TwoSequences_EveryRowMatchesReference()
+    {
+        var model = fixture.Model;
+        using var engine = MoeEngine.Load(model.Options());
+        using var a = engine.CreateCache();
+        using var b = engine.CreateCache();
+        int v = engine.VocabSize;
+        int[] second = [3, 1, 4, 1, 5];
+        var logits = new float[(Prompt.Length + second.Length) * v];
+        engine.ForwardAllPositions([new ForwardItem(a, Prompt), new ForwardItem(b, second)], logits);
+        var expectedA = model.Reference.Forward(Prompt.Select(t => (long)t).ToArray());
+        var expectedB = model.Reference.Forward(second.Select(t => (long)t).ToArray());
+        Assert.True(Logits.MaxAbsDiff(logits.AsSpan(0, Prompt.Length * v), expectedA) < 1e-4f);
+        Assert.True(Logits.MaxAbsDiff(logits.AsSpan(Prompt.Length * v), expectedB) < 1e-4f);
+        Assert.Throws<ArgumentException>(() => engine.ForwardAllPositions([new ForwardItem(a, second)], new float[v]));
+    }
+
+    [Fact]
     public void Forward_PlainTopKRouting_MatchesReferenceWithoutQ()
     {
         var model = fixture.Model;
