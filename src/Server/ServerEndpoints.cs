@@ -21,6 +21,19 @@ public static partial class ServerEndpoints
     private static readonly string[] KnownEndpoints =
         ["/v1/completions", "/v1/chat/completions", "/v1/models", "/v1/models/{id}", "/health/live", "/health/ready", "/metrics", "/", "/dashboard", "/dashboard/data"];
 
+    private static readonly Dictionary<string, string> AllowedMethods = new(StringComparer.Ordinal)
+    {
+        ["/v1/completions"] = "POST",
+        ["/v1/chat/completions"] = "POST",
+        ["/v1/models"] = "GET",
+        ["/health/live"] = "GET",
+        ["/health/ready"] = "GET",
+        ["/metrics"] = "GET",
+        [""] = "GET",
+        ["/dashboard"] = "GET",
+        ["/dashboard/data"] = "GET",
+    };
+
     /// <summary>Adds middleware and every route to <paramref name="app"/>.</summary>
     public static void Map(WebApplication app)
     {
@@ -59,16 +72,6 @@ public static partial class ServerEndpoints
             }
         });
 
-        // 405 from routing has an empty body; give it OpenAI's error shape.
-        app.UseStatusCodePages(async status =>
-        {
-            var context = status.HttpContext;
-            if (context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed)
-            {
-                await GenerationHandler.WriteErrorAsync(context, ApiError.MethodNotAllowed(context.Request.Method, context.Request.Path)).ConfigureAwait(false);
-            }
-        });
-
         app.MapPost("/v1/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, EndpointKind.Completion));
         app.MapPost("/v1/chat/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, EndpointKind.Chat));
         app.MapGet("/v1/models", (ModelHost model, TimeProvider time) =>
@@ -90,7 +93,18 @@ public static partial class ServerEndpoints
         app.MapGet("/dashboard/data", (DashboardRecorder dashboard, BatchScheduler scheduler) =>
             Results.Json(dashboard.Snapshot(scheduler.RunningCount, scheduler.WaitingCount), ServerJsonContext.Default.DashboardSnapshot));
 
-        app.MapFallback((HttpContext context) => ApiError.RouteNotFound(context.Request.Method, context.Request.Path).ToResult());
+        // The fallback also sees known paths asked with the wrong method: answer those 405, the rest 404.
+        app.MapFallback((HttpContext context) =>
+        {
+            var path = context.Request.Path.Value ?? "";
+            if (AllowedMethods.TryGetValue(path.TrimEnd('/'), out var allowed))
+            {
+                context.Response.Headers.Allow = allowed;
+                return ApiError.MethodNotAllowed(context.Request.Method, path).ToResult();
+            }
+
+            return ApiError.RouteNotFound(context.Request.Method, path).ToResult();
+        });
     }
 
     private static ModelDto Describe(ModelHost model, TimeProvider time) =>

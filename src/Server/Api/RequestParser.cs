@@ -193,7 +193,8 @@ public static class RequestParser
 
     private static ApiError DescribeJsonError(JsonException e)
     {
-        var param = ParamFromPath(e.Path);
+        // Syntax errors carry the reader's exception inside; type mismatches do not.
+        var param = e.InnerException is JsonException ? null : ParamFromPath(e.Path);
         var where = e.LineNumber is { } line ? $" (line {line + 1}, byte {e.BytePositionInLine + 1})" : "";
         if (param is null)
         {
