@@ -31,7 +31,9 @@ export function parseDurationSeconds(text) {
   if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) return Number.NaN;
   const unit = { ms: 0.001, s: 1, m: 60, h: 3600 };
   let total = 0;
-  for (const [, value, , u] of s.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) total += Number(value) * unit[u];
+  // An exec loop rather than matchAll: k6's JavaScript runtime is not Node.
+  const part = /(\d+(\.\d+)?)(ms|s|m|h)/g;
+  for (let m = part.exec(s); m !== null; m = part.exec(s)) total += Number(m[1]) * unit[m[3]];
   return total;
 }
 
