@@ -233,20 +233,23 @@ public sealed class MoeGraphFactory
     private static string ToHeads(OnnxGraphBuilder g, string x, string headShape) =>
         g.Op("Transpose", [g.Op("Reshape", [x, headShape])], ("perm", new long[] { 1, 0, 2 }));
 
+    // Angles and cos/sin in float64, then float32: the same numbers as training's precomputed tables,
+    // without a table that would cap positions at the context length.
     private (string Cos, string Sin) RopeTables(OnnxGraphBuilder g, string positions, int hd)
     {
         int half = hd / 2;
-        float[] inv = new float[half];
+        double[] inv = new double[half];
         for (int i = 0; i < half; i++)
         {
-            inv[i] = (float)Math.Pow(_config.RopeTheta, -2.0 * i / hd);
+            inv[i] = Math.Pow(_config.RopeTheta, -2.0 * i / hd);
         }
 
-        string invFreq = g.FloatConstant("inv_freq", [half], inv);
-        string pos = g.Op("Unsqueeze", [g.Op("Cast", [positions], ("to", (long)TensorProto.Types.DataType.Float)), g.Int64Constant("axis1", 1)]);
-        string angle = g.Op("Mul", [pos, invFreq]);                   // [T, hd/2]
+        string invFreq = g.DoubleConstant("inv_freq", [half], inv);
+        string pos = g.Op("Unsqueeze", [g.Op("Cast", [positions], ("to", (long)TensorProto.Types.DataType.Double)), g.Int64Constant("axis1", 1)]);
+        string angle = g.Op("Mul", [pos, invFreq]);                   // [T, hd/2] float64
         string full = g.Op("Concat", [angle, angle], ("axis", -1L)); // [T, hd]
-        return (g.Op("Cos", [full]), g.Op("Sin", [full]));
+        long toFloat = (long)TensorProto.Types.DataType.Float;
+        return (g.Op("Cast", [g.Op("Cos", [full])], ("to", toFloat)), g.Op("Cast", [g.Op("Sin", [full])], ("to", toFloat)));
     }
 
     // rope(x) = x * cos + rotate_half(x) * sin with rotate_half(x) = concat(-x[hd/2:], x[:hd/2]); x is [H, T, hd].

@@ -19,6 +19,7 @@ internal sealed class OnnxGraphBuilder
 
     private const int FloatType = (int)TensorProto.Types.DataType.Float;
     private const int Float16Type = (int)TensorProto.Types.DataType.Float16;
+    private const int DoubleType = (int)TensorProto.Types.DataType.Double;
     private const int Int64Type = (int)TensorProto.Types.DataType.Int64;
 
     private readonly GraphProto _graph;
@@ -67,6 +68,10 @@ internal sealed class OnnxGraphBuilder
     /// <summary>Adds a float32 constant initializer (never narrowed: small and precision-relevant).</summary>
     public string FloatConstant(string hint, int[] shape, params float[] values) =>
         AddInitializer(Fresh(hint), FloatType, shape, MemoryMarshal.AsBytes(values.AsSpan()));
+
+    /// <summary>Adds a float64 constant initializer.</summary>
+    public string DoubleConstant(string hint, int[] shape, params double[] values) =>
+        AddInitializer(Fresh(hint), DoubleType, shape, MemoryMarshal.AsBytes(values.AsSpan()));
 
     /// <summary>Adds a float32 scalar constant.</summary>
     public string Scalar(string hint, float value) => FloatConstant(hint, [], value);

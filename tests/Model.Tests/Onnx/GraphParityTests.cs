@@ -92,6 +92,7 @@ public sealed class GraphParityTests : IClassFixture<ExportedTinyModel>
     [InlineData(TensorDType.Float32, 0)]
     [InlineData(TensorDType.Float32, 9)]
     [InlineData(TensorDType.Float16, 3)]
+    [InlineData(TensorDType.Float32, 1000)]
     public void Dense_Prefill_MatchesReferenceAtAnyStartPosition(TensorDType dtype, int start)
     {
         const int t = 6;
