@@ -40,7 +40,7 @@ FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}-noble AS aspnet
 FROM aspnet AS cpu
 # curl only for the HEALTHCHECK below.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends curl \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app ./
@@ -60,7 +60,7 @@ FROM ${CUDA_IMAGE} AS gpu
 # .NET's own dependencies on Ubuntu 24.04 (InvariantGlobalization is on, so no ICU) and curl for
 # the HEALTHCHECK.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl libssl3t64 zlib1g tzdata \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl libssl3t64 zlib1g tzdata \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=aspnet /usr/share/dotnet /usr/share/dotnet
 RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet \
