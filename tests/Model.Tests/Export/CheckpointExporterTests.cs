@@ -58,6 +58,7 @@ public sealed class CheckpointExporterTests
         Assert.Equal(0, (int?)manifest.Training["steps"]);
         Assert.Equal(time.GetUtcNow(), manifest.Export!.CreatedUtc);
         Assert.True(File.Exists(Path.Combine(temp.Sub("m"), manifest.Tokenizer.Vocabulary)));
+        Assert.Contains("\"<|endoftext|>\"", File.ReadAllText(Path.Combine(temp.Sub("m"), ModelManifest.FileName)), StringComparison.Ordinal);
     }
 
     [Fact]
