@@ -11,6 +11,9 @@ internal static class CommandCatalog
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
         yield return ExportCommand.Create();
+        yield return GenerateCommand.Create();
+        yield return EvalCommand.Create();
+        yield return BenchCommand.Create();
         yield break;
     }
 }

@@ -39,6 +39,9 @@ internal sealed partial class SessionFactory
             try
             {
                 cudaOptions = NewOptions();
+
+                // The engine reports the failure itself; ONNX Runtime's process-wide logger may still print one line.
+                cudaOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
                 _cuda.Append(cudaOptions, device);
                 var session = new InferenceSession(path, cudaOptions);
                 cudaOptions.Dispose();

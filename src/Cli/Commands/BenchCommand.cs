@@ -1,0 +1,133 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+using MoeServe.Runtime;
+
+namespace MoeServe.Cli.Commands;
+
+/// <summary>
+/// <c>bench</c>: decode throughput of an exported model at several concurrency levels, with per-expert
+/// batching versus per-token dispatch, per-expert batch sizes, worker makespan, MaxVio, and the trained
+/// q versus plain top-K on the same prompts.
+/// </summary>
+internal static class BenchCommand
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    public static Command Create()
+    {
+        var flags = new GenerateRuntimeFlags();
+        var concurrency = new Option<string>("--concurrency") { Description = "Comma-separated numbers of sequences decoded together.", DefaultValueFactory = _ => "1,8,32" };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Decode steps per sequence.", DefaultValueFactory = _ => 128 };
+        var promptTokens = new Option<int>("--prompt-tokens") { Description = "Prompt length of each sequence (taken from --data).", DefaultValueFactory = _ => 32 };
+        var data = new Option<string>("--data") { Description = "Corpus file the prompts are cut from (random token ids when it does not exist).", DefaultValueFactory = _ => "data/corpus/validation.txt" };
+        var noBaseline = new Option<bool>("--no-baseline") { Description = "Skip the per-token dispatch baseline." };
+        var noCompare = new Option<bool>("--no-routing-compare") { Description = "Skip the trained-q versus plain top-K comparison." };
+        var noPeak = new Option<bool>("--no-peak") { Description = "Skip measuring the matrix-multiply peak." };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
+        var output = new Option<string?>("--out") { Description = "Also write the JSON report to this file." };
+        var command = new Command("bench", "Decode tokens/s per concurrency level: per-expert batching vs per-token dispatch, batch sizes, makespan, MaxVio (trained q vs top-K).")
+        {
+            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, json, output,
+        };
+        foreach (var option in flags.All)
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction((parse, cancellation) =>
+        {
+            var errors = new List<string>();
+            int[] levels = GenerateRuntimeFlags.ParseIntList(parse.GetValue(concurrency)!, "--concurrency", 1, errors);
+            int steps = parse.GetValue(maxTokens);
+            int prompt = parse.GetValue(promptTokens);
+            if (steps < 1)
+            {
+                errors.Add($"--max-tokens must be >= 1, got {steps}.");
+            }
+
+            if (prompt < 1)
+            {
+                errors.Add($"--prompt-tokens must be >= 1, got {prompt}.");
+            }
+
+            int maxLevel = levels.Length > 0 ? levels.Max() : 1;
+            var options = flags.Build(parse, errors, o => o with { MaxSequences = maxLevel, MaxBatchTokens = Math.Max(1, maxLevel * Math.Max(1, prompt)) });
+            if (errors.Count > 0)
+            {
+                return Task.FromResult(GenerateRuntimeFlags.Fail(errors));
+            }
+
+            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak));
+            return Task.FromResult(Run(options, settings, parse.GetValue(json), parse.GetValue(output), cancellation));
+        });
+        return command;
+    }
+
+    private static int Run(RuntimeOptions options, BenchRunner.Settings settings, bool json, string? output, CancellationToken cancellation)
+    {
+        try
+        {
+            var progress = json ? null : new Action<string>(Console.Error.WriteLine);
+            var report = new BenchRunner(options, settings, progress).Run(cancellation);
+            string text = JsonSerializer.Serialize(report, Json);
+            if (output is not null)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+                File.WriteAllText(output, text + "\n");
+            }
+
+            if (json)
+            {
+                Console.WriteLine(text);
+            }
+            else
+            {
+                PrintTable(report);
+            }
+
+            return 0;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidDataException or IOException or InvalidOperationException)
+        {
+            return GenerateRuntimeFlags.Fail([ex.Message]);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
+    }
+
+    private static void PrintTable(BenchReport report)
+    {
+        var c = CultureInfo.InvariantCulture;
+        Console.WriteLine($"model {report.Model}: {report.Settings.Layers} layers x {report.Settings.Experts} experts (top-{report.Settings.TopK}), {report.Settings.ExpertWorkers} workers, routing {report.Settings.Routing}, prompts {report.Settings.PromptSource}");
+        Console.WriteLine("concurrency | batched tok/s | step ms p50/p95 | runs/step | tokens/run | makespan ms/step | per-token tok/s | gain | expert GFLOP/s/thread");
+        foreach (var level in report.Levels)
+        {
+            var b = level.Batched;
+            string baseline = level.PerToken is null ? "-" : level.PerToken.DecodeTokensPerSecond.ToString("F1", c);
+            string gain = level.BatchingGain is double g ? g.ToString("F2", c) + "x" : "-";
+            Console.WriteLine(string.Create(c, $"{level.Concurrency,11} | {b.DecodeTokensPerSecond,13:F1} | {b.StepLatencyMs.P50,7:F2}/{b.StepLatencyMs.P95,-7:F2} | {b.ExpertRunsPerStep,9:F1} | {b.MeanExpertBatchTokens,10:F2} | {b.MakespanMsPerStep,16:F2} | {baseline,15} | {gain,5} | {b.ExpertGflopsPerThread,6:F1}"));
+        }
+
+        if (report.RoutingComparison is { } r)
+        {
+            Console.WriteLine(string.Create(c, $"routing at concurrency {r.Concurrency}: trained q MaxVio_batch {r.Trained.MaxVioBatch:F3} (global {r.Trained.MaxVioGlobal:F3}), makespan {r.Trained.MakespanMsPerStep:F2} ms/step; plain top-K MaxVio_batch {r.TopK.MaxVioBatch:F3} (global {r.TopK.MaxVioGlobal:F3}), makespan {r.TopK.MakespanMsPerStep:F2} ms/step"));
+            if (r.OnlineBip is { } bip)
+            {
+                Console.WriteLine(string.Create(c, $"  online BIP: MaxVio_batch {bip.MaxVioBatch:F3} (global {bip.MaxVioGlobal:F3}), makespan {bip.MakespanMsPerStep:F2} ms/step"));
+            }
+        }
+
+        if (report.Peak is { } p)
+        {
+            Console.WriteLine(string.Create(c, $"matrix-multiply peak ({p.Size}^3 MatMul): {p.GflopsOneThread:F1} GFLOP/s on one thread, {p.GflopsAllWorkers:F1} on {p.Workers} threads"));
+        }
+
+        Console.WriteLine(report.Note);
+    }
+}

@@ -1,0 +1,67 @@
+namespace MoeServe.Cli.Commands;
+
+/// <summary>bench's --json output.</summary>
+internal sealed record BenchReport(
+    string Model,
+    BenchSettings Settings,
+    IReadOnlyList<BenchLevel> Levels,
+    BenchRoutingComparison? RoutingComparison,
+    BenchPeak? Peak,
+    string Note);
+
+/// <summary>What bench ran with.</summary>
+internal sealed record BenchSettings(
+    int PromptTokens,
+    int MaxTokens,
+    int ExpertWorkers,
+    int IntraOpThreads,
+    string Routing,
+    string Provider,
+    IReadOnlyList<string> DevicesUsed,
+    int Layers,
+    int Experts,
+    int TopK,
+    int DModel,
+    int ExpertHidden,
+    int ProcessorCount,
+    string PromptSource);
+
+/// <summary>One concurrency level: batched per-expert dispatch and, when run, the per-token baseline.</summary>
+internal sealed record BenchLevel(
+    int Concurrency,
+    BenchRun Batched,
+    BenchRun? PerToken,
+    double? BatchingGain,
+    double? ExpertPeakFraction);
+
+/// <summary>Measurements of one decode run (c sequences, max-tokens steps).</summary>
+internal sealed record BenchRun(
+    string Dispatch,
+    string Routing,
+    int Steps,
+    double PrefillSeconds,
+    double DecodeSeconds,
+    double DecodeTokensPerSecond,
+    BenchLatency StepLatencyMs,
+    double ExpertRunsPerStep,
+    double MeanExpertBatchTokens,
+    double MaxExpertBatchTokens,
+    IReadOnlyList<double> MeanTokensPerExpert,
+    double MakespanMsPerLayer,
+    double MakespanMsPerStep,
+    double WorkerBusyMsPerStep,
+    double MaxVioBatch,
+    double MaxVioGlobal,
+    double ExpertGflopsPerThread,
+    double AllocatedBytesPerStep,
+    double ShareDense,
+    double ShareExperts);
+
+/// <summary>Step latency distribution in milliseconds.</summary>
+internal sealed record BenchLatency(double Mean, double P50, double P95, double Max);
+
+/// <summary>The same decode run with the trained q and with plain top-K (and online BIP).</summary>
+internal sealed record BenchRoutingComparison(int Concurrency, BenchRun Trained, BenchRun TopK, BenchRun? OnlineBip);
+
+/// <summary>The machine's measured matrix-multiply peak (an ONNX MatMul on one thread, and on every worker at once).</summary>
+internal sealed record BenchPeak(int Size, double GflopsOneThread, double GflopsAllWorkers, int Workers);

@@ -1,0 +1,241 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics.Tensors;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+using MoeServe.Model;
+using MoeServe.Router;
+using MoeServe.Runtime;
+using MoeServe.Runtime.Caching;
+using MoeServe.Text.Tokenization;
+
+namespace MoeServe.Cli.Commands;
+
+/// <summary>
+/// <c>eval</c>: perplexity of an exported model through the ONNX runtime on a corpus file, with the same
+/// windows as training's validation (consecutive, non-overlapping windows of --seq-len tokens, each
+/// predicting the next token), plus MaxVio_global per layer and tokens/s.
+/// </summary>
+internal static class EvalCommand
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    public static Command Create()
+    {
+        var flags = new GenerateRuntimeFlags();
+        var data = new Option<string>("--data") { Description = "validation or train (a file in --corpus-dir), or the path of a corpus text file.", DefaultValueFactory = _ => "validation" };
+        var corpusDir = new Option<string>("--corpus-dir") { Description = "Directory of train.txt and validation.txt (built by `corpus`).", DefaultValueFactory = _ => "data/corpus" };
+        var tokens = new Option<int?>("--tokens") { Description = "Tokens to evaluate (default: the training summary's validationTokens, else 131072; 0 = all)." };
+        var seqLen = new Option<int?>("--seq-len") { Description = "Window length (default: the model's context length, as training validates)." };
+        var batch = new Option<int>("--batch") { Description = "Windows per forward step.", DefaultValueFactory = _ => 8 };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object (perplexity, maxVioGlobal, tokensPerSecond, ...) instead of text." };
+        var command = new Command("eval", "Perplexity, MaxVio_global and tokens/s of an exported model through the ONNX runtime.")
+        {
+            data, corpusDir, tokens, seqLen, batch, json,
+        };
+        foreach (var option in flags.All)
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction((parse, cancellation) =>
+        {
+            var errors = new List<string>();
+            string dataValue = parse.GetValue(data)!;
+            string path = dataValue is "validation" or "train" ? Path.Combine(parse.GetValue(corpusDir)!, dataValue + ".txt") : dataValue;
+            if (!File.Exists(path))
+            {
+                errors.Add($"--data: corpus file not found: {path} (build it with `corpus`, or pass a file path).");
+            }
+
+            int windowsPerStep = parse.GetValue(batch);
+            if (windowsPerStep < 1)
+            {
+                errors.Add($"--batch must be >= 1, got {windowsPerStep}.");
+            }
+
+            if (parse.GetValue(tokens) is < 0)
+            {
+                errors.Add($"--tokens must be >= 0, got {parse.GetValue(tokens)}.");
+            }
+
+            var options = flags.Build(parse, errors, o => o with { MaxSequences = Math.Max(1, windowsPerStep) });
+            if (errors.Count > 0)
+            {
+                return Task.FromResult(GenerateRuntimeFlags.Fail(errors));
+            }
+
+            return Task.FromResult(Run(options, path, parse.GetValue(tokens), parse.GetValue(seqLen), windowsPerStep, parse.GetValue(json), cancellation));
+        });
+        return command;
+    }
+
+    private static int Run(RuntimeOptions options, string path, int? tokenLimit, int? seqLen, int windowsPerStep, bool json, CancellationToken cancellation)
+    {
+        try
+        {
+            // The manifest alone sizes the windows, so the engine is created once with buffers that fit.
+            string directory = File.Exists(options.ModelPath) ? Path.GetDirectoryName(Path.GetFullPath(options.ModelPath))! : options.ModelPath;
+            var manifest = ModelManifest.Load(directory);
+            int context = manifest.Config.ContextLength;
+            int length = seqLen ?? context;
+            if (length < 2 || length > context)
+            {
+                return GenerateRuntimeFlags.Fail([$"--seq-len must be in 2..{context} (the model's context length), got {length}."]);
+            }
+
+            int limit = tokenLimit ?? ReadSummaryValidationTokens(manifest) ?? 131072;
+            using var engine = MoeEngine.Load(options with { MaxBatchTokens = length * windowsPerStep });
+            if (!json)
+            {
+                GenerateRuntimeFlags.PrintDevices(engine);
+            }
+
+            var result = Evaluate(engine, path, length, limit, windowsPerStep, cancellation);
+            if (json)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(result, Json));
+            }
+            else
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"perplexity {result.Perplexity:F3} (loss {result.Loss:F4}) over {result.Tokens} tokens in {result.Windows} windows of {result.SequenceLength}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"MaxVio_global {result.MaxVioGlobal:F3} (per layer: {string.Join(", ", result.MaxVioGlobalPerLayer.Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))}), routing {result.Routing}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.TokensPerSecond:F0} tokens/s ({result.Seconds:F1} s)"));
+                if (result.TrainingValidationPerplexity is double trained)
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"training summary's validation perplexity {trained:F3}: relative difference {result.RelativeDifference:P2}"));
+                }
+            }
+
+            return 0;
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidDataException or IOException or InvalidOperationException)
+        {
+            return GenerateRuntimeFlags.Fail([ex.Message]);
+        }
+    }
+
+    internal static EvalResult Evaluate(MoeEngine engine, string path, int length, int tokenLimit, int windowsPerStep, CancellationToken cancellation)
+    {
+        var ids = new CorpusEncoder(engine.Tokenizer, Math.Max(0, engine.EndOfTextTokenId)).EncodeFile(path);
+        int windows = (ids.Length - 1) / length;
+        if (tokenLimit > 0)
+        {
+            windows = Math.Min(windows, Math.Max(1, tokenLimit / length));
+        }
+
+        if (windows < 1)
+        {
+            throw new InvalidDataException($"{path} has {ids.Length} tokens: too few for one window of {length + 1}.");
+        }
+
+        int v = engine.VocabSize;
+        var caches = new KvCache[Math.Min(windowsPerStep, windows)];
+        var items = new ForwardItem[caches.Length];
+        var logits = new float[caches.Length * length * v];
+        var scratch = new float[v];
+        var stats = engine.CreateStatistics();
+        var trackers = Enumerable.Range(0, engine.Config.Layers).Select(_ => new MaxVioTracker(engine.Config.Experts)).ToArray();
+        double lossSum = 0;
+        long count = 0;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            for (int i = 0; i < caches.Length; i++)
+            {
+                caches[i] = engine.CreateCache();
+            }
+
+            for (int first = 0; first < windows; first += caches.Length)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                int n = Math.Min(caches.Length, windows - first);
+                for (int b = 0; b < n; b++)
+                {
+                    caches[b].Clear();
+                    items[b] = new ForwardItem(caches[b], ids.AsMemory((first + b) * length, length));
+                }
+
+                engine.ForwardAllPositions(items.AsSpan(0, n), logits, stats);
+                for (int b = 0; b < n; b++)
+                {
+                    int start = (first + b) * length;
+                    for (int t = 0; t < length; t++)
+                    {
+                        var row = logits.AsSpan(((b * length) + t) * v, v);
+                        float max = TensorPrimitives.Max(row);
+                        TensorPrimitives.Subtract(row, max, scratch);
+                        TensorPrimitives.Exp(scratch, scratch);
+                        lossSum += max + Math.Log(TensorPrimitives.Sum(scratch)) - row[ids[start + t + 1]];
+                    }
+
+                    count += length;
+                }
+
+                for (int l = 0; l < trackers.Length; l++)
+                {
+                    trackers[l].RecordLoads(stats.ExpertTokens(l));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var cache in caches)
+            {
+                cache?.Dispose();
+            }
+        }
+
+        double seconds = clock.Elapsed.TotalSeconds;
+        double loss = lossSum / count;
+        double perplexity = Math.Exp(loss);
+        double? trained = ReadSummaryDouble(engine.Manifest, "validationPerplexity");
+        var perLayer = trackers.Select(t => t.Global).ToArray();
+        return new EvalResult(
+            engine.ModelName,
+            path,
+            engine.Options.Routing.ToString(),
+            count,
+            windows,
+            length,
+            loss,
+            perplexity,
+            perLayer.Average(),
+            perLayer,
+            count / seconds,
+            seconds,
+            trained,
+            trained is double p ? (perplexity - p) / p : null);
+    }
+
+    private static int? ReadSummaryValidationTokens(ModelManifest manifest)
+    {
+        double? value = ReadSummaryDouble(manifest, "validationTokens");
+        return value is double d && d > 0 && d <= int.MaxValue ? (int)d : null;
+    }
+
+    private static double? ReadSummaryDouble(ModelManifest manifest, string name)
+    {
+        var node = manifest.Training?[name];
+        return node is not null && node.GetValueKind() == JsonValueKind.Number ? node.GetValue<double>() : null;
+    }
+}
+
+/// <summary>eval's result (its --json output).</summary>
+internal sealed record EvalResult(
+    string Model,
+    string Data,
+    string Routing,
+    long Tokens,
+    int Windows,
+    int SequenceLength,
+    double Loss,
+    double Perplexity,
+    double MaxVioGlobal,
+    IReadOnlyList<double> MaxVioGlobalPerLayer,
+    double TokensPerSecond,
+    double Seconds,
+    double? TrainingValidationPerplexity,
+    double? RelativeDifference);

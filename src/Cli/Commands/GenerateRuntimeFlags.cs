@@ -1,0 +1,132 @@
+using System.CommandLine;
+using System.Globalization;
+
+using MoeServe.Runtime;
+
+namespace MoeServe.Cli.Commands;
+
+/// <summary>The runtime flags that generate, eval and bench share (model, provider, devices, workers, routing).</summary>
+internal sealed class GenerateRuntimeFlags
+{
+    public Option<string> Model { get; } = new("--model") { Description = "Model directory written by export (models/NAME, with manifest.json).", Required = true };
+
+    public Option<string> Provider { get; } = new("--provider") { Description = "Execution provider: cpu, cuda or auto (cuda falls back to cpu per device when CUDA cannot load; the fallback is printed).", DefaultValueFactory = _ => "cpu" };
+
+    public Option<string> Devices { get; } = new("--devices") { Description = "Comma-separated device ids the experts are spread over round-robin, e.g. 0,1.", DefaultValueFactory = _ => "0" };
+
+    public Option<int> Workers { get; } = new("--workers") { Description = "Threads that run a step's experts (and per-sequence dense graphs) concurrently.", DefaultValueFactory = _ => 2 };
+
+    public Option<int> Threads { get; } = new("--intra-op-threads") { Description = "ONNX Runtime intra-op threads per session.", DefaultValueFactory = _ => 1 };
+
+    public Option<string> Routing { get; } = new("--routing") { Description = "Expert selection: trained (frozen trained q, default), online-bip (BIP on every batch, warm-started from q) or topk (plain top-K, ignores q).", DefaultValueFactory = _ => "trained" };
+
+    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing];
+
+    public static bool TryParseRouting(string text, out RoutingPolicyKind routing)
+    {
+        switch (text.Trim().ToLowerInvariant())
+        {
+            case "trained":
+                routing = RoutingPolicyKind.Trained;
+                return true;
+            case "online-bip" or "onlinebip" or "bip":
+                routing = RoutingPolicyKind.OnlineBip;
+                return true;
+            case "topk" or "top-k":
+                routing = RoutingPolicyKind.TopK;
+                return true;
+            default:
+                routing = default;
+                return false;
+        }
+    }
+
+    /// <summary>Parses a comma-separated list of positive integers; adds an error naming the flag on failure.</summary>
+    public static int[] ParseIntList(string text, string flag, int min, List<string> errors)
+    {
+        var values = new List<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < min)
+            {
+                errors.Add($"{flag}: '{part}' is not an integer >= {min} (expected a comma-separated list such as 1,8,32).");
+                continue;
+            }
+
+            values.Add(value);
+        }
+
+        if (values.Count == 0 && !errors.Any(e => e.StartsWith(flag, StringComparison.Ordinal)))
+        {
+            errors.Add($"{flag} needs at least one value.");
+        }
+
+        return [.. values];
+    }
+
+    /// <summary>Builds validated runtime options from the flags; every problem goes into <paramref name="errors"/>.</summary>
+    public RuntimeOptions Build(ParseResult parse, List<string> errors, Func<RuntimeOptions, RuntimeOptions>? change = null)
+    {
+        string provider = parse.GetValue(Provider)!;
+        var kind = ExecutionProviderKind.Cpu;
+        if (!Enum.TryParse(provider, ignoreCase: true, out kind) || !Enum.IsDefined(kind) || int.TryParse(provider, CultureInfo.InvariantCulture, out _))
+        {
+            errors.Add($"--provider must be cpu, cuda or auto, got '{provider}'.");
+        }
+
+        if (!TryParseRouting(parse.GetValue(Routing)!, out var routing))
+        {
+            errors.Add($"--routing must be trained, online-bip or topk, got '{parse.GetValue(Routing)}'.");
+        }
+
+        int[] devices = ParseIntList(parse.GetValue(Devices)!, "--devices", 0, errors);
+        var options = new RuntimeOptions
+        {
+            ModelPath = parse.GetValue(Model)!,
+            ExecutionProvider = kind,
+            Devices = devices.Length > 0 ? devices : [0],
+            ExpertWorkers = parse.GetValue(Workers),
+            IntraOpThreads = parse.GetValue(Threads),
+            Routing = routing,
+        };
+        if (change is not null)
+        {
+            options = change(options);
+        }
+
+        foreach (string error in options.Validate())
+        {
+            // Name the CLI flag rather than the option field where they differ.
+            errors.Add(error.Replace("expertWorkers", "--workers", StringComparison.Ordinal).Replace("intraOpThreads", "--intra-op-threads", StringComparison.Ordinal));
+        }
+
+        return options;
+    }
+
+    public static int Fail(IEnumerable<string> errors)
+    {
+        foreach (string error in errors)
+        {
+            Console.Error.WriteLine("error: " + error);
+        }
+
+        return 2;
+    }
+
+    /// <summary>Prints which provider each device really uses (and why CUDA fell back) to stderr.</summary>
+    public static void PrintDevices(MoeEngine engine)
+    {
+        foreach (var device in engine.Devices)
+        {
+            string line = $"device {device.DeviceId}: {device.ProviderUsed} ({device.ExpertsPlaced} expert graphs)";
+            if (device.FellBack)
+            {
+                line += $"; {device.Requested} requested but unavailable, fell back to CPU: {FirstLine(device.FallbackReason)}";
+            }
+
+            Console.Error.WriteLine(line);
+        }
+    }
+
+    private static string FirstLine(string? text) => text is null ? string.Empty : text.Split('\n')[0].Trim();
+}
