@@ -25,9 +25,9 @@ public static class TrainingPresets
     public static TrainingPreset Mini { get; } = new(
         "mini",
         new ModelConfig { VocabSize = 4096, DModel = 128, Layers = 4, Heads = 4, Experts = 16, TopK = 2, ExpertHidden = 128, ContextLength = 128 },
-        BatchSize: 16,
+        BatchSize: 8,
         LearningRate: 2e-3,
-        "compare runs: d 128, 4 layers, 16 experts (hidden 128), top-2, context 128");
+        "compare runs: d 128, 4 layers, 16 experts (hidden 128), top-2, context 128, batch 8");
 
     /// <summary>The served default model: ~14.7M parameters, ~29 MB in float16.</summary>
     public static TrainingPreset Small { get; } = new(

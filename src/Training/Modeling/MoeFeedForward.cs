@@ -127,7 +127,7 @@ internal sealed class MoeFeedForward : nn.Module
 
         if (pass.AuxAlpha > 0)
         {
-            pass.AddAuxiliaryTerm(AuxiliaryLoss(scores, (int)batch, (int)length, pass.AuxAlpha).MoveToOuterDisposeScope());
+            pass.AddAuxiliaryTerm(AuxiliaryLoss(scores, (int)batch, (int)length, pass.AuxAlpha).DetachFromDisposeScope());
         }
 
         return combined.view(batch, length, width).MoveToOuterDisposeScope();

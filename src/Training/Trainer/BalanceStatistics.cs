@@ -7,6 +7,13 @@ namespace MoeServe.Training.Trainer;
 /// </summary>
 public sealed class BalanceStatistics
 {
+    /// <summary>Creates empty statistics for deserialisation (arrays come from JSON).</summary>
+    [System.Text.Json.Serialization.JsonConstructor]
+    public BalanceStatistics()
+        : this(0)
+    {
+    }
+
     /// <summary>Creates empty statistics.</summary>
     /// <param name="layers">Number of MoE layers.</param>
     public BalanceStatistics(int layers)
