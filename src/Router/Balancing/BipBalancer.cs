@@ -17,7 +17,7 @@ public sealed class BipBalancer : IRoutingPolicy
     private readonly BipOptions _options;
     private readonly GateSettings _settings;
     private float[] _p = [];
-    private float[] _columns = [];
+    private readonly ColumnSelector _columns = new();
 
     /// <summary>Creates a balancer that reads and updates <paramref name="q"/> in place.</summary>
     /// <param name="q">The layer's state q, length m (typically <see cref="BalancingState.Layer"/>).</param>
@@ -188,28 +188,28 @@ public sealed class BipBalancer : IRoutingPolicy
             return;
         }
 
-        // Transpose s - p into expert-major columns so each selection runs on contiguous memory.
-        Span<float> columns = _columns.AsSpan(0, n * m);
-        for (int i = 0; i < n; i++)
+        // Exact: the (c+1)-th largest = ascending index n - c - 1. Quantile: level 1 - k/m, interpolated.
+        int ascIndex;
+        float fraction;
+        if (_options.Statistic == OrderStatisticMode.Exact)
         {
-            ReadOnlySpan<float> row = scores.Slice(i * m, m);
-            float pi = p[i];
-            int dst = i;
-            for (int j = 0; j < m; j++, dst += n)
-            {
-                columns[dst] = row[j] - pi;
-            }
+            ascIndex = n - c - 1;
+            fraction = 0f;
+        }
+        else
+        {
+            double h = (1.0 - ((double)shape.TopK / m)) * (n - 1);
+            ascIndex = (int)Math.Floor(h);
+            fraction = (float)(h - ascIndex);
         }
 
-        bool clip = _options.Clip is BipClip.Both or BipClip.Experts;
-        double level = 1.0 - ((double)shape.TopK / m);
-        for (int j = 0; j < m; j++)
+        _columns.Compute(scores, p, shape, ascIndex, fraction, _q);
+        if (_options.Clip is BipClip.Both or BipClip.Experts)
         {
-            Span<float> column = columns.Slice(j * n, n);
-            float value = _options.Statistic == OrderStatisticMode.Exact
-                ? OrderStatistics.KthLargest(column, c + 1)
-                : OrderStatistics.Quantile(column, level);
-            _q[j] = clip ? Math.Max(0f, value) : value;
+            foreach (ref float v in _q.AsSpan())
+            {
+                v = Math.Max(0f, v);
+            }
         }
     }
 
@@ -229,11 +229,6 @@ public sealed class BipBalancer : IRoutingPolicy
         if (_p.Length < shape.Tokens)
         {
             _p = new float[shape.Tokens];
-        }
-
-        if (_columns.Length < shape.ScoreLength)
-        {
-            _columns = new float[shape.ScoreLength];
         }
     }
 }

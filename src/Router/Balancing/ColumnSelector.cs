@@ -1,0 +1,178 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace MoeServe.Router;
+
+/// <summary>
+/// Per-expert order statistics of the columns of s - p (the BIP q-step), exact, without a full
+/// selection per column in the common case. Each expert keeps a bracket around its previous value;
+/// one row-major vector pass counts, per expert, the values above the bracket and copies the few
+/// inside it; the wanted order statistic is then selected among those few. An expert whose value
+/// left its bracket (or the first call) falls back to gathering its whole column and selecting in it,
+/// and widens its bracket. Brackets shrink geometrically while the values are stable.
+/// </summary>
+/// <remarks>Owned by one balancer; not thread-safe.</remarks>
+internal sealed class ColumnSelector
+{
+    private float[] _guess = [];
+    private float[] _width = [];
+    private int[] _above = [];
+    private int[] _bandCount = [];
+    private float[] _band = [];
+    private float[] _column = [];
+    private float[] _hi = [];
+    private float[] _lo = [];
+    private int _tokens = -1;
+
+    /// <summary>Columns answered from their bracket in the last call (for tests and tuning).</summary>
+    public int LastHits { get; private set; }
+
+    /// <summary>
+    /// For each expert j, the value at ascending position <paramref name="ascIndex"/> of the column
+    /// {s[i,j] - p[i]}, linearly interpolated toward the next one by <paramref name="fraction"/>.
+    /// </summary>
+    public void Compute(ReadOnlySpan<float> scores, ReadOnlySpan<float> p, RoutingShape shape, int ascIndex, float fraction, Span<float> result)
+    {
+        int n = shape.Tokens;
+        int m = shape.Experts;
+        Ensure(n, m);
+
+        bool vectorPath = Vector256.IsHardwareAccelerated && m % 8 == 0;
+        if (_tokens == n && vectorPath)
+        {
+            BandPass(scores, p, n, m);
+        }
+        else
+        {
+            _above.AsSpan(0, m).Fill(-1); // mark every column as a miss
+        }
+
+        _tokens = n;
+        int hits = 0;
+        int needLow = n - ascIndex - (fraction > 0f && ascIndex + 1 < n ? 1 : 0); // smallest descending rank needed
+        int needHigh = n - ascIndex; // largest descending rank needed
+        for (int j = 0; j < m; j++)
+        {
+            int above = _above[j];
+            int band = _bandCount[j];
+            float value;
+            if (above >= 0 && above < needLow && above + band >= needHigh)
+            {
+                Span<float> values = _band.AsSpan(j * n, band);
+                value = Interpolated(values, band - n + ascIndex + above, fraction);
+                hits++;
+            }
+            else
+            {
+                Span<float> column = _column.AsSpan(0, n);
+                for (int i = 0; i < n; i++)
+                {
+                    column[i] = scores[(i * m) + j] - p[i];
+                }
+
+                value = Interpolated(column, ascIndex, fraction);
+            }
+
+            float previous = _guess[j];
+            float change = float.IsFinite(previous) ? Math.Abs(value - previous) : float.PositiveInfinity;
+            bool missed = !(above >= 0 && above < needLow && above + band >= needHigh);
+            float floor = 1e-7f * (Math.Abs(value) + 1e-3f);
+            float width = missed
+                ? Math.Max(4f * _width[j], 3f * (float.IsFinite(change) ? change : Math.Abs(value) * 0.01f))
+                : Math.Max(3f * change, 0.5f * _width[j]);
+            _width[j] = Math.Max(width, floor);
+            _guess[j] = value;
+            result[j] = value;
+        }
+
+        LastHits = hits;
+    }
+
+    private void BandPass(ReadOnlySpan<float> scores, ReadOnlySpan<float> p, int n, int m)
+    {
+        for (int j = 0; j < m; j++)
+        {
+            _hi[j] = _guess[j] + _width[j];
+            _lo[j] = _guess[j] - _width[j];
+        }
+
+        Span<int> bandCount = _bandCount.AsSpan(0, m);
+        bandCount.Clear();
+        int blocks = m / 8;
+        Span<Vector256<int>> aboveAcc = stackalloc Vector256<int>[blocks];
+        aboveAcc.Clear();
+        ref float s0 = ref Unsafe.AsRef(in scores[0]);
+        ref float hi0 = ref _hi[0];
+        ref float lo0 = ref _lo[0];
+        float[] bandBuffer = _band;
+        for (int i = 0; i < n; i++)
+        {
+            float pi = p[i];
+            var vp = Vector256.Create(pi);
+            nuint rowStart = (nuint)(i * m);
+            for (int b = 0; b < blocks; b++)
+            {
+                Vector256<float> v = Vector256.LoadUnsafe(ref s0, rowStart + (nuint)(b * 8)) - vp;
+                Vector256<float> gt = Vector256.GreaterThan(v, Vector256.LoadUnsafe(ref hi0, (nuint)(b * 8)));
+                aboveAcc[b] -= gt.AsInt32();
+                Vector256<float> inBand = Vector256.AndNot(Vector256.GreaterThan(v, Vector256.LoadUnsafe(ref lo0, (nuint)(b * 8))), gt);
+                uint bits = inBand.ExtractMostSignificantBits();
+                while (bits != 0)
+                {
+                    int lane = BitOperations.TrailingZeroCount(bits);
+                    int j = (b * 8) + lane;
+                    bandBuffer[(j * n) + bandCount[j]++] = scores[(i * m) + j] - pi;
+                    bits &= bits - 1;
+                }
+            }
+        }
+
+        for (int b = 0; b < blocks; b++)
+        {
+            aboveAcc[b].CopyTo(_above, b * 8);
+        }
+    }
+
+    private static float Interpolated(Span<float> values, int ascIndex, float fraction)
+    {
+        float low = OrderStatistics.NthSmallest(values, ascIndex);
+        if (fraction == 0f || ascIndex + 1 >= values.Length)
+        {
+            return low;
+        }
+
+        float high = float.PositiveInfinity;
+        foreach (float v in values[(ascIndex + 1)..])
+        {
+            high = Math.Min(high, v);
+        }
+
+        return low + (fraction * (high - low));
+    }
+
+    private void Ensure(int n, int m)
+    {
+        if (_guess.Length != m)
+        {
+            _guess = new float[m];
+            _guess.AsSpan().Fill(float.NaN);
+            _width = new float[m];
+            _above = new int[m];
+            _bandCount = new int[m];
+            _hi = new float[m];
+            _lo = new float[m];
+            _tokens = -1;
+        }
+
+        if (_band.Length < n * m)
+        {
+            _band = new float[n * m];
+        }
+
+        if (_column.Length < n)
+        {
+            _column = new float[n];
+        }
+    }
+}

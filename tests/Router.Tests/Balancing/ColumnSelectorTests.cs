@@ -1,0 +1,51 @@
+using CsCheck;
+
+using MoeServe.Router.Tests.Support;
+
+namespace MoeServe.Router.Tests.Balancing;
+
+/// <summary>The bracketed column statistics must equal a full sort, whether the bracket hits or misses.</summary>
+public class ColumnSelectorTests
+{
+    [Fact]
+    public void Compute_RepeatedDriftingBatches_EqualsSortedReference()
+    {
+        var gen =
+            from n in Gen.Int[2, 300]
+            from m in Gen.OneOf(3, 8, 16, 32)
+            from k in Gen.Int[1, 3]
+            from seed in Gen.Int[0, 1_000_000]
+            from quantile in Gen.Bool
+            select (n, m, k: Math.Min(k, m), seed, quantile);
+
+        gen.Sample(x =>
+        {
+            var selector = new ColumnSelector();
+            var shape = new RoutingShape(x.n, x.m, x.k);
+            var rng = new Random(x.seed);
+            var result = new float[x.m];
+            double h = (1.0 - ((double)x.k / x.m)) * (x.n - 1);
+            int ascIndex = x.quantile ? (int)Math.Floor(h) : Math.Max(0, x.n - shape.BalancedCapacity - 1);
+            float fraction = x.quantile ? (float)(h - Math.Floor(h)) : 0f;
+            for (int batch = 0; batch < 4; batch++)
+            {
+                float[] s = Workloads.Softmax(x.n, x.m, x.seed + batch);
+                float[] p = [.. Enumerable.Range(0, x.n).Select(_ => rng.NextSingle() * 0.05f)];
+
+                selector.Compute(s, p, shape, ascIndex, fraction, result);
+
+                for (int j = 0; j < x.m; j++)
+                {
+                    float[] column = [.. Enumerable.Range(0, x.n).Select(i => s[(i * x.m) + j] - p[i]).Order()];
+                    float expected = column[ascIndex];
+                    if (fraction > 0f && ascIndex + 1 < x.n)
+                    {
+                        expected += fraction * (column[ascIndex + 1] - column[ascIndex]);
+                    }
+
+                    Assert.Equal(expected, result[j]);
+                }
+            }
+        }, iter: 300, print: x => x.ToString());
+    }
+}
