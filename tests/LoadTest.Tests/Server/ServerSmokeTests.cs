@@ -59,6 +59,32 @@ public sealed class ServerSmokeTests : IDisposable
         Assert.True((double)report["latency"]!["endToEnd"]!["p95"]! > 0);
     }
 
+    [Fact]
+    public async Task NodeLoadRunner_RealServerTwoLevels_NoFailuresAndServerBalanceInEachRow()
+    {
+        using var server = new ServerProcess(ExportTinyModel(), ModelName);
+        var ready = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "1", "--wait", "120"], Timeout);
+        Assert.True(ready.ExitCode == 0, $"server not usable:\n{ready.Output}\nserver log:\n{server.Log}");
+
+        var result = await ExternalProcess.RunAsync(
+            "node",
+            ["loadtest/load.mjs", "--url", server.BaseUrl, "--model", ModelName, "--vus", "1,4", "--duration", "3s", "--max-tokens", "4", "--stream", "--json"],
+            Timeout);
+
+        Assert.True(result.ExitCode == 0, $"load.mjs failed:\n{result.Output}\nserver log:\n{server.Log}");
+        var levels = System.Text.Json.Nodes.JsonNode.Parse(result.StandardOutput)!["levels"]!.AsArray();
+        Assert.Equal(2, levels.Count);
+        foreach (var level in levels)
+        {
+            Assert.True((int)level!["requests"]! > 0);
+            Assert.Equal(0, (int)level["failed"]!);
+            Assert.True((double)level["generatedTokensPerSecond"]! > 0);
+            Assert.True((double)level["firstTokenMs"]!["p95"]! > 0);
+            Assert.True((double)level["server"]!["averageMaxVio"]! >= 0);
+            Assert.True((double)level["server"]!["timeToFirstTokenP95Seconds"]! > 0);
+        }
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_root))
