@@ -1,14 +1,11 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
-using System.Numerics.Tensors;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
 using MoeServe.Model;
-using MoeServe.Router;
 using MoeServe.Runtime;
-using MoeServe.Runtime.Caching;
+using MoeServe.Runtime.Evaluation;
 using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Commands;
@@ -119,95 +116,25 @@ internal static class EvalCommand
 
     internal static EvalResult Evaluate(MoeEngine engine, string path, int length, int tokenLimit, int windowsPerStep, CancellationToken cancellation)
     {
+        // The same encoding as training's validation stream: documents, each followed by <|endoftext|>.
         var ids = new CorpusEncoder(engine.Tokenizer, Math.Max(0, engine.EndOfTextTokenId)).EncodeFile(path);
-        int windows = (ids.Length - 1) / length;
-        if (tokenLimit > 0)
-        {
-            windows = Math.Min(windows, Math.Max(1, tokenLimit / length));
-        }
-
-        if (windows < 1)
-        {
-            throw new InvalidDataException($"{path} has {ids.Length} tokens: too few for one window of {length + 1}.");
-        }
-
-        int v = engine.VocabSize;
-        var caches = new KvCache[Math.Min(windowsPerStep, windows)];
-        var items = new ForwardItem[caches.Length];
-        var logits = new float[caches.Length * length * v];
-        var scratch = new float[v];
-        var stats = engine.CreateStatistics();
-        var trackers = Enumerable.Range(0, engine.Config.Layers).Select(_ => new MaxVioTracker(engine.Config.Experts)).ToArray();
-        double lossSum = 0;
-        long count = 0;
-        var clock = Stopwatch.StartNew();
-        try
-        {
-            for (int i = 0; i < caches.Length; i++)
-            {
-                caches[i] = engine.CreateCache();
-            }
-
-            for (int first = 0; first < windows; first += caches.Length)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                int n = Math.Min(caches.Length, windows - first);
-                for (int b = 0; b < n; b++)
-                {
-                    caches[b].Clear();
-                    items[b] = new ForwardItem(caches[b], ids.AsMemory((first + b) * length, length));
-                }
-
-                engine.ForwardAllPositions(items.AsSpan(0, n), logits, stats);
-                for (int b = 0; b < n; b++)
-                {
-                    int start = (first + b) * length;
-                    for (int t = 0; t < length; t++)
-                    {
-                        var row = logits.AsSpan(((b * length) + t) * v, v);
-                        float max = TensorPrimitives.Max(row);
-                        TensorPrimitives.Subtract(row, max, scratch);
-                        TensorPrimitives.Exp(scratch, scratch);
-                        lossSum += max + Math.Log(TensorPrimitives.Sum(scratch)) - row[ids[start + t + 1]];
-                    }
-
-                    count += length;
-                }
-
-                for (int l = 0; l < trackers.Length; l++)
-                {
-                    trackers[l].RecordLoads(stats.ExpertTokens(l));
-                }
-            }
-        }
-        finally
-        {
-            foreach (var cache in caches)
-            {
-                cache?.Dispose();
-            }
-        }
-
-        double seconds = clock.Elapsed.TotalSeconds;
-        double loss = lossSum / count;
-        double perplexity = Math.Exp(loss);
+        var r = new PerplexityEvaluator(engine).Evaluate(ids, length, tokenLimit, windowsPerStep, cancellation);
         double? trained = ReadSummaryDouble(engine.Manifest, "validationPerplexity");
-        var perLayer = trackers.Select(t => t.Global).ToArray();
         return new EvalResult(
             engine.ModelName,
             path,
             engine.Options.Routing.ToString(),
-            count,
-            windows,
-            length,
-            loss,
-            perplexity,
-            perLayer.Average(),
-            perLayer,
-            count / seconds,
-            seconds,
+            r.Tokens,
+            r.Windows,
+            r.SequenceLength,
+            r.Loss,
+            r.Perplexity,
+            r.MaxVioGlobal,
+            r.MaxVioGlobalPerLayer,
+            r.TokensPerSecond,
+            r.Seconds,
             trained,
-            trained is double p ? (perplexity - p) / p : null);
+            trained is double p ? (r.Perplexity - p) / p : null);
     }
 
     private static int? ReadSummaryValidationTokens(ModelManifest manifest)
