@@ -8,6 +8,7 @@ internal static class CommandCatalog
     public static IEnumerable<Command> Create()
     {
         // One line per command, in the order they appear in --help.
+        yield return SimulateCommand.Create();
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
         yield return ExportCommand.Create();
