@@ -25,10 +25,15 @@ internal static class ExportCommand
         };
         var seed = new Option<int>("--seed") { Description = "Seed of --random-from-config's weights.", DefaultValueFactory = _ => 1 };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "With --random-from-config: tokenizer directory to copy (default: a byte-level tokenizer)." };
+        var verify = new Option<int>("--verify")
+        {
+            Description = "After export, run this many random tokens (prefill, then decode through the KV cache) through the graphs and the managed reference forward pass, and report the largest logit difference; fails above 1e-5 (float32) or 1e-3 (float16) of the largest logit (0 = skip).",
+            DefaultValueFactory = _ => 0,
+        };
 
         var command = new Command("export", "Export a checkpoint as per-expert ONNX graphs plus manifest.json into models/NAME.")
         {
-            checkpoint, output, dtype, name, randomConfig, seed, tokenizer,
+            checkpoint, output, dtype, name, randomConfig, seed, tokenizer, verify,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Run(
             parse.GetValue(checkpoint)!,
@@ -38,13 +43,19 @@ internal static class ExportCommand
             parse.GetValue(randomConfig),
             parse.GetValue(seed),
             parse.GetValue(tokenizer),
+            parse.GetValue(verify),
             cancellation)));
         return command;
     }
 
-    private static int Run(string checkpoint, string output, string dtypeText, string? name, string? randomConfig, int seed, string? tokenizer, CancellationToken cancellation)
+    private static int Run(string checkpoint, string output, string dtypeText, string? name, string? randomConfig, int seed, string? tokenizer, int verifyTokens, CancellationToken cancellation)
     {
         var errors = new List<string>();
+        if (verifyTokens < 0)
+        {
+            errors.Add($"--verify must be 0 (skip) or a positive number of tokens, got {verifyTokens}.");
+        }
+
         if (!TensorDTypeExtensions.TryParse(dtypeText, out var dtype))
         {
             errors.Add($"--dtype must be float16 or float32, got '{dtypeText}'.");
@@ -92,7 +103,7 @@ internal static class ExportCommand
             var c = result.Manifest.Config;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: {result.Files} files, {result.TotalBytes / 1e6:F2} MB in {result.Elapsed.TotalSeconds:F1} s -> {Path.Combine(output, ModelManifest.FileName)}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"model: {c.Layers} layers x {c.Experts} experts (top-{c.TopK}), d={c.DModel}, vocab={c.VocabSize}, routing q from '{result.Manifest.Routing.Method}'"));
-            return 0;
+            return verifyTokens > 0 ? Verify(output, checkpoint, verifyTokens, seed, dtype) : 0;
         }
         catch (OperationCanceledException)
         {
@@ -103,6 +114,18 @@ internal static class ExportCommand
         {
             return Fail([ex.Message]);
         }
+    }
+
+    private static int Verify(string output, string checkpoint, int tokens, int seed, TensorDType dtype)
+    {
+        using var verifier = new ExportVerifier(output, checkpoint);
+        var (maxError, maxLogit) = verifier.Verify(tokens, seed);
+        // Relative to the largest logit: float16 rounding error scales with the weights and logits.
+        float bound = dtype == TensorDType.Float32 ? 1e-5f : 1e-3f;
+        float relative = maxError / Math.Max(1f, maxLogit);
+        bool ok = relative <= bound;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"verify: {tokens} tokens, graphs vs reference forward pass: max |logit error| {maxError:G3}, largest |logit| {maxLogit:F2}, relative {relative:G3} (bound {bound:G1}) -> {(ok ? "OK" : "TOO LARGE")}"));
+        return ok ? 0 : 1;
     }
 
     private static int Fail(IEnumerable<string> errors)
