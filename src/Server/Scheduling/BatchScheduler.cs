@@ -102,6 +102,13 @@ public sealed partial class BatchScheduler : BackgroundService
 
     private async Task Run(CancellationToken stoppingToken)
     {
+        // The web server stops before this service: from the first shutdown signal, readiness says
+        // draining and new requests are refused, while running and queued jobs keep being served.
+        using var stopping = _lifetime.ApplicationStopping.Register(() =>
+        {
+            _state.Set(ServerPhase.Draining);
+            _metrics.Ready.Set(0);
+        });
         try
         {
             _model.LoadAndWarmUp();
