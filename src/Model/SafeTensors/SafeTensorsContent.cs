@@ -11,6 +11,16 @@ public sealed class SafeTensorsContent
         Metadata = metadata;
     }
 
+    /// <summary>Wraps in-memory float32 tensors (e.g. straight from a trainer) without a file round trip.</summary>
+    /// <param name="tensors">Tensors by name (not copied).</param>
+    /// <param name="source">Name used in error messages.</param>
+    public static SafeTensorsContent FromTensors(IReadOnlyDictionary<string, FloatTensor> tensors, string source = "in-memory tensors")
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var types = tensors.Keys.ToDictionary(k => k, _ => TensorDType.Float32, StringComparer.Ordinal);
+        return new SafeTensorsContent(source, tensors, types, new Dictionary<string, string>());
+    }
+
     /// <summary>The file or stream the tensors came from.</summary>
     public string Source { get; }
 

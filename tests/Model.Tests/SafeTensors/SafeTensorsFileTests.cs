@@ -109,4 +109,13 @@ public sealed class SafeTensorsFileTests
         Assert.Contains("b.weight", ex.Message, StringComparison.Ordinal);
         Assert.Throws<KeyNotFoundException>(() => content.Get("missing"));
     }
+
+    [Fact]
+    public void FromTensors_MissingTensor_ErrorNamesSource()
+    {
+        var content = SafeTensorsContent.FromTensors(Sample(), "trainer");
+        Assert.Equal(TensorDType.Float32, content.StoredTypes["a.bias"]);
+        var ex = Assert.Throws<KeyNotFoundException>(() => content.Get("nope"));
+        Assert.Contains("trainer", ex.Message, StringComparison.Ordinal);
+    }
 }

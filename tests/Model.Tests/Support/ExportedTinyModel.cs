@@ -35,10 +35,7 @@ public sealed class ExportedTinyModel : IDisposable
             p => MoeGraphFactory.StoredType(p.Key, TensorDType.Float16) == TensorDType.Float16
                 ? new FloatTensor(p.Value.Shape, p.Value.Data.Select(v => (float)(Half)v).ToArray())
                 : p.Value);
-        using var stream = new MemoryStream();
-        SafeTensorsFile.Write(stream, rounded);
-        stream.Position = 0;
-        RoundedReference = new ReferenceMoeModel(config, SafeTensorsFile.Read(stream), Q);
+        RoundedReference = new ReferenceMoeModel(config, SafeTensorsContent.FromTensors(rounded), Q);
     }
 
     public ModelConfig Config { get; }
