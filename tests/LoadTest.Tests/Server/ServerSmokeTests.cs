@@ -79,7 +79,13 @@ public sealed class ServerSmokeTests : IDisposable
             Assert.True((int)level!["requests"]! > 0);
             Assert.Equal(0, (int)level["failed"]!);
             Assert.True((double)level["generatedTokensPerSecond"]! > 0);
-            Assert.True((double)level["firstTokenMs"]!["p95"]! > 0);
+            // A random tiny model may emit only tokens that decode to no text yet (partial UTF-8);
+            // then the client sees no first token. When it does see one, it precedes the end.
+            if (level["firstTokenMs"]!["p95"] is { } firstToken)
+            {
+                Assert.InRange((double)firstToken, 0.0, (double)level["latencyMs"]!["p95"]! + 1);
+            }
+
             Assert.True((double)level["server"]!["averageMaxVio"]! >= 0);
             Assert.True((double)level["server"]!["timeToFirstTokenP95Seconds"]! > 0);
         }
