@@ -110,7 +110,7 @@ internal static class ExportCommand
             Console.Error.WriteLine("export cancelled; the output directory has no manifest.json and is incomplete.");
             return 130;
         }
-        catch (Exception ex) when (ex is InvalidDataException or FileNotFoundException or IOException or ArgumentException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is InvalidDataException or IOException or ArgumentException or UnauthorizedAccessException or System.Text.Json.JsonException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
             return Fail([ex.Message]);
         }

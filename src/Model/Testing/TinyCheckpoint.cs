@@ -147,12 +147,20 @@ public static class TinyCheckpoint
                 }
             }
 
-            using (var doc = JsonDocument.Parse(File.ReadAllText(source.TokenizerJsonPath)))
+            int tokenizerSize;
+            try
             {
-                if (doc.RootElement.TryGetProperty("vocabSize", out var size) && size.GetInt32() > config.VocabSize)
-                {
-                    throw new ArgumentException($"Tokenizer in {sourceDirectory} has {size.GetInt32()} tokens; config.vocabSize is {config.VocabSize}.", nameof(config));
-                }
+                using var doc = JsonDocument.Parse(File.ReadAllText(source.TokenizerJsonPath));
+                tokenizerSize = doc.RootElement.TryGetProperty("vocabSize", out var size) ? size.GetInt32() : 0;
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+            {
+                throw new InvalidDataException($"{source.TokenizerJsonPath} is not a valid tokenizer description: {ex.Message}", ex);
+            }
+
+            if (tokenizerSize > config.VocabSize)
+            {
+                throw new ArgumentException($"Tokenizer in {sourceDirectory} has {tokenizerSize} tokens; config.vocabSize is {config.VocabSize}.", nameof(config));
             }
 
             File.Copy(source.TokenizerTiktokenPath, layout.TokenizerTiktokenPath, overwrite: true);
