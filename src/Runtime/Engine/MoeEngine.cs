@@ -74,6 +74,38 @@ public sealed partial class MoeEngine : IDisposable
         return new KvCache(_cachePool, this);
     }
 
+    /// <summary>
+    /// Copies the q that layer <paramref name="layer"/> routes with right now into <paramref name="destination"/>
+    /// (length = experts): the trained q (Trained), the live q BIP refines each step (OnlineBip), or zeros
+    /// (TopK). Call between steps: online BIP updates it during <see cref="Forward"/>.
+    /// </summary>
+    /// <param name="layer">Layer index.</param>
+    /// <param name="destination">At least <c>Config.Experts</c> floats.</param>
+    public void CopyRoutingBias(int layer, Span<float> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, Config.Layers);
+        if (destination.Length < Config.Experts)
+        {
+            throw new ArgumentException($"destination holds {destination.Length} floats; the model has {Config.Experts} experts.", nameof(destination));
+        }
+
+        var q = _policies[layer] switch
+        {
+            Router.BiasedTopKPolicy biased => biased.Q,
+            Router.BipBalancer bip => bip.Q,
+            _ => ReadOnlySpan<float>.Empty,
+        };
+        if (q.IsEmpty)
+        {
+            destination[..Config.Experts].Clear();
+        }
+        else
+        {
+            q.CopyTo(destination);
+        }
+    }
+
     /// <summary>A statistics object shaped for this model and worker count, to pass to every <see cref="Forward"/>.</summary>
     public ForwardStatistics CreateStatistics() => new(Config.Layers, Config.Experts, Options.ExpertWorkers);
 

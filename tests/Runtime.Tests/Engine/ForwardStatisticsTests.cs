@@ -66,6 +66,23 @@ public sealed class ForwardStatisticsTests(TinyModelFixture fixture) : IClassFix
             return stats.MeanMaxVio;
         }
 
+        using (var online = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = RoutingPolicyKind.OnlineBip })))
+        using (var trained = MoeEngine.Load(fixture.Model.Options()))
+        using (var plain = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = RoutingPolicyKind.TopK })))
+        {
+            var q = new float[fixture.Model.Config.Experts];
+            trained.CopyRoutingBias(1, q);
+            Assert.Equal(fixture.Model.Q[1], q);
+            plain.CopyRoutingBias(1, q);
+            Assert.All(q, v => Assert.Equal(0f, v));
+            online.CopyRoutingBias(0, q);
+            Assert.Equal(fixture.Model.Q[0], q);
+            using var cache = online.CreateCache();
+            online.Forward([new ForwardItem(cache, tokens)], new float[online.VocabSize]);
+            online.CopyRoutingBias(0, q);
+            Assert.NotEqual(fixture.Model.Q[0], q);
+        }
+
         double topK = MaxVio(RoutingPolicyKind.TopK);
         double bip = MaxVio(RoutingPolicyKind.OnlineBip);
         Assert.True(bip <= topK, $"online BIP {bip} vs top-K {topK}");
