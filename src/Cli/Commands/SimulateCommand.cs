@@ -43,7 +43,8 @@ internal static class SimulateCommand
         var order = new Option<string>("--order") { Description = "BIP: update q then route, or route then update q.", DefaultValueFactory = _ => SimulateNames.Order(defaults.Order) };
         order.AcceptOnlyFromAmong(Orders);
         var cold = new Option<bool>("--cold") { Description = "BIP: reset q to 0 at every batch (no warm start)." };
-        var quantile = new Option<bool>("--quantile") { Description = "BIP: interpolated quantile at 1 - k/m instead of exact order statistics." };
+        var statistic = new Option<string>("--statistic") { Description = "BIP: exact order statistics ((k+1)-th / (c+1)-th largest) or interpolated quantiles at 1 - k/m.", DefaultValueFactory = _ => defaults.Statistic == OrderStatisticMode.Exact ? "exact" : "quantile" };
+        statistic.AcceptOnlyFromAmong("exact", "quantile");
         var updateRate = new Option<float>("--update-rate") { Description = "Loss-free bias update rate u.", DefaultValueFactory = _ => LossFreeOptions.DefaultUpdateRate };
         var capacity = new Option<double?>("--capacity-factor") { Description = "Hard capacity: at most ceil(f n k / m) tokens per expert (f >= 1); overflow goes to the next-best expert." };
         var seed = new Option<int>("--seed") { Description = "Seed of the workload (the same for every policy).", DefaultValueFactory = _ => 1 };
@@ -54,7 +55,7 @@ internal static class SimulateCommand
 
         var command = new Command("simulate", "Route synthetic batches with top-K, loss-free or BIP balancing and report MaxVio, score retention and speed.")
         {
-            workload, tokens, experts, topK, batches, policy, iterations, clip, order, cold, quantile, updateRate, capacity, seed, json, csv, plot, sweep,
+            workload, tokens, experts, topK, batches, policy, iterations, clip, order, cold, statistic, updateRate, capacity, seed, json, csv, plot, sweep,
         };
         command.SetAction(parse =>
         {
@@ -71,7 +72,7 @@ internal static class SimulateCommand
                     Clip = ParseClip(parse.GetValue(clip)!),
                     Order = parse.GetValue(order) == "route-then-update" ? BipOrder.RouteThenUpdate : BipOrder.UpdateThenRoute,
                     WarmStart = !parse.GetValue(cold),
-                    Statistic = parse.GetValue(quantile) ? OrderStatisticMode.Quantile : OrderStatisticMode.Exact,
+                    Statistic = parse.GetValue(statistic) == "exact" ? OrderStatisticMode.Exact : OrderStatisticMode.Quantile,
                 },
                 LossFree: new LossFreeOptions { UpdateRate = parse.GetValue(updateRate) },
                 CapacityFactor: parse.GetValue(capacity),
@@ -169,13 +170,26 @@ internal sealed record SimulateRequest(
         }
     }
 
-    /// <summary>The full grid of docs/balancing.md for each workload.</summary>
+    /// <summary>
+    /// The full grid of docs/balancing.md for each workload: topk, lossfree, BIP over T x clip x order x
+    /// start with the requested statistic, then BIP with the other statistic over T x clip (the
+    /// requested order and start).
+    /// </summary>
     public IEnumerable<SimulateConfig> SweepConfigs()
     {
+        OrderStatisticMode other = Bip.Statistic == OrderStatisticMode.Exact ? OrderStatisticMode.Quantile : OrderStatisticMode.Exact;
         foreach (SimulateWorkloadKind w in Workloads)
         {
             yield return Config(w, RoutingMethod.TopK, Bip);
             yield return Config(w, RoutingMethod.LossFree, Bip);
+            foreach (BipClip clip in new[] { BipClip.Experts, BipClip.Both, BipClip.Tokens, BipClip.None })
+            {
+                foreach (int t in new[] { 1, 2, 4 })
+                {
+                    yield return Config(w, RoutingMethod.Bip, Bip with { Iterations = t, Clip = clip, Statistic = other });
+                }
+            }
+
             foreach (bool warm in new[] { true, false })
             {
                 foreach (BipOrder order in new[] { BipOrder.UpdateThenRoute, BipOrder.RouteThenUpdate })

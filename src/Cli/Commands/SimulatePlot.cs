@@ -31,7 +31,7 @@ internal static class SimulatePlot
         }
     }
 
-    // In a sweep: the baselines, and BIP with T = default where at most one of clip / order / start differs from the defaults.
+    // In a sweep: the baselines, and BIP with T = default where at most one of clip / order / start / statistic differs from the defaults.
     private static bool IsPlotWorthy(SimulateResult r)
     {
         SimulateConfig c = r.Config;
@@ -46,7 +46,7 @@ internal static class SimulatePlot
             return false;
         }
 
-        int differences = (c.Bip.Clip != d.Clip ? 1 : 0) + (c.Bip.Order != d.Order ? 1 : 0) + (c.Bip.WarmStart != d.WarmStart ? 1 : 0);
+        int differences = (c.Bip.Clip != d.Clip ? 1 : 0) + (c.Bip.Order != d.Order ? 1 : 0) + (c.Bip.WarmStart != d.WarmStart ? 1 : 0) + (c.Bip.Statistic != d.Statistic ? 1 : 0);
         return differences <= 1;
     }
 

@@ -20,7 +20,7 @@ internal sealed record SimulateConfig(
     public string Label => Method switch
     {
         RoutingMethod.Bip => $"bip T={Bip.Iterations} clip={SimulateNames.Clip(Bip.Clip)} {SimulateNames.Order(Bip.Order)} {(Bip.WarmStart ? "warm" : "cold")}"
-            + (Bip.Statistic == OrderStatisticMode.Quantile ? " quantile" : string.Empty),
+            + (Bip.Statistic == OrderStatisticMode.Quantile ? " quantile" : " exact"),
         RoutingMethod.LossFree => $"lossfree u={LossFree.UpdateRate}",
         _ => SimulateNames.Method(Method),
     } + (CapacityFactor is double f ? $" cap={f}" : string.Empty);
@@ -43,7 +43,21 @@ internal static class SimulateRunner
 {
     private const int LastWindow = 10;
 
-    public static SimulateResult Run(SimulateConfig config)
+    /// <summary>Draws the batches of a configuration's workload (shared by every policy compared on it).</summary>
+    public static float[][] Batches(SimulateConfig config)
+    {
+        var workload = new SimulateWorkload(config.Workload, config.Experts, config.Seed);
+        var batches = new float[config.Batches][];
+        for (int b = 0; b < batches.Length; b++)
+        {
+            batches[b] = new float[config.Tokens * config.Experts];
+            workload.NextBatch(batches[b]);
+        }
+
+        return batches;
+    }
+
+    public static SimulateResult Run(SimulateConfig config, IReadOnlyList<float[]> batches)
     {
         var shape = new RoutingShape(config.Tokens, config.Experts, config.TopK);
         var state = new BalancingState(SimulateNames.Method(config.Method), 1, config.Experts);
@@ -55,9 +69,6 @@ internal static class SimulateRunner
             LossFree = config.LossFree,
         };
         IRoutingPolicy policy = RoutingPolicyFactory.Create(options, state, 0);
-        var workload = new SimulateWorkload(config.Workload, config.Experts, config.Seed);
-
-        var scores = new float[shape.ScoreLength];
         var experts = new int[shape.AssignmentLength];
         var gates = new float[shape.AssignmentLength];
         var tracker = new MaxVioTracker(config.Experts);
@@ -67,7 +78,7 @@ internal static class SimulateRunner
 
         for (int b = 0; b < config.Batches; b++)
         {
-            workload.NextBatch(scores);
+            float[] scores = batches[b];
             long start = Stopwatch.GetTimestamp();
             policy.Route(scores, shape, experts, gates);
             TimeSpan elapsed = Stopwatch.GetElapsedTime(start);

@@ -117,7 +117,7 @@ public sealed class BipBalancer : IRoutingPolicy
                 ComputeTokenDuals(scores, shape, p);
             }
 
-            ComputeExpertDuals(scores, shape, p);
+            ComputeExpertDuals(scores, shape, p, t);
         }
     }
 
@@ -176,7 +176,7 @@ public sealed class BipBalancer : IRoutingPolicy
         ClipTokens(p);
     }
 
-    private void ComputeExpertDuals(ReadOnlySpan<float> scores, RoutingShape shape, ReadOnlySpan<float> p)
+    private void ComputeExpertDuals(ReadOnlySpan<float> scores, RoutingShape shape, ReadOnlySpan<float> p, int iteration)
     {
         int n = shape.Tokens;
         int m = shape.Experts;
@@ -203,7 +203,7 @@ public sealed class BipBalancer : IRoutingPolicy
             fraction = (float)(h - ascIndex);
         }
 
-        _columns.Compute(scores, p, shape, ascIndex, fraction, _q);
+        _columns.Compute(scores, p, shape, ascIndex, fraction, _q, iteration);
         if (_options.Clip is BipClip.Both or BipClip.Experts)
         {
             foreach (ref float v in _q.AsSpan())

@@ -40,7 +40,7 @@ public enum OrderStatisticMode
 public sealed record BipOptions
 {
     /// <summary>Default number of dual iterations per batch.</summary>
-    public const int DefaultIterations = 2;
+    public const int DefaultIterations = 4;
 
     /// <summary>T, dual iterations per batch (1..64).</summary>
     public int Iterations { get; init; } = DefaultIterations;
@@ -52,7 +52,7 @@ public sealed record BipOptions
     public BipOrder Order { get; init; } = BipOrder.UpdateThenRoute;
 
     /// <summary>Exact order statistics or interpolated quantiles.</summary>
-    public OrderStatisticMode Statistic { get; init; } = OrderStatisticMode.Exact;
+    public OrderStatisticMode Statistic { get; init; } = OrderStatisticMode.Quantile;
 
     /// <summary>Keep q across batches (true) or reset it to 0 at every batch (false, "cold").</summary>
     public bool WarmStart { get; init; } = true;

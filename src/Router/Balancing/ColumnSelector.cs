@@ -10,11 +10,15 @@ namespace MoeServe.Router;
 /// one row-major vector pass counts, per expert, the values above the bracket and copies the few
 /// inside it; the wanted order statistic is then selected among those few. An expert whose value
 /// left its bracket (or the first call) falls back to gathering its whole column and selecting in it,
-/// and widens its bracket. Brackets shrink geometrically while the values are stable.
+/// and widens its bracket. Brackets shrink geometrically while the values are stable. Brackets are
+/// kept per slot (the BIP iteration index), because iteration t of a batch moves like iteration t of
+/// the previous batch, not like iteration t - 1 of the same batch.
 /// </summary>
 /// <remarks>Owned by one balancer; not thread-safe.</remarks>
 internal sealed class ColumnSelector
 {
+    private float[][] _guesses = [];
+    private float[][] _widths = [];
     private float[] _guess = [];
     private float[] _width = [];
     private int[] _above = [];
@@ -23,6 +27,7 @@ internal sealed class ColumnSelector
     private float[] _column = [];
     private float[] _hi = [];
     private float[] _lo = [];
+    private int[] _tokensPerSlot = [];
     private int _tokens = -1;
 
     /// <summary>Columns answered from their bracket in the last call (for tests and tuning).</summary>
@@ -32,11 +37,21 @@ internal sealed class ColumnSelector
     /// For each expert j, the value at ascending position <paramref name="ascIndex"/> of the column
     /// {s[i,j] - p[i]}, linearly interpolated toward the next one by <paramref name="fraction"/>.
     /// </summary>
-    public void Compute(ReadOnlySpan<float> scores, ReadOnlySpan<float> p, RoutingShape shape, int ascIndex, float fraction, Span<float> result)
+    /// <param name="scores">Scores, row-major [n, m].</param>
+    /// <param name="p">Token duals, length n.</param>
+    /// <param name="shape">n, m, k.</param>
+    /// <param name="ascIndex">Ascending position of the wanted order statistic.</param>
+    /// <param name="fraction">Interpolation toward the next position (0 for an exact order statistic).</param>
+    /// <param name="result">Output, length m.</param>
+    /// <param name="slot">Which bracket set to use (the iteration index).</param>
+    public void Compute(ReadOnlySpan<float> scores, ReadOnlySpan<float> p, RoutingShape shape, int ascIndex, float fraction, Span<float> result, int slot = 0)
     {
         int n = shape.Tokens;
         int m = shape.Experts;
-        Ensure(n, m);
+        Ensure(n, m, slot);
+        _guess = _guesses[slot];
+        _width = _widths[slot];
+        _tokens = _tokensPerSlot[slot];
 
         bool vectorPath = Vector256.IsHardwareAccelerated && m % 8 == 0;
         if (_tokens == n && vectorPath)
@@ -48,7 +63,7 @@ internal sealed class ColumnSelector
             _above.AsSpan(0, m).Fill(-1); // mark every column as a miss
         }
 
-        _tokens = n;
+        _tokensPerSlot[slot] = n;
         int hits = 0;
         int needLow = n - ascIndex - (fraction > 0f && ascIndex + 1 < n ? 1 : 0); // smallest descending rank needed
         int needHigh = n - ascIndex; // largest descending rank needed
@@ -80,7 +95,7 @@ internal sealed class ColumnSelector
             float floor = 1e-7f * (Math.Abs(value) + 1e-3f);
             float width = missed
                 ? Math.Max(4f * _width[j], 3f * (float.IsFinite(change) ? change : Math.Abs(value) * 0.01f))
-                : Math.Max(3f * change, 0.5f * _width[j]);
+                : Math.Max(4f * change, 0.7f * _width[j]);
             _width[j] = Math.Max(width, floor);
             _guess[j] = value;
             result[j] = value;
@@ -151,18 +166,26 @@ internal sealed class ColumnSelector
         return low + (fraction * (high - low));
     }
 
-    private void Ensure(int n, int m)
+    private void Ensure(int n, int m, int slot)
     {
-        if (_guess.Length != m)
+        if (_hi.Length != m)
         {
-            _guess = new float[m];
-            _guess.AsSpan().Fill(float.NaN);
-            _width = new float[m];
+            _guesses = [];
+            _widths = [];
+            _tokensPerSlot = [];
             _above = new int[m];
             _bandCount = new int[m];
             _hi = new float[m];
             _lo = new float[m];
-            _tokens = -1;
+        }
+
+        while (_guesses.Length <= slot)
+        {
+            var guess = new float[m];
+            guess.AsSpan().Fill(float.NaN);
+            _guesses = [.. _guesses, guess];
+            _widths = [.. _widths, new float[m]];
+            _tokensPerSlot = [.. _tokensPerSlot, -1];
         }
 
         if (_band.Length < n * m)
