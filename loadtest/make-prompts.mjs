@@ -90,8 +90,8 @@ function main() {
   const pick = (n) => Math.floor(random() * n);
   const prompts = [];
   // short: the opening 3-8 words of a verse; medium: one whole verse of 12-60 words;
-  // long: 4-8 consecutive verses, cut at --max-words (default 90 words, about 120 tokens of the
-  // 4096-token BPE: with MAX_TOKENS=64 that fits a 256-token context).
+  // long: 4-8 consecutive verses, cut at --max-words (default 90 words: with MAX_TOKENS=64 that
+  // fits a 256-token context under the committed tokenizer, which PromptLengthTests checks).
   for (let i = 0; i < args.perClass; i++) {
     const v = verses[pick(verses.length)];
     prompts.push({ id: `short-${i}`, length: 'short', source: v.ref, text: words(v.text).slice(0, 3 + pick(6)).join(' ') });
