@@ -49,7 +49,7 @@ internal sealed class TrainingFlags
 
     public Option<string> Tokenizer { get; } = new("--tokenizer") { Description = "Directory with tokenizer.tiktoken and tokenizer.json (from `tokenizer train`).", DefaultValueFactory = _ => "data/tokenizer" };
 
-    public Option<double?> MaxMinutes { get; } = new("--max-minutes") { Description = "Stop training after this many minutes of wall time, then validate and summarise." };
+    public Option<double?> MaxMinutes { get; } = new("--max-minutes") { Description = "Stop training after this many minutes of wall time, then validate and summarise; the learning-rate decay follows this budget when it is the shorter one." };
 
     public void AddTo(Command command)
     {

@@ -88,6 +88,13 @@ public sealed class MoeTrainer : IDisposable
     /// <summary>The optimizer (for checkpoints).</summary>
     internal OptimizerHelper Optimizer => _optimizer;
 
+    /// <summary>
+    /// Optional share (0..1) of another budget already used, e.g. of a wall-time limit: the cosine
+    /// decay then follows whichever budget runs out first. Time-based progress is not reproducible,
+    /// so a run that uses it resumes correctly but not bit-identically.
+    /// </summary>
+    public Func<double>? BudgetProgress { get; set; }
+
     /// <summary>The learning rate at a 0-based step: linear warm-up, then cosine to the floor.</summary>
     /// <param name="step">0-based step.</param>
     public double LearningRateAt(long step)
@@ -100,6 +107,11 @@ public sealed class MoeTrainer : IDisposable
 
         double span = Math.Max(1, Options.Steps - Options.WarmupSteps);
         double progress = Math.Clamp((step - Options.WarmupSteps) / span, 0, 1);
+        if (BudgetProgress is not null)
+        {
+            progress = Math.Max(progress, Math.Clamp(BudgetProgress(), 0, 1));
+        }
+
         double floor = peak * Options.MinLearningRateRatio;
         return floor + ((peak - floor) * 0.5 * (1 + Math.Cos(Math.PI * progress)));
     }

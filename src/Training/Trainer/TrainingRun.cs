@@ -61,6 +61,12 @@ public sealed class TrainingRun
             _log.WriteLine($"resumed {outDirectory} at step {resumedFrom}");
         }
 
+        if (timeLimit is { } budget)
+        {
+            // The learning-rate schedule anneals by the time budget too, so a run cut by the limit still ends at a low rate.
+            trainer.BudgetProgress = () => _time.GetElapsedTime(started) / budget;
+        }
+
         _log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"train: preset {options.Preset}, balance {options.Method.ToString().ToLowerInvariant()}, {TrainingPresets.ParameterCount(config) / 1e6:F2}M parameters, batch {options.BatchSize}x{options.SequenceLength}, {options.Steps} steps, {options.Threads} thread(s), allocator {(JemallocRelauncher.IsActive ? "jemalloc" : "glibc")}"));
         using var csv = new StepCsvWriter(outDirectory, config.Layers, resumedFrom);
