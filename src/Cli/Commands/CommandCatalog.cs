@@ -11,6 +11,8 @@ internal static class CommandCatalog
         yield return SimulateCommand.Create();
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
+        yield return TrainCommand.Create();
+        yield return CompareCommand.Create();
         yield return ExportCommand.Create();
         yield return GenerateCommand.Create();
         yield return EvalCommand.Create();
