@@ -156,7 +156,8 @@ public sealed class RealClientTests(KestrelServer server) : IClassFixture<Kestre
                 var dom = dump.Output;
                 Assert.Contains("<table class=\"heat\">", dom, StringComparison.Ordinal);
                 Assert.Contains("layer 1", dom, StringComparison.Ordinal);
-                Assert.Contains("<polyline", dom, StringComparison.Ordinal);
+                Assert.Contains("<circle", dom, StringComparison.Ordinal);
+                Assert.Contains("<rect", dom, StringComparison.Ordinal);
                 Assert.Contains("updated ", dom, StringComparison.Ordinal);
                 Assert.DoesNotContain("No steps yet.", dom, StringComparison.Ordinal);
             }
