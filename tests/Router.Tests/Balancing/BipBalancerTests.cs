@@ -39,3 +39,96 @@ public class BipBalancerTests
         Assert.False(policy.IsThreadSafe);
     }
 }
+
+public class BipBalancerBehaviourTests
+{
+    [Fact]
+    public void Route_SameInputTwiceFromSameState_IsDeterministic()
+    {
+        float[] s = Workloads.Softmax(200, 16, seed: 9);
+        var shape = new RoutingShape(200, 16, 2);
+        var a = new int[400];
+        var b = new int[400];
+
+        new BipBalancer(new float[16]).Route(s, shape, a, new float[400]);
+        new BipBalancer(new float[16]).Route(s, shape, b, new float[400]);
+
+        Assert.Equal(a, b);
+    }
+
+    [Fact]
+    public void Route_ColdStart_ResetsQEveryBatch()
+    {
+        float[] s = Workloads.Softmax(256, 8, seed: 4);
+        var shape = new RoutingShape(256, 8, 2);
+        var coldQ = new float[8];
+        var cold = new BipBalancer(coldQ, new BipOptions { WarmStart = false });
+        cold.Route(s, shape, new int[512], new float[512]);
+        float[] afterOne = [.. coldQ];
+
+        cold.Route(s, shape, new int[512], new float[512]);
+
+        Assert.Equal(afterOne, coldQ);
+    }
+
+    [Fact]
+    public void Route_ClipExperts_QNeverNegative()
+    {
+        var q = new float[8];
+        var bip = new BipBalancer(q, new BipOptions { Clip = BipClip.Experts });
+        for (int batch = 0; batch < 5; batch++)
+        {
+            bip.Route(Workloads.Softmax(256, 8, seed: batch), new RoutingShape(256, 8, 2), new int[512], new float[512]);
+        }
+
+        Assert.All(q, v => Assert.True(v >= 0f));
+        Assert.Contains(q, v => v > 0f);
+    }
+
+    [Fact]
+    public void Route_EmptyBatch_DoesNothing()
+    {
+        var q = new float[4];
+        new BipBalancer(q).Route([], new RoutingShape(0, 4, 2), [], []);
+        Assert.All(q, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void Route_DefaultOptionsOnSkewedSoftmax_BalancedAfterWarmUp()
+    {
+        var shape = new RoutingShape(1024, 16, 2);
+        var experts = new int[shape.AssignmentLength];
+        var bip = new BipBalancer(new float[16]);
+        var tracker = new MaxVioTracker(16);
+        for (int batch = 0; batch < 20; batch++)
+        {
+            bip.Route(Workloads.Softmax(shape.Tokens, shape.Experts, biasSeed: 300, noiseSeed: 400 + batch), shape, experts, new float[experts.Length]);
+            if (batch >= 10)
+            {
+                tracker.RecordBatch(experts);
+            }
+        }
+
+        var topk = new int[shape.AssignmentLength];
+        new TopKPolicy().Route(Workloads.Softmax(shape.Tokens, shape.Experts, biasSeed: 300, noiseSeed: 400), shape, topk, new float[topk.Length]);
+        Assert.True(tracker.Average < 0.08, $"BIP AvgMaxVio after warm-up {tracker.Average}");
+        Assert.True(LoadStatistics.MaxViolation(topk, shape) > 0.5);
+    }
+
+    [Fact]
+    public void Route_ConcurrentTopKCallers_AllGetTheSingleThreadedAnswer()
+    {
+        float[] s = Workloads.Softmax(512, 64, seed: 2);
+        var shape = new RoutingShape(512, 64, 8);
+        var policy = new TopKPolicy();
+        var expected = new int[shape.AssignmentLength];
+        policy.Route(s, shape, expected, new float[expected.Length]);
+
+        Parallel.For(0, 16, _ =>
+        {
+            var mine = new int[shape.AssignmentLength];
+            policy.Route(s, shape, mine, new float[mine.Length]);
+            Assert.Equal(expected, mine);
+        });
+    }
+}

@@ -3,13 +3,18 @@ namespace MoeServe.Router.Tests.Support;
 /// <summary>Small seeded score matrices for tests.</summary>
 internal static class Workloads
 {
-    public static float[] Softmax(int tokens, int experts, int seed, double expertSpread = 1.0)
+    public static float[] Softmax(int tokens, int experts, int seed, double expertSpread = 1.0) =>
+        Softmax(tokens, experts, seed, seed, expertSpread);
+
+    /// <summary>Softmax scores whose per-expert bias comes from <paramref name="biasSeed"/> (fixed across batches).</summary>
+    public static float[] Softmax(int tokens, int experts, int biasSeed, int noiseSeed, double expertSpread = 1.0)
     {
-        var rng = new Random(seed);
+        var biasRng = new Random(biasSeed);
+        var rng = noiseSeed == biasSeed ? biasRng : new Random(noiseSeed);
         var bias = new float[experts];
         for (int j = 0; j < experts; j++)
         {
-            bias[j] = (float)(Normal(rng) * expertSpread);
+            bias[j] = (float)(Normal(biasRng) * expertSpread);
         }
 
         var logits = new float[tokens * experts];
