@@ -26,11 +26,12 @@ internal static class BenchCommand
         var noBaseline = new Option<bool>("--no-baseline") { Description = "Skip the per-token dispatch baseline." };
         var noCompare = new Option<bool>("--no-routing-compare") { Description = "Skip the trained-q versus plain top-K comparison." };
         var noPeak = new Option<bool>("--no-peak") { Description = "Skip measuring the matrix-multiply peak." };
+        var repeat = new Option<int>("--repeat") { Description = "Interleaved runs per variant; the median run is reported.", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var output = new Option<string?>("--out") { Description = "Also write the JSON report to this file." };
         var command = new Command("bench", "Decode tokens/s per concurrency level: per-expert batching vs per-token dispatch, batch sizes, makespan, MaxVio (trained q vs top-K).")
         {
-            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, json, output,
+            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output,
         };
         foreach (var option in flags.All)
         {
@@ -48,6 +49,11 @@ internal static class BenchCommand
                 errors.Add($"--max-tokens must be >= 1, got {steps}.");
             }
 
+            if (parse.GetValue(repeat) < 1)
+            {
+                errors.Add($"--repeat must be >= 1, got {parse.GetValue(repeat)}.");
+            }
+
             if (prompt < 1)
             {
                 errors.Add($"--prompt-tokens must be >= 1, got {prompt}.");
@@ -60,7 +66,7 @@ internal static class BenchCommand
                 return Task.FromResult(GenerateRuntimeFlags.Fail(errors));
             }
 
-            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak));
+            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat));
             return Task.FromResult(Run(options, settings, parse.GetValue(json), parse.GetValue(output), cancellation));
         });
         return command;
@@ -105,13 +111,15 @@ internal static class BenchCommand
     {
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine($"model {report.Model}: {report.Settings.Layers} layers x {report.Settings.Experts} experts (top-{report.Settings.TopK}), {report.Settings.ExpertWorkers} workers, routing {report.Settings.Routing}, prompts {report.Settings.PromptSource}");
-        Console.WriteLine("concurrency | batched tok/s | step ms p50/p95 | runs/step | tokens/run | makespan ms/step | per-token tok/s | gain | expert GFLOP/s/thread");
+        Console.WriteLine($"load average at start: {report.Settings.LoadAverageAtStart} ({report.Settings.ProcessorCount} cores)");
+        Console.WriteLine("concurrency | batched tok/s | step ms p50/p95 | runs/step | tokens/run | expert ms/step | per-token tok/s | gain | expert-phase gain | expert GFLOP/s/thread");
         foreach (var level in report.Levels)
         {
             var b = level.Batched;
             string baseline = level.PerToken is null ? "-" : level.PerToken.DecodeTokensPerSecond.ToString("F1", c);
             string gain = level.BatchingGain is double g ? g.ToString("F2", c) + "x" : "-";
-            Console.WriteLine(string.Create(c, $"{level.Concurrency,11} | {b.DecodeTokensPerSecond,13:F1} | {b.StepLatencyMs.P50,7:F2}/{b.StepLatencyMs.P95,-7:F2} | {b.ExpertRunsPerStep,9:F1} | {b.MeanExpertBatchTokens,10:F2} | {b.MakespanMsPerStep,16:F2} | {baseline,15} | {gain,5} | {b.ExpertGflopsPerThread,6:F1}"));
+            string phaseGain = level.ExpertPhaseGain is double pg ? pg.ToString("F2", c) + "x" : "-";
+            Console.WriteLine(string.Create(c, $"{level.Concurrency,11} | {b.DecodeTokensPerSecond,13:F1} | {b.StepLatencyMs.P50,7:F2}/{b.StepLatencyMs.P95,-7:F2} | {b.ExpertRunsPerStep,9:F1} | {b.MeanExpertBatchTokens,10:F2} | {b.ExpertPhaseMsPerStep,14:F2} | {baseline,15} | {gain,5} | {phaseGain,17} | {b.ExpertGflopsPerThread,6:F1}"));
         }
 
         if (report.RoutingComparison is { } r)

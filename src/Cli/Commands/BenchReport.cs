@@ -24,7 +24,8 @@ internal sealed record BenchSettings(
     int DModel,
     int ExpertHidden,
     int ProcessorCount,
-    string PromptSource);
+    string PromptSource,
+    string LoadAverageAtStart);
 
 /// <summary>One concurrency level: batched per-expert dispatch and, when run, the per-token baseline.</summary>
 internal sealed record BenchLevel(
@@ -32,6 +33,7 @@ internal sealed record BenchLevel(
     BenchRun Batched,
     BenchRun? PerToken,
     double? BatchingGain,
+    double? ExpertPhaseGain,
     double? ExpertPeakFraction);
 
 /// <summary>Measurements of one decode run (c sequences, max-tokens steps).</summary>
@@ -50,6 +52,8 @@ internal sealed record BenchRun(
     double MakespanMsPerLayer,
     double MakespanMsPerStep,
     double WorkerBusyMsPerStep,
+    double ExpertPhaseMsPerStep,
+    double DenseMsPerStep,
     double MaxVioBatch,
     double MaxVioGlobal,
     double ExpertGflopsPerThread,

@@ -16,7 +16,7 @@ namespace MoeServe.Cli.Commands;
 internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings settings, Action<string>? progress)
 {
     /// <summary>What to measure.</summary>
-    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak);
+    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat);
 
     public BenchReport Run(CancellationToken cancellation)
     {
@@ -53,7 +53,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 config.DModel,
                 config.ExpertHidden,
                 Environment.ProcessorCount,
-                sourceName);
+                sourceName,
+                LoadAverage());
             note = DescribeWeights(batched.Manifest);
             if (settings.Peak)
             {
@@ -61,36 +62,65 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 peak = MeasurePeak(options.ExpertWorkers);
             }
 
+            // Variants run interleaved, repeated, and the median run (by tokens/s) is reported: on a shared
+            // machine the load drifts, and back-to-back blocks would charge the drift to one variant.
+            using var perToken = settings.Baseline ? MoeEngine.Load(options with { Dispatch = ExpertDispatchMode.PerToken }) : null;
             Warm(batched, promptSource);
+            if (perToken is not null)
+            {
+                Warm(perToken, promptSource);
+            }
+
             foreach (int c in settings.Concurrency)
             {
                 cancellation.ThrowIfCancellationRequested();
-                progress?.Invoke($"concurrency {c}: batched per-expert dispatch ...");
-                var run = Decode(batched, c, promptSource, cancellation);
-                levels.Add(new BenchLevel(c, run, null, null, peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread));
-            }
-        }
+                progress?.Invoke($"concurrency {c}: batched per-expert dispatch{(perToken is null ? string.Empty : " and the per-token baseline")}, {settings.Repeat} interleaved runs ...");
+                var batchedRuns = new List<BenchRun>();
+                var perTokenRuns = new List<BenchRun>();
+                for (int r = 0; r < settings.Repeat; r++)
+                {
+                    batchedRuns.Add(Decode(batched, c, promptSource, cancellation));
+                    if (perToken is not null)
+                    {
+                        perTokenRuns.Add(Decode(perToken, c, promptSource, cancellation));
+                    }
+                }
 
-        if (settings.Baseline)
-        {
-            using var perToken = MoeEngine.Load(options with { Dispatch = ExpertDispatchMode.PerToken });
-            Warm(perToken, promptSource);
-            for (int i = 0; i < levels.Count; i++)
+                var run = Median(batchedRuns);
+                var baseline = perToken is null ? null : Median(perTokenRuns);
+                levels.Add(new BenchLevel(
+                    c,
+                    run,
+                    baseline,
+                    baseline is null ? null : run.DecodeTokensPerSecond / baseline.DecodeTokensPerSecond,
+                    baseline is null ? null : baseline.ExpertPhaseMsPerStep / run.ExpertPhaseMsPerStep,
+                    peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread));
+            }
+
+            if (settings.CompareRouting)
             {
-                cancellation.ThrowIfCancellationRequested();
-                progress?.Invoke($"concurrency {levels[i].Concurrency}: per-token dispatch baseline ...");
-                var run = Decode(perToken, levels[i].Concurrency, promptSource, cancellation);
-                levels[i] = levels[i] with { PerToken = run, BatchingGain = levels[i].Batched.DecodeTokensPerSecond / run.DecodeTokensPerSecond };
-            }
-        }
+                progress?.Invoke($"concurrency {top}: trained q vs plain top-K vs online BIP, {settings.Repeat} interleaved runs ...");
+                using var trained = MoeEngine.Load(options with { Routing = RoutingPolicyKind.Trained });
+                using var topK = MoeEngine.Load(options with { Routing = RoutingPolicyKind.TopK });
+                using var bip = MoeEngine.Load(options with { Routing = RoutingPolicyKind.OnlineBip });
+                var engines = new[] { trained, topK, bip };
+                var runs = engines.Select(_ => new List<BenchRun>()).ToArray();
+                foreach (var engine in engines)
+                {
+                    Warm(engine, promptSource);
+                }
 
-        if (settings.CompareRouting)
-        {
-            progress?.Invoke($"concurrency {top}: trained q vs plain top-K vs online BIP ...");
-            var trained = options.Routing == RoutingPolicyKind.Trained ? levels.Last(l => l.Concurrency == top).Batched : DecodeWith(RoutingPolicyKind.Trained, top, promptSource, cancellation);
-            var topK = DecodeWith(RoutingPolicyKind.TopK, top, promptSource, cancellation);
-            var bip = DecodeWith(RoutingPolicyKind.OnlineBip, top, promptSource, cancellation);
-            comparison = new BenchRoutingComparison(top, trained, topK, bip);
+                for (int r = 0; r < settings.Repeat; r++)
+                {
+                    for (int e = 0; e < engines.Length; e++)
+                    {
+                        cancellation.ThrowIfCancellationRequested();
+                        runs[e].Add(Decode(engines[e], top, promptSource, cancellation));
+                    }
+                }
+
+                comparison = new BenchRoutingComparison(top, Median(runs[0]), Median(runs[1]), Median(runs[2]));
+            }
         }
 
         return new BenchReport(model, benchSettings!, levels, comparison, peak, note);
@@ -104,13 +134,6 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         return random
             ? $"RANDOM (untrained) weights, q from '{method}': speeds are representative of this model size; MaxVio and routing comparisons reflect random routers, not a trained model."
             : $"trained weights, balancing method '{method}'.";
-    }
-
-    private BenchRun DecodeWith(RoutingPolicyKind routing, int c, int[] prompts, CancellationToken cancellation)
-    {
-        using var engine = MoeEngine.Load(options with { Routing = routing });
-        Warm(engine, prompts);
-        return Decode(engine, c, prompts, cancellation);
     }
 
     private (int[] Tokens, string Source) LoadPrompts(MoeEngine engine, int needed)
@@ -137,7 +160,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         using var cache = engine.CreateCache();
         var logits = new float[engine.VocabSize];
         engine.Forward([new ForwardItem(cache, prompts.AsMemory(0, Math.Min(settings.PromptTokens, prompts.Length)))], logits);
-        for (int i = 0; i < 3 && cache.Remaining > 0; i++)
+        // Enough steps for .NET's tiered JIT to promote the hot loop (tier-0 code is several times slower).
+        for (int i = 0; i < 64 && cache.Remaining > 0; i++)
         {
             engine.Forward([new ForwardItem(cache, new[] { TensorPrimitives.IndexOfMax(logits) })], logits);
         }
@@ -238,6 +262,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 makespan * 1000 / (steps * layers),
                 makespan * 1000 / steps,
                 busy * 1000 / steps,
+                experts * 1000 / steps,
+                dense * 1000 / steps,
                 maxVio / steps,
                 totals.Average(t => LoadStatistics.MaxViolation(t)),
                 runSeconds > 0 ? routedTokens * flopsPerToken / runSeconds / 1e9 : 0,
@@ -253,6 +279,20 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             }
         }
     }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+
+    private static BenchRun Median(List<BenchRun> runs) => runs.OrderBy(r => r.DecodeTokensPerSecond).ElementAt(runs.Count / 2);
 
     private static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Floor(q * (sorted.Length - 1) + 0.5))];
 
