@@ -19,6 +19,7 @@ public sealed partial class ModelHost : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<ModelHost> _logger;
     private MoeEngine? _engine;
+    private RouterBiasReader? _bias;
 
     /// <summary>Creates the host; nothing is loaded until <see cref="LoadAndWarmUp"/>.</summary>
     public ModelHost(ServerOptions options, ServerMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time, IExpertFaultInjector? faultInjector = null)
@@ -64,6 +65,7 @@ public sealed partial class ModelHost : IDisposable
 
             _metrics.InitialiseModel(engine.Config.Layers, engine.Config.Experts, engine.Devices);
             _engine = engine;
+            _bias = new RouterBiasReader(engine.Config.Experts);
             PublishRouterBias();
             LogLoaded(engine.ModelName, engine.Config.Layers, engine.Config.Experts, _options.RoutingPolicy, _time.GetElapsedTime(started).TotalSeconds);
         }
@@ -74,17 +76,20 @@ public sealed partial class ModelHost : IDisposable
         }
     }
 
-    /// <summary>Copies the q in use into the router-bias gauges.</summary>
+    /// <summary>Whether q changes from step to step (online BIP), so the gauges need refreshing after each step.</summary>
+    public bool RoutingBiasIsLive => _engine?.Options.Routing == RoutingPolicyKind.OnlineBip;
+
+    /// <summary>Copies the q in use into the router-bias gauges (between steps only).</summary>
     public void PublishRouterBias()
     {
-        if (_engine is not { } engine)
+        if (_engine is not { } engine || _bias is null)
         {
             return;
         }
 
         for (var layer = 0; layer < engine.Config.Layers; layer++)
         {
-            _metrics.SetRouterBias(layer, RouterBiasReader.Read(engine, layer));
+            _metrics.SetRouterBias(layer, _bias.Read(engine, layer));
         }
     }
 

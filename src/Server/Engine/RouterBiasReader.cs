@@ -3,22 +3,21 @@ using MoeServe.Runtime;
 namespace MoeServe.Server.Engine;
 
 /// <summary>
-/// The balancing vector q a layer's routing starts from, for the moeserve_router_bias gauges: zeros under
-/// plain top-K, otherwise the trained q from the model's manifest. (Under online BIP the runtime refines
-/// q per step internally; the gauge shows the trained starting point.)
+/// The balancing vector q each layer routes with right now, for the moeserve_router_bias gauges: the
+/// trained q, the live q online BIP refines every step, or zeros under plain top-K.
 /// </summary>
-public static class RouterBiasReader
+public sealed class RouterBiasReader
 {
-    /// <summary>The q of <paramref name="layer"/> (length = experts); empty when the manifest has none.</summary>
-    public static ReadOnlySpan<float> Read(MoeEngine engine, int layer)
+    private readonly float[] _scratch;
+
+    /// <summary>Creates a reader with scratch for <paramref name="experts"/> values.</summary>
+    public RouterBiasReader(int experts) => _scratch = new float[experts];
+
+    /// <summary>The q of <paramref name="layer"/>; valid until the next call.</summary>
+    public ReadOnlySpan<float> Read(MoeEngine engine, int layer)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        if (engine.Options.Routing == RoutingPolicyKind.TopK)
-        {
-            return new float[engine.Config.Experts];
-        }
-
-        var q = engine.Manifest.Routing.Q;
-        return layer < q.Count ? q[layer] : [];
+        engine.CopyRoutingBias(layer, _scratch);
+        return _scratch;
     }
 }

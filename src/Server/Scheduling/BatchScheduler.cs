@@ -205,6 +205,10 @@ public sealed partial class BatchScheduler : BackgroundService
 
             _metrics.RecordStep(statistics, stepSeconds);
             _dashboard.RecordStep(statistics, generated);
+            if (_model.RoutingBiasIsLive)
+            {
+                _model.PublishRouterBias();
+            }
             RemoveFinished();
         }
     }
