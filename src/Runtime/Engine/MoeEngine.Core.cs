@@ -320,7 +320,7 @@ public sealed partial class MoeEngine
         {
             t0 = Stopwatch.GetTimestamp();
             _densePhase.Layer = l;
-            _pool.Run(_densePhase, ws.ItemOrder, n);
+            _pool.Run(_densePhase, ws.ItemOrder, n, inline: total < Options.MinParallelTokens);
             long t1 = Stopwatch.GetTimestamp();
             denseSeconds += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
 
@@ -482,7 +482,7 @@ public sealed partial class MoeEngine
 
             SortDescending(ws.OrderKeys.AsSpan(0, items), ws.WorkOrder.AsSpan(0, items));
             _expertPhase.Begin(layer, total);
-            _pool.Run(_expertPhase, ws.WorkOrder, items);
+            _pool.Run(_expertPhase, ws.WorkOrder, items, inline: total < Options.MinParallelTokens);
             _expertPhase.End();
         }
         else
@@ -507,7 +507,7 @@ public sealed partial class MoeEngine
             }
 
             _perTokenPhase.Begin(layer);
-            _pool.Run(_perTokenPhase, ws.WorkOrder, items);
+            _pool.Run(_perTokenPhase, ws.WorkOrder, items, inline: total < Options.MinParallelTokens);
             _perTokenPhase.End();
         }
 

@@ -49,8 +49,12 @@ internal sealed class WorkerPool : IDisposable
     /// <summary>Busy seconds of each worker in the last <see cref="Run"/>.</summary>
     public ReadOnlySpan<double> BusySeconds => _busy;
 
-    /// <summary>Runs body.Execute(order[i], worker) for i in [0, count); returns when all are done; rethrows the first failure.</summary>
-    public void Run(IWorkBody body, int[] order, int count)
+    /// <summary>
+    /// Runs body.Execute(order[i], worker) for i in [0, count); returns when all are done; rethrows the
+    /// first failure. With <paramref name="inline"/> the calling thread does everything (tiny phases:
+    /// waking a helper would cost more than the work).
+    /// </summary>
+    public void Run(IWorkBody body, int[] order, int count, bool inline = false)
     {
         Array.Clear(_busy);
         if (count == 0)
@@ -63,7 +67,7 @@ internal sealed class WorkerPool : IDisposable
         _count = count;
         _next = 0;
         _failure = null;
-        int helpers = Math.Min(_threads.Length, count - 1);
+        int helpers = inline ? 0 : Math.Min(_threads.Length, count - 1);
         if (helpers > 0)
         {
             _done.Reset(helpers);

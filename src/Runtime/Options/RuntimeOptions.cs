@@ -24,6 +24,13 @@ public sealed record RuntimeOptions
     /// <summary>Threads that run independent expert graphs (and the per-sequence dense graphs) of one step concurrently; the calling thread is one of them. Default 2.</summary>
     public int ExpertWorkers { get; init; } = 2;
 
+    /// <summary>
+    /// Steps with fewer tokens than this run their phases on the calling thread only: for one decode
+    /// token, waking a worker costs more than the expert Run it would take over. Default 4; 1 always
+    /// uses the workers.
+    /// </summary>
+    public int MinParallelTokens { get; init; } = 4;
+
     /// <summary>Intra-op threads of each ONNX Runtime session. Default 1: on few cores, several single-threaded sessions driven by the workers beat one multi-threaded session at small batch sizes.</summary>
     public int IntraOpThreads { get; init; } = 1;
 
@@ -113,6 +120,7 @@ public sealed record RuntimeOptions
 
         Range(errors, ExpertWorkers, 1, 256, "expertWorkers");
         Range(errors, IntraOpThreads, 1, 256, "intraOpThreads");
+        Range(errors, MinParallelTokens, 1, 1_000_000, "minParallelTokens");
         Range(errors, OnlineBipIterations, 1, 64, "onlineBipIterations");
         Range(errors, MaxSequences, 1, 1_000_000, "maxSequences");
         Range(errors, MaxBatchTokens, 1, 1_000_000, "maxBatchTokens");

@@ -130,6 +130,10 @@ public sealed class MoeEngineParityTests(TinyModelFixture fixture) : IClassFixtu
         }
 
         var batched = Run(model.Options());
+        var alwaysParallel = Run(model.Options(o => o with { MinParallelTokens = 1 }));
+        var alwaysInline = Run(model.Options(o => o with { MinParallelTokens = 1000 }));
+        Assert.Equal(batched, alwaysParallel);
+        Assert.Equal(batched, alwaysInline);
         var perToken = Run(model.Options(o => o with { Dispatch = ExpertDispatchMode.PerToken }));
         var oneWorker = Run(model.Options(o => o with { ExpertWorkers = 1 }));
         Assert.True(Logits.MaxAbsDiff(batched, perToken) < 1e-5f);

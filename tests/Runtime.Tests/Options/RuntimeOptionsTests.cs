@@ -18,6 +18,7 @@ public sealed class RuntimeOptionsTests
             ExpertDeviceMap = new Dictionary<int, int> { [-1] = -2 },
             ExpertWorkers = 0,
             IntraOpThreads = 0,
+            MinParallelTokens = 0,
             OnlineBipIterations = 0,
             MaxSequences = 0,
             MaxBatchTokens = 0,
@@ -26,7 +27,7 @@ public sealed class RuntimeOptionsTests
             Resilience = new ExpertResilienceOptions { FailureRatio = 2, MinimumThroughput = 1, BreakDuration = TimeSpan.Zero },
         };
         var errors = options.Validate();
-        foreach (var name in new[] { "modelPath", "devices: device id", "devices must not repeat", "expertDeviceMap: expert index", "expertDeviceMap: device id", "expertWorkers", "intraOpThreads", "onlineBipIterations", "maxSequences", "maxBatchTokens", "executionProvider", "routing", "resilience.failureRatio", "resilience.minimumThroughput", "resilience.breakDuration" })
+        foreach (var name in new[] { "modelPath", "devices: device id", "devices must not repeat", "expertDeviceMap: expert index", "expertDeviceMap: device id", "expertWorkers", "intraOpThreads", "minParallelTokens", "onlineBipIterations", "maxSequences", "maxBatchTokens", "executionProvider", "routing", "resilience.failureRatio", "resilience.minimumThroughput", "resilience.breakDuration" })
         {
             Assert.Contains(errors, e => e.StartsWith(name, StringComparison.Ordinal));
         }
