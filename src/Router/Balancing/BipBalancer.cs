@@ -203,8 +203,9 @@ public sealed class BipBalancer : IRoutingPolicy
             fraction = (float)(h - ascIndex);
         }
 
-        _columns.Compute(scores, p, shape, ascIndex, fraction, _q, iteration);
-        if (_options.Clip is BipClip.Both or BipClip.Experts)
+        bool clip = _options.Clip is BipClip.Both or BipClip.Experts;
+        _columns.Compute(scores, p, shape, ascIndex, fraction, _q, iteration, clip);
+        if (clip)
         {
             foreach (ref float v in _q.AsSpan())
             {

@@ -44,7 +44,11 @@ internal sealed class ColumnSelector
     /// <param name="fraction">Interpolation toward the next position (0 for an exact order statistic).</param>
     /// <param name="result">Output, length m.</param>
     /// <param name="slot">Which bracket set to use (the iteration index).</param>
-    public void Compute(ReadOnlySpan<float> scores, ReadOnlySpan<float> p, RoutingShape shape, int ascIndex, float fraction, Span<float> result, int slot = 0)
+    /// <param name="clipAtZero">
+    /// The caller clips results at 0: a column whose last value was not positive only needs to know
+    /// whether it is still not positive (a sign test: no band to fill), and then reports 0.
+    /// </param>
+    public void Compute(ReadOnlySpan<float> scores, ReadOnlySpan<float> p, RoutingShape shape, int ascIndex, float fraction, Span<float> result, int slot = 0, bool clipAtZero = false)
     {
         int n = shape.Tokens;
         int m = shape.Experts;
@@ -56,7 +60,7 @@ internal sealed class ColumnSelector
         bool vectorPath = Vector256.IsHardwareAccelerated && m % 8 == 0;
         if (_tokens == n && vectorPath)
         {
-            BandPass(scores, p, n, m);
+            BandPass(scores, p, n, m, clipAtZero);
         }
         else
         {
@@ -72,7 +76,15 @@ internal sealed class ColumnSelector
             int above = _above[j];
             int band = _bandCount[j];
             float value;
-            if (above >= 0 && above < needLow && above + band >= needHigh)
+            if (clipAtZero && above >= 0 && _guess[j] <= 0f && above < needLow)
+            {
+                // Sign test passed: fewer than the needed ranks are above 0, so the clipped result is 0.
+                result[j] = 0f;
+                hits++;
+                continue;
+            }
+
+            if (above >= 0 && above < needLow && above + band >= needHigh && !(clipAtZero && _guess[j] <= 0f))
             {
                 Span<float> values = _band.AsSpan(j * n, band);
                 value = Interpolated(values, band - n + ascIndex + above, fraction);
@@ -91,7 +103,7 @@ internal sealed class ColumnSelector
 
             float previous = _guess[j];
             float change = float.IsFinite(previous) ? Math.Abs(value - previous) : float.PositiveInfinity;
-            bool missed = !(above >= 0 && above < needLow && above + band >= needHigh);
+            bool missed = !(above >= 0 && above < needLow && above + band >= needHigh) || (clipAtZero && previous <= 0f);
             float floor = 1e-7f * (Math.Abs(value) + 1e-3f);
             float width = missed
                 ? Math.Max(4f * _width[j], 3f * (float.IsFinite(change) ? change : Math.Abs(value) * 0.01f))
@@ -104,12 +116,13 @@ internal sealed class ColumnSelector
         LastHits = hits;
     }
 
-    private void BandPass(ReadOnlySpan<float> scores, ReadOnlySpan<float> p, int n, int m)
+    private void BandPass(ReadOnlySpan<float> scores, ReadOnlySpan<float> p, int n, int m, bool clipAtZero)
     {
         for (int j = 0; j < m; j++)
         {
-            _hi[j] = _guess[j] + _width[j];
-            _lo[j] = _guess[j] - _width[j];
+            bool signTest = clipAtZero && _guess[j] <= 0f;
+            _hi[j] = signTest ? 0f : _guess[j] + _width[j];
+            _lo[j] = signTest ? 0f : _guess[j] - _width[j];
         }
 
         Span<int> bandCount = _bandCount.AsSpan(0, m);

@@ -96,27 +96,33 @@ internal static class TopKSelector
         int padded = (c + 7) & ~7;
         cand[c..padded].Fill(float.NegativeInfinity);
 
-        // Rank of each survivor = keys strictly greater + equal keys at a lower position.
-        Span<float> outKeys = stackalloc float[r + 1];
-        Span<int> outIdx = stackalloc int[r + 1];
+        // Rank of each survivor = keys strictly greater + equal keys at a lower position, accumulated
+        // for 8 survivors at a time: ranks[a] += (key[b] > key[a]) | (key[b] == key[a] & b < a).
+        Span<int> ranks = stackalloc int[padded];
         ref float c0 = ref cand[0];
-        Vector256<int> lane = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
-        for (int a = 0; a < c; a++)
+        Vector256<int> laneIndex = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        for (int a0 = 0; a0 < padded; a0 += 8)
         {
-            float key = cand[a];
-            Vector256<float> va = Vector256.Create(key);
-            Vector256<int> va_pos = Vector256.Create(a);
-            int rank = 0;
-            for (int b = 0; b < padded; b += 8)
+            Vector256<float> va = Vector256.LoadUnsafe(ref c0, (nuint)a0);
+            Vector256<int> aIndex = laneIndex + Vector256.Create(a0);
+            Vector256<int> rank = Vector256<int>.Zero;
+            for (int b = 0; b < c; b++)
             {
-                Vector256<float> cb = Vector256.LoadUnsafe(ref c0, (nuint)b);
-                Vector256<float> before = Vector256.LessThan(lane + Vector256.Create(b), va_pos).AsSingle();
-                Vector256<float> wins = Vector256.GreaterThan(cb, va) | (Vector256.Equals(cb, va) & before);
-                rank += BitOperations.PopCount(wins.ExtractMostSignificantBits());
+                Vector256<float> vb = Vector256.Create(cand[b]);
+                Vector256<float> before = Vector256.GreaterThan(aIndex, Vector256.Create(b)).AsSingle();
+                Vector256<float> wins = Vector256.GreaterThan(vb, va) | (Vector256.Equals(vb, va) & before);
+                rank -= wins.AsInt32();
             }
 
-            int slot = Math.Min(rank, r);
-            outKeys[slot] = key;
+            rank.StoreUnsafe(ref ranks[0], (nuint)a0);
+        }
+
+        Span<float> outKeys = stackalloc float[r + 1];
+        Span<int> outIdx = stackalloc int[r + 1];
+        for (int a = 0; a < c; a++)
+        {
+            int slot = Math.Min(ranks[a], r);
+            outKeys[slot] = cand[a];
             outIdx[slot] = candIdx[a];
         }
 

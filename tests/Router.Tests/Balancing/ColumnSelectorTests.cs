@@ -16,7 +16,8 @@ public class ColumnSelectorTests
             from k in Gen.Int[1, 3]
             from seed in Gen.Int[0, 1_000_000]
             from quantile in Gen.Bool
-            select (n, m, k: Math.Min(k, m), seed, quantile);
+            from clip in Gen.Bool
+            select (n, m, k: Math.Min(k, m), seed, quantile, clip);
 
         gen.Sample(x =>
         {
@@ -27,12 +28,12 @@ public class ColumnSelectorTests
             double h = (1.0 - ((double)x.k / x.m)) * (x.n - 1);
             int ascIndex = x.quantile ? (int)Math.Floor(h) : Math.Max(0, x.n - shape.BalancedCapacity - 1);
             float fraction = x.quantile ? (float)(h - Math.Floor(h)) : 0f;
-            for (int batch = 0; batch < 4; batch++)
+            for (int batch = 0; batch < 6; batch++)
             {
                 float[] s = Workloads.Softmax(x.n, x.m, x.seed + batch);
-                float[] p = [.. Enumerable.Range(0, x.n).Select(_ => rng.NextSingle() * 0.05f)];
+                float[] p = [.. Enumerable.Range(0, x.n).Select(_ => (rng.NextSingle() - 0.3f) * 0.05f)];
 
-                selector.Compute(s, p, shape, ascIndex, fraction, result);
+                selector.Compute(s, p, shape, ascIndex, fraction, result, slot: batch % 2, clipAtZero: x.clip);
 
                 for (int j = 0; j < x.m; j++)
                 {
@@ -43,7 +44,14 @@ public class ColumnSelectorTests
                         expected += fraction * (column[ascIndex + 1] - column[ascIndex]);
                     }
 
-                    Assert.Equal(expected, result[j]);
+                    if (x.clip)
+                    {
+                        Assert.Equal(Math.Max(0f, expected), Math.Max(0f, result[j]));
+                    }
+                    else
+                    {
+                        Assert.Equal(expected, result[j]);
+                    }
                 }
             }
         }, iter: 300, print: x => x.ToString());
