@@ -62,10 +62,12 @@ internal sealed class TrainingFlags
     /// <summary>Reads the flags; every problem goes to <paramref name="errors"/>.</summary>
     public (TrainingPreset Preset, TrainingOptions Options)? Read(ParseResult parse, BalanceMethod method, List<string> errors)
     {
-        if (!TrainingPresets.TryGet(parse.GetValue(Preset), out var preset))
+        bool knownPreset = TrainingPresets.TryGet(parse.GetValue(Preset), out var preset);
+        if (!knownPreset)
         {
+            // Go on with the default preset so that every other problem is listed too.
             errors.Add($"--preset must be one of {string.Join(", ", TrainingPresets.All.Select(p => p.Name))} (got '{parse.GetValue(Preset)}').");
-            return null;
+            preset = TrainingPresets.Small;
         }
 
         BipOrder order = Router.BipOrder.UpdateThenRoute;
@@ -111,7 +113,7 @@ internal sealed class TrainingFlags
             errors.Add("--max-minutes must be positive.");
         }
 
-        return (preset, options);
+        return knownPreset ? (preset, options) : null;
     }
 
     public TimeSpan? TimeLimit(ParseResult parse) => parse.GetValue(MaxMinutes) is { } minutes ? TimeSpan.FromMinutes(minutes) : null;

@@ -71,9 +71,13 @@ public static class JemallocRelauncher
             {
                 log.WriteLine("allocator: jemalloc (preloaded)");
             }
+            else if (Environment.GetEnvironmentVariable(ControlVariable) == "0")
+            {
+                log.WriteLine($"allocator: glibc malloc ({ControlVariable}=0)");
+            }
             else
             {
-                log.WriteLine("allocator: glibc malloc (install libjemalloc2 for ~1.6x faster training; set MOESERVE_JEMALLOC=0 to silence)");
+                log.WriteLine($"allocator: glibc malloc (install libjemalloc2 for ~1.6x faster training; {ControlVariable}=0 silences this)");
             }
 
             return null;
