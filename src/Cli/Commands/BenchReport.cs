@@ -34,6 +34,7 @@ internal sealed record BenchLevel(
     BenchRun? PerToken,
     double? BatchingGain,
     double? ExpertPhaseGain,
+    double? CpuGain,
     double? ExpertPeakFraction);
 
 /// <summary>Measurements of one decode run (c sequences, max-tokens steps).</summary>
@@ -58,6 +59,7 @@ internal sealed record BenchRun(
     double MaxVioGlobal,
     double ExpertGflopsPerThread,
     double AllocatedBytesPerStep,
+    double CpuMsPerToken,
     double ShareDense,
     double ShareExperts);
 

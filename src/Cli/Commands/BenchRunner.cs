@@ -94,6 +94,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                     baseline,
                     baseline is null ? null : run.DecodeTokensPerSecond / baseline.DecodeTokensPerSecond,
                     baseline is null ? null : baseline.ExpertPhaseMsPerStep / run.ExpertPhaseMsPerStep,
+                    baseline is null ? null : baseline.CpuMsPerToken / run.CpuMsPerToken,
                     peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread));
             }
 
@@ -202,6 +203,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             engine.Forward(items, logits);
             double prefill = Stopwatch.GetElapsedTime(prefillStart).TotalSeconds;
             long allocatedBefore = GC.GetTotalAllocatedBytes(precise: false);
+            var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
             long decodeStart = Stopwatch.GetTimestamp();
             for (int step = 0; step < settings.MaxTokens; step++)
             {
@@ -244,6 +246,10 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
 
             double decode = Stopwatch.GetElapsedTime(decodeStart).TotalSeconds;
             long allocated = GC.GetTotalAllocatedBytes(precise: false) - allocatedBefore;
+
+            // CPU time of the whole process: on a shared machine it measures the work, where wall time
+            // also measures the neighbours.
+            double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds;
             int steps = settings.MaxTokens;
             var sorted = latencies.Order().ToArray();
             bool perToken = engine.Options.Dispatch == ExpertDispatchMode.PerToken;
@@ -268,6 +274,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 totals.Average(t => LoadStatistics.MaxViolation(t)),
                 runSeconds > 0 ? routedTokens * flopsPerToken / runSeconds / 1e9 : 0,
                 (double)allocated / steps,
+                cpu / (c * steps),
                 dense / total,
                 experts / total);
         }
