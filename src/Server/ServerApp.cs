@@ -29,6 +29,19 @@ public static class ServerApp
     public static async Task<int> RunAsync(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
+
+        // `dotnet run --project src/Server` from the repository root makes the root the content root;
+        // the appsettings.json copied next to the program is then the lowest-priority source.
+        var shipped = Path.Combine(AppContext.BaseDirectory, "appsettings.json");
+        if (File.Exists(shipped) && !File.Exists(Path.Combine(builder.Environment.ContentRootPath, "appsettings.json")))
+        {
+            builder.Configuration.Sources.Insert(0, new Microsoft.Extensions.Configuration.Json.JsonConfigurationSource
+            {
+                Path = "appsettings.json",
+                Optional = true,
+                FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(AppContext.BaseDirectory),
+            });
+        }
         builder.Configuration.AddCommandLine(args, CommandLineSwitches.Map);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
         {
@@ -55,8 +68,9 @@ public static class ServerApp
         }
 
         ServerEndpoints.Map(app);
+        var state = app.Services.GetRequiredService<ServerState>();
         await app.RunAsync().ConfigureAwait(false);
-        return app.Services.GetRequiredService<ServerState>().Phase == ServerPhase.Failed ? LoadFailedExitCode : 0;
+        return state.Phase == ServerPhase.Failed ? LoadFailedExitCode : 0;
     }
 
     /// <summary>Registers every service of the server.</summary>
