@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Logging;
 using MoeServe.Runtime.Sampling;
 using MoeServe.Server.Engine;
 using MoeServe.Server.Health;
@@ -19,7 +18,7 @@ namespace MoeServe.Server.Api;
 /// <see cref="BatchScheduler"/>, and writes the events back as one JSON response or as server-sent
 /// events. A Polly timeout bounds each request; a client disconnect cancels its job.
 /// </summary>
-public sealed partial class GenerationHandler
+public sealed class GenerationHandler
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -31,17 +30,15 @@ public sealed partial class GenerationHandler
     private readonly ServerState _state;
     private readonly TimeProvider _time;
     private readonly ResiliencePipeline _timeout;
-    private readonly ILogger<GenerationHandler> _logger;
 
     /// <summary>Creates the handler.</summary>
-    public GenerationHandler(ModelHost model, BatchScheduler scheduler, ServerOptions options, ServerState state, TimeProvider time, ILogger<GenerationHandler> logger)
+    public GenerationHandler(ModelHost model, BatchScheduler scheduler, ServerOptions options, ServerState state, TimeProvider time)
     {
         _model = model;
         _scheduler = scheduler;
         _options = options;
         _state = state;
         _time = time;
-        _logger = logger;
         _timeout = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddTimeout(TimeSpan.FromSeconds(options.RequestTimeoutSeconds))
             .Build();
@@ -159,7 +156,7 @@ public sealed partial class GenerationHandler
         var room = context - prompt.Length;
         if (spec.MaxTokens is { } asked && asked > room)
         {
-            var param = spec.Kind == EndpointKind.Chat ? "max_tokens" : "max_tokens";
+            const string param = "max_tokens";
             return (null, ApiError.Invalid($"'{param}' is {asked} but the prompt has {prompt.Length} tokens and the context length is {context}: at most {room} tokens can be generated.", param, "context_length_exceeded"));
         }
 
