@@ -107,7 +107,7 @@ internal sealed class ColumnSelector
             float floor = 1e-7f * (Math.Abs(value) + 1e-3f);
             float width = missed
                 ? Math.Max(4f * _width[j], 3f * (float.IsFinite(change) ? change : Math.Abs(value) * 0.01f))
-                : Math.Max(4f * change, 0.7f * _width[j]);
+                : Math.Max(16f * change, 0.9f * _width[j]);
             _width[j] = Math.Max(width, floor);
             _guess[j] = value;
             result[j] = value;
