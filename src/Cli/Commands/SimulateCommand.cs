@@ -186,7 +186,7 @@ internal sealed record SimulateRequest(
             {
                 foreach (int t in new[] { 1, 2, 4 })
                 {
-                    yield return Config(w, RoutingMethod.Bip, Bip with { Iterations = t, Clip = clip, Statistic = other });
+                    yield return Config(w, RoutingMethod.Bip, Bip with { Iterations = t, Clip = clip, Statistic = other, Order = BipOrder.UpdateThenRoute, WarmStart = true });
                 }
             }
 
