@@ -112,7 +112,7 @@ internal static class BenchCommand
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine($"model {report.Model}: {report.Settings.Layers} layers x {report.Settings.Experts} experts (top-{report.Settings.TopK}), {report.Settings.ExpertWorkers} workers, routing {report.Settings.Routing}, prompts {report.Settings.PromptSource}");
         Console.WriteLine($"load average at start: {report.Settings.LoadAverageAtStart} ({report.Settings.ProcessorCount} cores)");
-        Console.WriteLine("concurrency | batched tok/s | step ms p50/p95 | runs/step | tokens/run | expert ms/step | CPU ms/token | per-token tok/s | gain | expert-phase gain | CPU gain | expert GFLOP/s/thread");
+        Console.WriteLine("concurrency | batched tok/s (at p50 step) | step ms p50/p95 | runs/step | tokens/run | expert ms/step | CPU ms/token | per-token tok/s (at p50) | gain (at p50) | expert-phase gain | CPU gain | expert GFLOP/s/thread");
         foreach (var level in report.Levels)
         {
             var b = level.Batched;
@@ -120,7 +120,9 @@ internal static class BenchCommand
             string gain = level.BatchingGain is double g ? g.ToString("F2", c) + "x" : "-";
             string phaseGain = level.ExpertPhaseGain is double pg ? pg.ToString("F2", c) + "x" : "-";
             string cpuGain = level.CpuGain is double cg ? cg.ToString("F2", c) + "x" : "-";
-            Console.WriteLine(string.Create(c, $"{level.Concurrency,11} | {b.DecodeTokensPerSecond,13:F1} | {b.StepLatencyMs.P50,7:F2}/{b.StepLatencyMs.P95,-7:F2} | {b.ExpertRunsPerStep,9:F1} | {b.MeanExpertBatchTokens,10:F2} | {b.ExpertPhaseMsPerStep,14:F2} | {b.CpuMsPerToken,12:F2} | {baseline,15} | {gain,5} | {phaseGain,17} | {cpuGain,8} | {b.ExpertGflopsPerThread,6:F1}"));
+            string baselineMedian = level.PerToken is null ? string.Empty : $" ({level.PerToken.MedianStepTokensPerSecond.ToString("F0", c)})";
+            string gainMedian = level.MedianStepGain is double gm ? $" ({gm.ToString("F2", c)}x)" : string.Empty;
+            Console.WriteLine(string.Create(c, $"{level.Concurrency,11} | {b.DecodeTokensPerSecond,8:F1} ({b.MedianStepTokensPerSecond:F0}) | {b.StepLatencyMs.P50,7:F2}/{b.StepLatencyMs.P95,-7:F2} | {b.ExpertRunsPerStep,9:F1} | {b.MeanExpertBatchTokens,10:F2} | {b.ExpertPhaseMsPerStep,14:F2} | {b.CpuMsPerToken,12:F2} | {baseline}{baselineMedian} | {gain}{gainMedian} | {phaseGain,17} | {cpuGain,8} | {b.ExpertGflopsPerThread,6:F1}"));
         }
 
         if (report.RoutingComparison is { } r)

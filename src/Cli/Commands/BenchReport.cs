@@ -33,6 +33,7 @@ internal sealed record BenchLevel(
     BenchRun Batched,
     BenchRun? PerToken,
     double? BatchingGain,
+    double? MedianStepGain,
     double? ExpertPhaseGain,
     double? CpuGain,
     double? ExpertPeakFraction);
@@ -45,6 +46,7 @@ internal sealed record BenchRun(
     double PrefillSeconds,
     double DecodeSeconds,
     double DecodeTokensPerSecond,
+    double MedianStepTokensPerSecond,
     BenchLatency StepLatencyMs,
     double ExpertRunsPerStep,
     double MeanExpertBatchTokens,

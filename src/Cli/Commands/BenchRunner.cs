@@ -93,6 +93,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                     run,
                     baseline,
                     baseline is null ? null : run.DecodeTokensPerSecond / baseline.DecodeTokensPerSecond,
+                    baseline is null ? null : run.MedianStepTokensPerSecond / baseline.MedianStepTokensPerSecond,
                     baseline is null ? null : baseline.ExpertPhaseMsPerStep / run.ExpertPhaseMsPerStep,
                     baseline is null ? null : baseline.CpuMsPerToken / run.CpuMsPerToken,
                     peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread));
@@ -260,6 +261,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 prefill,
                 decode,
                 c * steps / decode,
+                c * 1000 / Percentile(sorted, 0.5),
                 new BenchLatency(latencies.Average(), Percentile(sorted, 0.5), Percentile(sorted, 0.95), sorted[^1]),
                 runs / steps,
                 runs > 0 ? routedTokens / runs : 0,
