@@ -88,7 +88,7 @@ public sealed class GenerationHandler
                 await WriteStreamErrorAsync(context, error).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (context.RequestAborted.IsCancellationRequested && e is OperationCanceledException or IOException)
         {
             // The client went away; its job was cancelled with the same token.
         }

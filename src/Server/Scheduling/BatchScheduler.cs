@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MoeServe.Runtime;
+using MoeServe.Runtime.Caching;
 using MoeServe.Runtime.Sampling;
 using MoeServe.Server.Dashboard;
 using MoeServe.Server.Engine;
@@ -175,40 +176,39 @@ public sealed partial class BatchScheduler : BackgroundService
             }
 
             var count = BuildStep(items, owners, samples);
-            var started = _time.GetTimestamp();
             try
             {
+                var started = _time.GetTimestamp();
                 engine.Forward(items.AsSpan(0, count), logits, statistics);
+                var stepSeconds = _time.GetElapsedTime(started).TotalSeconds;
+                var generated = 0;
+                for (var i = 0; i < count; i++)
+                {
+                    if (samples[i])
+                    {
+                        generated += Emit(owners[i]!, logits.AsSpan(i * engine.VocabSize, engine.VocabSize), sampler, top, engine);
+                    }
+                }
+
+                _metrics.RecordStep(statistics, stepSeconds);
+                _dashboard.RecordStep(statistics, generated);
+                if (_model.RoutingBiasIsLive)
+                {
+                    _model.PublishRouterBias();
+                }
             }
             catch (Exception e)
             {
+                // One bad step must not kill the loop: its requests end with an error, the rest go on.
                 LogStepFailed(e, count);
                 FailEverything(JobOutcome.Error);
-                continue;
             }
             finally
             {
                 Array.Clear(items, 0, count);
+                Array.Clear(owners, 0, count);
             }
 
-            var stepSeconds = _time.GetElapsedTime(started).TotalSeconds;
-            var generated = 0;
-            for (var i = 0; i < count; i++)
-            {
-                if (samples[i])
-                {
-                    generated += Emit(owners[i]!, logits.AsSpan(i * engine.VocabSize, engine.VocabSize), sampler, top, engine);
-                }
-
-                owners[i] = null;
-            }
-
-            _metrics.RecordStep(statistics, stepSeconds);
-            _dashboard.RecordStep(statistics, generated);
-            if (_model.RoutingBiasIsLive)
-            {
-                _model.PublishRouterBias();
-            }
             RemoveFinished();
         }
     }
@@ -226,7 +226,19 @@ public sealed partial class BatchScheduler : BackgroundService
 
             var now = _time.GetTimestamp();
             _metrics.QueueTime.Observe(_time.GetElapsedTime(job.EnqueuedTimestamp, now).TotalSeconds);
-            _active.Add(new ActiveSequence(job, engine.CreateCache(), engine.Tokenizer, now));
+            KvCache cache;
+            try
+            {
+                cache = engine.CreateCache();
+            }
+            catch (InvalidOperationException e)
+            {
+                LogStepFailed(e, 1);
+                Complete(job, JobOutcome.Error, 0);
+                continue;
+            }
+
+            _active.Add(new ActiveSequence(job, cache, engine.Tokenizer, now));
             _metrics.PromptTokens.Inc(job.PromptTokens.Length);
         }
     }
