@@ -100,7 +100,8 @@ internal static class SimulateOutput
             LastMaxVio: Round(r.LastMaxVio),
             GlobalMaxVio: Round(r.GlobalMaxVio),
             ScoreRetention: Round(r.ScoreRetention),
-            RouteNsPerToken: Math.Round(r.RouteNsPerToken, 1));
+            RouteNsPerToken: Math.Round(r.RouteNsPerToken, 1),
+            LastBatchNegativeTokenDualShare: r.NegativeTokenDualShare is double share ? Round(share) : null);
     }
 
     private static double Round(double v) => Math.Round(v, 5);
@@ -198,4 +199,5 @@ internal sealed record SimulateJson(
     double LastMaxVio,
     double GlobalMaxVio,
     double ScoreRetention,
-    double RouteNsPerToken);
+    double RouteNsPerToken,
+    double? LastBatchNegativeTokenDualShare);

@@ -36,6 +36,7 @@ internal sealed record SimulateResult(
     double GlobalMaxVio,
     double ScoreRetention,
     double RouteNsPerToken,
+    double? NegativeTokenDualShare,
     double[] MaxVioPerBatch);
 
 /// <summary>Runs the batches of one configuration through a router policy and measures it.</summary>
@@ -98,6 +99,7 @@ internal static class SimulateRunner
             GlobalMaxVio: tracker.Global,
             ScoreRetention: retention / config.Batches,
             RouteNsPerToken: nsPerToken[config.Batches / 2],
+            NegativeTokenDualShare: (policy as BipBalancer)?.LastNegativeTokenDualShare,
             MaxVioPerBatch: series);
     }
 }

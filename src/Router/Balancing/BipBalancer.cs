@@ -52,6 +52,12 @@ public sealed class BipBalancer : IRoutingPolicy
     /// <summary>The live state q (updated by every <see cref="Route"/>).</summary>
     public ReadOnlySpan<float> Q => _q;
 
+    /// <summary>
+    /// Share of the last batch's tokens whose unclipped p (from the last token step) was negative: the
+    /// diagnostic of the clip-both drift described in docs/balancing.md.
+    /// </summary>
+    public double LastNegativeTokenDualShare { get; private set; }
+
     /// <summary>The options this balancer runs with.</summary>
     public BipOptions Options => _options;
 
@@ -216,6 +222,13 @@ public sealed class BipBalancer : IRoutingPolicy
 
     private void ClipTokens(Span<float> p)
     {
+        int negative = 0;
+        foreach (float v in p)
+        {
+            negative += v < 0f ? 1 : 0;
+        }
+
+        LastNegativeTokenDualShare = p.IsEmpty ? 0 : (double)negative / p.Length;
         if (_options.Clip is BipClip.Both or BipClip.Tokens)
         {
             foreach (ref float v in p)
