@@ -22,6 +22,7 @@ public class OptimalityTests(ITestOutputHelper output)
         var bipGaps = new List<double>();
         var exactGaps = new List<double>();
         var zeroGaps = new List<double>();
+        var greedyGaps = new List<double>();
         var excess = new List<double>();
         var exactExcess = new List<double>();
         for (int instance = 0; instance < Instances; instance++)
@@ -32,6 +33,7 @@ public class OptimalityTests(ITestOutputHelper output)
             bipGaps.Add(Gap(optimum, s, shape, ConvergedQ(s, shape, new BipOptions { Iterations = 64 })));
             exactGaps.Add(Gap(optimum, s, shape, ConvergedQ(s, shape, new BipOptions { Iterations = 64, Statistic = OrderStatisticMode.Exact })));
             zeroGaps.Add(Gap(optimum, s, shape, new float[shape.Experts]));
+            greedyGaps.Add((optimum - FirstComeGreedy(s, shape, capacity)) / optimum);
             excess.Add(UncappedExcess(s, shape, ConvergedQ(s, shape, new BipOptions { Iterations = 64 }), capacity));
             exactExcess.Add(UncappedExcess(s, shape, ConvergedQ(s, shape, new BipOptions { Iterations = 64, Statistic = OrderStatisticMode.Exact }), capacity));
         }
@@ -39,6 +41,7 @@ public class OptimalityTests(ITestOutputHelper output)
         Report("BIP default statistic (quantile), T=64, + capacity", bipGaps);
         Report("BIP exact statistic, T=64, + capacity", exactGaps);
         Report("q = 0 (plain top-K) + capacity", zeroGaps);
+        Report("q = 0, first-come greedy capacity (tokens in order take their best experts with room)", greedyGaps);
         Report("uncapped BIP routing (quantile): max load / capacity - 1", excess);
         Report("uncapped BIP routing (exact): max load / capacity - 1", exactExcess);
 
@@ -97,6 +100,33 @@ public class OptimalityTests(ITestOutputHelper output)
         }
 
         return (optimum - value) / optimum;
+    }
+
+    // A simpler capacity rule for comparison: tokens in index order take their best experts that still have room.
+    private static double FirstComeGreedy(float[] s, RoutingShape shape, int capacity)
+    {
+        var loads = new int[shape.Experts];
+        double value = 0;
+        for (int i = 0; i < shape.Tokens; i++)
+        {
+            int taken = 0;
+            foreach (int j in Enumerable.Range(0, shape.Experts).OrderByDescending(j => s[(i * shape.Experts) + j]))
+            {
+                if (taken == shape.TopK)
+                {
+                    break;
+                }
+
+                if (loads[j] < capacity)
+                {
+                    loads[j]++;
+                    value += s[(i * shape.Experts) + j];
+                    taken++;
+                }
+            }
+        }
+
+        return value;
     }
 
     private static double UncappedExcess(float[] s, RoutingShape shape, float[] q, int capacity)
