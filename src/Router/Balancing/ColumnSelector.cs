@@ -58,7 +58,9 @@ internal sealed class ColumnSelector
         _tokens = _tokensPerSlot[slot];
 
         bool vectorPath = Vector256.IsHardwareAccelerated && m % 8 == 0;
-        if (_tokens == n && vectorPath)
+        // Brackets carry over between batch sizes too: a column's quantile at a fixed level barely
+        // depends on n. The very first call of a slot has no bracket and selects every column in full.
+        if (_tokens > 0 && vectorPath)
         {
             BandPass(scores, p, n, m, clipAtZero);
         }
