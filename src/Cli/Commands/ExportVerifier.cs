@@ -79,23 +79,19 @@ internal sealed class ExportVerifier : IDisposable
         int d = c.DModel;
         int t = tokens.Length;
         long[] positions = Enumerable.Range(pastLength, t).Select(i => (long)i).ToArray();
-        float[] bias = ReferenceMoeModel.CausalBias(t, pastLength);
         float[] x = Run(_manifest.Graphs.Embed, (GraphNames.InputIds, tokens, [t]))[0];
         for (int l = 0; l < c.Layers; l++)
         {
             var layer = _manifest.Graphs.Layers[l];
-            var dense = Run(
-                layer.Dense,
-                (GraphNames.Hidden, x, [t, d]),
-                (GraphNames.Positions, positions, [t]),
-                (GraphNames.AttentionBias, bias, [t, pastLength + t]),
-                (GraphNames.PastKey, pastKey[l], [c.Heads, pastLength, c.HeadDim]),
-                (GraphNames.PastValue, pastValue[l], [c.Heads, pastLength, c.HeadDim]));
+            // qkv graph, then the managed attention over the keys/values so far ([S, H, hd]), then the post graph.
+            var qkv = Run(layer.Qkv, (GraphNames.Hidden, x, [t, d]), (GraphNames.Positions, positions, [t]));
+            pastKey[l] = [.. pastKey[l], .. qkv[1]];
+            pastValue[l] = [.. pastValue[l], .. qkv[2]];
+            float[] attention = ReferenceMoeModel.CausalAttention(qkv[0], pastKey[l], pastValue[l], c.Heads, c.HeadDim);
+            var dense = Run(layer.Post, (GraphNames.Hidden, x, [t, d]), (GraphNames.Attention, attention, [t, d]));
             float[] residual = dense[0];
             float[] ffnInput = dense[1];
             float[] routerLogits = dense[2];
-            pastKey[l] = dense[3];
-            pastValue[l] = dense[4];
 
             int[] chosen = new int[c.TopK];
             float[] gates = new float[c.TopK];

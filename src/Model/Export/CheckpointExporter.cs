@@ -77,7 +77,8 @@ public sealed class CheckpointExporter
                 Head = GraphNames.HeadFile,
                 Layers = Enumerable.Range(0, config.Layers).Select(l => new ManifestLayer
                 {
-                    Dense = GraphNames.DenseFile(l),
+                    Qkv = GraphNames.QkvFile(l),
+                    Post = GraphNames.PostFile(l),
                     Experts = Enumerable.Range(0, config.Experts).Select(j => GraphNames.ExpertFile(l, j)).ToArray(),
                     Shared = config.HasSharedExpert ? GraphNames.SharedFile(l) : null,
                 }).ToArray(),
@@ -116,7 +117,8 @@ public sealed class CheckpointExporter
         for (int l = 0; l < config.Layers; l++)
         {
             int layer = l;
-            graphs.Add((GraphNames.DenseFile(layer), () => factory.BuildDense(layer)));
+            graphs.Add((GraphNames.QkvFile(layer), () => factory.BuildQkv(layer)));
+            graphs.Add((GraphNames.PostFile(layer), () => factory.BuildPost(layer)));
             for (int j = 0; j < config.Experts; j++)
             {
                 int expert = j;

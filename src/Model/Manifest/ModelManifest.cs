@@ -12,8 +12,11 @@ public sealed record ModelManifest
     /// <summary>The manifest file name.</summary>
     public const string FileName = "manifest.json";
 
-    /// <summary>The format version this library writes and reads.</summary>
-    public const int CurrentFormatVersion = 1;
+    /// <summary>
+    /// The format version this library writes and reads. 2: per layer a qkv and a post graph over all tokens
+    /// of a step (1 had one dense graph per sequence with the KV cache passed through it).
+    /// </summary>
+    public const int CurrentFormatVersion = 2;
 
     /// <summary>Format version of this manifest.</summary>
     public int FormatVersion { get; init; } = CurrentFormatVersion;
@@ -57,7 +60,8 @@ public sealed record ModelManifest
         yield return Graphs.Embed;
         foreach (var layer in Graphs.Layers)
         {
-            yield return layer.Dense;
+            yield return layer.Qkv;
+            yield return layer.Post;
             foreach (string expert in layer.Experts)
             {
                 yield return expert;
@@ -144,8 +148,11 @@ public sealed record ManifestGraphs
 /// <summary>The graph files of one layer.</summary>
 public sealed record ManifestLayer
 {
-    /// <summary>layer{l}.dense.onnx.</summary>
-    public required string Dense { get; init; }
+    /// <summary>layer{l}.qkv.onnx: attention norm, Q/K/V and RoPE over all tokens of a step.</summary>
+    public string Qkv { get; init; } = "";
+
+    /// <summary>layer{l}.post.onnx: Wo, residual, ffn norm and router logits over all tokens of a step.</summary>
+    public string Post { get; init; } = "";
 
     /// <summary>layer{l}.expert{j}.onnx for j = 0..m-1.</summary>
     public required IReadOnlyList<string> Experts { get; init; }

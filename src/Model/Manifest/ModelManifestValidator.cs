@@ -12,7 +12,12 @@ public static class ModelManifestValidator
         var errors = new List<string>();
         if (manifest.FormatVersion != ModelManifest.CurrentFormatVersion)
         {
-            errors.Add($"formatVersion is {manifest.FormatVersion}; this build reads version {ModelManifest.CurrentFormatVersion}.");
+            // An older format names other graphs: every further check would only add noise.
+            string hint = manifest.FormatVersion < ModelManifest.CurrentFormatVersion
+                ? " Format 1 had one dense graph per sequence; re-export the model: export --checkpoint <checkpoint dir> --out <model dir>."
+                : " Update this build.";
+            errors.Add($"formatVersion is {manifest.FormatVersion}; this build reads version {ModelManifest.CurrentFormatVersion}.{hint}");
+            return errors;
         }
 
         if (string.IsNullOrWhiteSpace(manifest.Name))
@@ -103,9 +108,14 @@ public static class ModelManifestValidator
         for (int l = 0; l < layers.Count; l++)
         {
             var layer = layers[l];
-            if (string.IsNullOrWhiteSpace(layer?.Dense))
+            if (string.IsNullOrWhiteSpace(layer?.Qkv))
             {
-                errors.Add($"graphs.layers[{l}].dense is missing.");
+                errors.Add($"graphs.layers[{l}].qkv is missing.");
+            }
+
+            if (string.IsNullOrWhiteSpace(layer?.Post))
+            {
+                errors.Add($"graphs.layers[{l}].post is missing.");
             }
 
             int experts = layer?.Experts?.Count ?? 0;

@@ -12,35 +12,32 @@ public static class GraphNames
     /// <summary>Input of embed.onnx: token ids, int64 [N].</summary>
     public const string InputIds = "input_ids";
 
-    /// <summary>Output of embed.onnx and input of the dense and head graphs: float [N, d] or [T, d].</summary>
+    /// <summary>Output of embed.onnx and input of the qkv, post and head graphs: float [N, d].</summary>
     public const string Hidden = "hidden";
 
-    /// <summary>Dense graph input: int64 [T] positions, counting from 0 at the sequence's first token.</summary>
+    /// <summary>qkv graph input: int64 [N] positions, counting from 0 at the sequence's first token.</summary>
     public const string Positions = "positions";
 
-    /// <summary>Dense graph input: float [T, P+T], 0 where attention is allowed and -inf where masked.</summary>
-    public const string AttentionBias = "attention_bias";
+    /// <summary>qkv graph output: float [N, H, hd] queries, RoPE applied.</summary>
+    public const string Query = "query";
 
-    /// <summary>Dense graph input: float [H, P, hd] cached keys (P may be 0).</summary>
-    public const string PastKey = "past_key";
+    /// <summary>qkv graph output: float [N, H, hd] keys, RoPE applied (the runtime appends them to the KV cache).</summary>
+    public const string Key = "key";
 
-    /// <summary>Dense graph input: float [H, P, hd] cached values.</summary>
-    public const string PastValue = "past_value";
+    /// <summary>qkv graph output: float [N, H, hd] values.</summary>
+    public const string Value = "value";
 
-    /// <summary>Dense graph output: float [T, d], x after the attention residual.</summary>
+    /// <summary>post graph input: float [N, d], the attention output with heads concatenated (before Wo).</summary>
+    public const string Attention = "attention";
+
+    /// <summary>post graph output: float [N, d], x after the attention residual.</summary>
     public const string Residual = "residual";
 
-    /// <summary>Dense graph output: float [T, d], RMSNorm(residual) fed to the router and the experts.</summary>
+    /// <summary>post graph output: float [N, d], RMSNorm(residual) fed to the router and the experts.</summary>
     public const string FfnInput = "ffn_input";
 
-    /// <summary>Dense graph output: float [T, m] router logits.</summary>
+    /// <summary>post graph output: float [N, m] router logits.</summary>
     public const string RouterLogits = "router_logits";
-
-    /// <summary>Dense graph output: float [H, P+T, hd] keys including this step.</summary>
-    public const string PresentKey = "present_key";
-
-    /// <summary>Dense graph output: float [H, P+T, hd] values including this step.</summary>
-    public const string PresentValue = "present_value";
 
     /// <summary>Expert graph input: float [N, d].</summary>
     public const string ExpertInput = "x";
@@ -51,9 +48,13 @@ public static class GraphNames
     /// <summary>Head graph output: float [N, V].</summary>
     public const string Logits = "logits";
 
-    /// <summary>Dense graph file of layer <paramref name="layer"/>.</summary>
+    /// <summary>Layer <paramref name="layer"/>'s graph before attention: norm, Q/K/V projections and RoPE over all tokens of a step.</summary>
     /// <param name="layer">Layer index.</param>
-    public static string DenseFile(int layer) => $"layer{layer}.dense.onnx";
+    public static string QkvFile(int layer) => $"layer{layer}.qkv.onnx";
+
+    /// <summary>Layer <paramref name="layer"/>'s graph after attention: Wo, residual, ffn norm and router logits over all tokens of a step.</summary>
+    /// <param name="layer">Layer index.</param>
+    public static string PostFile(int layer) => $"layer{layer}.post.onnx";
 
     /// <summary>Routed expert graph file.</summary>
     /// <param name="layer">Layer index.</param>

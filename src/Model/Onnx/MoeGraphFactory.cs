@@ -3,16 +3,13 @@ using Onnx;
 namespace MoeServe.Model.Onnx;
 
 /// <summary>
-/// Builds the per-part ONNX graphs of a checkpoint: embed, each layer's dense part, each expert,
+/// Builds the per-part ONNX graphs of a checkpoint: embed, each layer's parts before and after attention, each expert,
 /// the optional shared expert and the head, with the math of docs/contracts.md.
 /// Linear weights are stored transposed ([in, out]) so every projection is one MatMul.
 /// </summary>
 public sealed class MoeGraphFactory
 {
     private const string TokenDim = "N";
-    private const string StepDim = "T";
-    private const string PastDim = "P";
-    private const string TotalDim = "P+T";
 
     private readonly ModelConfig _config;
     private readonly SafeTensorsContent _weights;
@@ -119,57 +116,81 @@ public sealed class MoeGraphFactory
     }
 
     /// <summary>
-    /// layer{l}.dense.onnx for one sequence: attention RMSNorm, Q/K/V, RoPE at the given positions,
-    /// KV-cache concat, softmax(q k^T / sqrt(hd) + attention_bias) v, Wo, residual, ffn RMSNorm and
-    /// router logits.
+    /// layer{l}.qkv.onnx over all N tokens of a step (sequences packed): attention RMSNorm, one fused
+    /// Q/K/V MatMul, RoPE at each token's own position. Attention itself is left to the caller, which
+    /// owns the KV cache.
     /// </summary>
     /// <param name="layer">Layer index.</param>
-    public ModelProto BuildDense(int layer)
+    public ModelProto BuildQkv(int layer)
     {
         CheckLayer(layer);
         int d = _config.DModel;
         int heads = _config.Heads;
         int hd = _config.HeadDim;
-        var g = new OnnxGraphBuilder($"layer{layer}_dense", _weightType);
-        string hidden = g.FloatInput(GraphNames.Hidden, StepDim, d);
-        string positions = g.Int64Input(GraphNames.Positions, StepDim);
-        string bias = g.FloatInput(GraphNames.AttentionBias, StepDim, TotalDim);
-        string pastKey = g.FloatInput(GraphNames.PastKey, heads, PastDim, hd);
-        string pastValue = g.FloatInput(GraphNames.PastValue, heads, PastDim, hd);
+        var g = new OnnxGraphBuilder($"layer{layer}_qkv", _weightType);
+        string hidden = g.FloatInput(GraphNames.Hidden, TokenDim, d);
+        string positions = g.Int64Input(GraphNames.Positions, TokenDim);
 
         string a = RmsNorm(g, hidden, CheckpointTensorNames.AttentionNorm(layer), "attention_norm");
+
+        // One [d, 3d] MatMul then a Split: one GEMM instead of three small ones.
+        float[] fused = new float[d * 3 * d];
+        string[] names = [CheckpointTensorNames.Wq(layer), CheckpointTensorNames.Wk(layer), CheckpointTensorNames.Wv(layer)];
+        for (int w = 0; w < 3; w++)
+        {
+            var weight = _weights.Get(names[w]);
+            for (int o = 0; o < d; o++)
+            {
+                for (int i = 0; i < d; i++)
+                {
+                    fused[(i * 3 * d) + (w * d) + o] = weight.Data[(o * d) + i];
+                }
+            }
+        }
+
+        string wqkv = g.Weight("wqkv_t", [d, 3 * d], fused, StoredType(names[0], _weightType) == TensorDType.Float32);
+        string both = g.Op("MatMul", [a, wqkv]);
+        var parts = g.Node("Split", [both, g.Int64Constant("split_sizes", d, d, d)], [g.Fresh("q_proj"), g.Fresh("k_proj"), g.Fresh("v_proj")], ("axis", 1L));
         string headShape = g.Int64Constant("head_shape", -1, heads, hd);
-        string q = ToHeads(g, g.Op("MatMul", [a, TransposedWeight(g, CheckpointTensorNames.Wq(layer), "wq_t")]), headShape);
-        string k = ToHeads(g, g.Op("MatMul", [a, TransposedWeight(g, CheckpointTensorNames.Wk(layer), "wk_t")]), headShape);
-        string v = ToHeads(g, g.Op("MatMul", [a, TransposedWeight(g, CheckpointTensorNames.Wv(layer), "wv_t")]), headShape);
+        string q = g.Op("Reshape", [parts[0], headShape]);
+        string k = g.Op("Reshape", [parts[1], headShape]);
+        string v = g.Op("Reshape", [parts[2], headShape]);
 
+        // cos/sin [N, hd] -> [N, 1, hd] to broadcast over the heads of [N, H, hd].
         var (cos, sin) = RopeTables(g, positions, hd);
-        string qr = Rope(g, q, cos, sin, hd);
-        string kr = Rope(g, k, cos, sin, hd);
+        string headAxis = g.Int64Constant("head_axis", 1);
+        string cosH = g.Op("Unsqueeze", [cos, headAxis]);
+        string sinH = g.Op("Unsqueeze", [sin, headAxis]);
+        string qr = Rope(g, q, cosH, sinH, hd);
+        string kr = Rope(g, k, cosH, sinH, hd);
 
-        string presentKey = g.Op("Concat", [pastKey, kr], ("axis", 1L));
-        string presentValue = g.Op("Concat", [pastValue, v], ("axis", 1L));
+        g.FloatOutput(GraphNames.Query, qr, TokenDim, heads, hd);
+        g.FloatOutput(GraphNames.Key, kr, TokenDim, heads, hd);
+        g.FloatOutput(GraphNames.Value, v, TokenDim, heads, hd);
+        return g.Build($"MoeServe layer {layer} before attention: attention norm, Q/K/V, RoPE");
+    }
 
-        // [H, T, hd] x [H, hd, P+T] -> [H, T, P+T]; the [T, P+T] bias broadcasts over heads.
-        string keysT = g.Op("Transpose", [presentKey], ("perm", new long[] { 0, 2, 1 }));
-        string scores = g.Op("MatMul", [qr, keysT]);
-        string scaled = g.Op("Mul", [scores, g.Scalar("attention_scale", (float)(1.0 / Math.Sqrt(hd)))]);
-        string masked = g.Op("Add", [scaled, bias]);
-        string probs = g.Op("Softmax", [masked], ("axis", -1L));
-        string context = g.Op("MatMul", [probs, presentValue]);
-        string merged = g.Op("Reshape", [g.Op("Transpose", [context], ("perm", new long[] { 1, 0, 2 })), g.Int64Constant("model_shape", -1, d)]);
+    /// <summary>
+    /// layer{l}.post.onnx over all N tokens of a step: residual = hidden + attention Wo^T, ffn RMSNorm,
+    /// router logits.
+    /// </summary>
+    /// <param name="layer">Layer index.</param>
+    public ModelProto BuildPost(int layer)
+    {
+        CheckLayer(layer);
+        int d = _config.DModel;
+        var g = new OnnxGraphBuilder($"layer{layer}_post", _weightType);
+        string hidden = g.FloatInput(GraphNames.Hidden, TokenDim, d);
+        string merged = g.FloatInput(GraphNames.Attention, TokenDim, d);
         string attention = g.Op("MatMul", [merged, TransposedWeight(g, CheckpointTensorNames.Wo(layer), "wo_t")]);
         string residual = g.Op("Add", [hidden, attention]);
-
         string ffnInput = RmsNorm(g, residual, CheckpointTensorNames.FfnNorm(layer), "ffn_norm");
         string logits = g.Op("MatMul", [ffnInput, TransposedWeight(g, CheckpointTensorNames.Gate(layer), "gate_t")]);
 
-        g.FloatOutput(GraphNames.Residual, residual, StepDim, d);
-        g.FloatOutput(GraphNames.FfnInput, ffnInput, StepDim, d);
-        g.FloatOutput(GraphNames.RouterLogits, logits, StepDim, _config.Experts);
-        g.FloatOutput(GraphNames.PresentKey, presentKey, heads, TotalDim, hd);
-        g.FloatOutput(GraphNames.PresentValue, presentValue, heads, TotalDim, hd);
-        return g.Build($"MoeServe layer {layer} dense part: attention with KV cache, ffn norm, router logits");
+        g.FloatOutput(GraphNames.Residual, residual, TokenDim, d);
+        g.FloatOutput(GraphNames.FfnInput, ffnInput, TokenDim, d);
+        g.FloatOutput(GraphNames.RouterLogits, logits, TokenDim, _config.Experts);
+        return g.Build($"MoeServe layer {layer} after attention: Wo, residual, ffn norm, router logits");
     }
 
     private ModelProto BuildSwiGlu(string graphName, string w1Name, string w3Name, string w2Name, int hidden)
@@ -229,10 +250,6 @@ public sealed class MoeGraphFactory
         return g.Weight(hint, [cols, rows], t, StoredType(name, _weightType) == TensorDType.Float32);
     }
 
-    // [T, d] -> [T, H, hd] -> [H, T, hd]
-    private static string ToHeads(OnnxGraphBuilder g, string x, string headShape) =>
-        g.Op("Transpose", [g.Op("Reshape", [x, headShape])], ("perm", new long[] { 1, 0, 2 }));
-
     // Angles and cos/sin in float64, then float32: the same numbers as training's precomputed tables,
     // without a table that would cap positions at the context length.
     private (string Cos, string Sin) RopeTables(OnnxGraphBuilder g, string positions, int hd)
@@ -246,13 +263,13 @@ public sealed class MoeGraphFactory
 
         string invFreq = g.DoubleConstant("inv_freq", [half], inv);
         string pos = g.Op("Unsqueeze", [g.Op("Cast", [positions], ("to", (long)TensorProto.Types.DataType.Double)), g.Int64Constant("axis1", 1)]);
-        string angle = g.Op("Mul", [pos, invFreq]);                   // [T, hd/2] float64
-        string full = g.Op("Concat", [angle, angle], ("axis", -1L)); // [T, hd]
+        string angle = g.Op("Mul", [pos, invFreq]);                   // [N, hd/2] float64
+        string full = g.Op("Concat", [angle, angle], ("axis", -1L)); // [N, hd]
         long toFloat = (long)TensorProto.Types.DataType.Float;
         return (g.Op("Cast", [g.Op("Cos", [full])], ("to", toFloat)), g.Op("Cast", [g.Op("Sin", [full])], ("to", toFloat)));
     }
 
-    // rope(x) = x * cos + rotate_half(x) * sin with rotate_half(x) = concat(-x[hd/2:], x[:hd/2]); x is [H, T, hd].
+    // rope(x) = x * cos + rotate_half(x) * sin with rotate_half(x) = concat(-x[hd/2:], x[:hd/2]); x is [N, H, hd].
     private static string Rope(OnnxGraphBuilder g, string x, string cos, string sin, int hd)
     {
         int half = hd / 2;

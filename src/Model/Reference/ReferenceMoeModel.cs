@@ -82,12 +82,7 @@ public sealed class ReferenceMoeModel
             throw new ArgumentException("Inconsistent dense-layer input sizes.", nameof(hidden));
         }
 
-        float[] a = RmsNorm(hidden, t, CheckpointTensorNames.AttentionNorm(layer));
-        float[] q = Linear(a, t, CheckpointTensorNames.Wq(layer));
-        float[] k = Linear(a, t, CheckpointTensorNames.Wk(layer));
-        float[] v = Linear(a, t, CheckpointTensorNames.Wv(layer));
-        ApplyRope(q, positions);
-        ApplyRope(k, positions);
+        var (q, k, v) = Qkv(layer, hidden, positions);
 
         float[] presentKey = new float[heads * s * hd];
         float[] presentValue = new float[heads * s * hd];
@@ -142,16 +137,128 @@ public sealed class ReferenceMoeModel
             }
         }
 
-        float[] attention = Linear(merged, t, CheckpointTensorNames.Wo(layer));
+        var post = Post(layer, hidden, merged);
+        return post with { PresentKey = presentKey, PresentValue = presentValue };
+    }
+
+    /// <summary>The part of a layer before attention (layer{l}.qkv.onnx): attention RMSNorm, Q/K/V, RoPE.</summary>
+    /// <param name="layer">Layer index.</param>
+    /// <param name="hidden">[T, d] input.</param>
+    /// <param name="positions">[T] positions (each token's position in its own sequence).</param>
+    public QkvOutput Qkv(int layer, float[] hidden, long[] positions)
+    {
+        ArgumentNullException.ThrowIfNull(hidden);
+        ArgumentNullException.ThrowIfNull(positions);
+        int t = positions.Length;
+        if (hidden.Length != t * Config.DModel)
+        {
+            throw new ArgumentException("hidden must hold T x d floats for T positions.", nameof(hidden));
+        }
+
+        float[] a = RmsNorm(hidden, t, CheckpointTensorNames.AttentionNorm(layer));
+        float[] q = Linear(a, t, CheckpointTensorNames.Wq(layer));
+        float[] k = Linear(a, t, CheckpointTensorNames.Wk(layer));
+        float[] v = Linear(a, t, CheckpointTensorNames.Wv(layer));
+        ApplyRope(q, positions);
+        ApplyRope(k, positions);
+        return new QkvOutput(q, k, v);
+    }
+
+    /// <summary>
+    /// The part of a layer after attention (layer{l}.post.onnx): residual = hidden + attention Wo^T, ffn
+    /// RMSNorm, router logits. The result's present keys and values are empty.
+    /// </summary>
+    /// <param name="layer">Layer index.</param>
+    /// <param name="hidden">[T, d], x before attention.</param>
+    /// <param name="attention">[T, d], the attention output with heads concatenated (before Wo).</param>
+    public DenseLayerOutput Post(int layer, float[] hidden, float[] attention)
+    {
+        ArgumentNullException.ThrowIfNull(hidden);
+        ArgumentNullException.ThrowIfNull(attention);
+        int d = Config.DModel;
+        int t = hidden.Length / d;
+        if (hidden.Length != t * d || attention.Length != hidden.Length)
+        {
+            throw new ArgumentException("hidden and attention must both hold T x d floats.", nameof(attention));
+        }
+
+        float[] projected = Linear(attention, t, CheckpointTensorNames.Wo(layer));
         float[] residual = new float[t * d];
         for (int i = 0; i < residual.Length; i++)
         {
-            residual[i] = hidden[i] + attention[i];
+            residual[i] = hidden[i] + projected[i];
         }
 
         float[] ffnInput = RmsNorm(residual, t, CheckpointTensorNames.FfnNorm(layer));
         float[] logits = Linear(ffnInput, t, CheckpointTensorNames.Gate(layer));
-        return new DenseLayerOutput(residual, ffnInput, logits, presentKey, presentValue);
+        return new DenseLayerOutput(residual, ffnInput, logits, [], []);
+    }
+
+    /// <summary>
+    /// Causal attention of one sequence: the T queries are the sequence's last T tokens, and query i
+    /// attends to keys 0 .. S - T + i. Returns [T, H * hd] (heads concatenated).
+    /// </summary>
+    /// <param name="query">[T, H, hd] queries (RoPE applied).</param>
+    /// <param name="keys">[S, H, hd] keys of the sequence so far, including the T new ones.</param>
+    /// <param name="values">[S, H, hd] values, same layout.</param>
+    /// <param name="heads">H.</param>
+    /// <param name="headDim">hd.</param>
+    public static float[] CausalAttention(float[] query, float[] keys, float[] values, int heads, int headDim)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(values);
+        int d = heads * headDim;
+        int t = query.Length / d;
+        int s = keys.Length / d;
+        if (query.Length != t * d || keys.Length != s * d || values.Length != keys.Length || s < t)
+        {
+            throw new ArgumentException("query must be [T, H, hd] and keys/values [S, H, hd] with S >= T.", nameof(keys));
+        }
+
+        int p = s - t;
+        float[] output = new float[t * d];
+        double scale = 1.0 / Math.Sqrt(headDim);
+        double[] scores = new double[s];
+        for (int h = 0; h < heads; h++)
+        {
+            for (int i = 0; i < t; i++)
+            {
+                int visible = p + i + 1;
+                double max = double.NegativeInfinity;
+                for (int j = 0; j < visible; j++)
+                {
+                    double dot = 0;
+                    for (int c = 0; c < headDim; c++)
+                    {
+                        dot += (double)query[(i * d) + (h * headDim) + c] * keys[(j * d) + (h * headDim) + c];
+                    }
+
+                    scores[j] = dot * scale;
+                    max = Math.Max(max, scores[j]);
+                }
+
+                double sum = 0;
+                for (int j = 0; j < visible; j++)
+                {
+                    scores[j] = Math.Exp(scores[j] - max);
+                    sum += scores[j];
+                }
+
+                for (int c = 0; c < headDim; c++)
+                {
+                    double acc = 0;
+                    for (int j = 0; j < visible; j++)
+                    {
+                        acc += scores[j] / sum * values[(j * d) + (h * headDim) + c];
+                    }
+
+                    output[(i * d) + (h * headDim) + c] = (float)acc;
+                }
+            }
+        }
+
+        return output;
     }
 
     /// <summary>Routed expert: y [N, d] = (silu(x W1^T) * (x W3^T)) W2^T.</summary>

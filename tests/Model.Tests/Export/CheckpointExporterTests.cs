@@ -18,7 +18,7 @@ public sealed class CheckpointExporterTests
             new ExportOptions { CheckpointDirectory = layout.Directory, OutputDirectory = temp.Sub("out"), WeightType = TensorDType.Float32 },
             new SynchronousProgress(progress));
 
-        int graphs = 2 + (Config.Layers * (1 + Config.Experts));
+        int graphs = 2 + (Config.Layers * (2 + Config.Experts)); // embed, head; per layer qkv, post and the experts
         Assert.Equal(graphs + 3, result.Files);
         Assert.Equal(result.Files, progress.Count);
         Assert.Equal(Enumerable.Range(1, result.Files), progress.Select(p => p.Done));
@@ -116,7 +116,8 @@ public sealed class CheckpointExporterTests
         exporter.Export(new ExportOptions { CheckpointDirectory = big.Directory, OutputDirectory = temp.Sub("m") });
         var small = TinyCheckpoint.CreateRandom(temp.Sub("small"), Config with { Layers = 1 }, seed: 1);
         exporter.Export(new ExportOptions { CheckpointDirectory = small.Directory, OutputDirectory = temp.Sub("m") });
-        Assert.False(File.Exists(Path.Combine(temp.Sub("m"), GraphNames.DenseFile(2))));
+        Assert.False(File.Exists(Path.Combine(temp.Sub("m"), GraphNames.QkvFile(2))));
+        Assert.False(File.Exists(Path.Combine(temp.Sub("m"), GraphNames.PostFile(2))));
         Assert.Single(ModelManifest.Load(temp.Sub("m")).Graphs.Layers);
     }
 

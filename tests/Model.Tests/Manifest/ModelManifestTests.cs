@@ -46,13 +46,11 @@ public sealed class ModelManifestTests : IDisposable
         var manifest = ModelManifest.Load(_modelDir);
         var broken = manifest with
         {
-            FormatVersion = 99,
             Routing = manifest.Routing with { TopK = 3, Q = [new float[4], [float.NaN, 0, 0, 0], new float[2]] },
             Graphs = manifest.Graphs with { Layers = [manifest.Graphs.Layers[0] with { Experts = ["a.onnx"], Shared = null }] },
             EndOfTextId = 100000,
         };
         var errors = ModelManifestValidator.Validate(broken, directory: null);
-        Assert.Contains(errors, e => e.Contains("formatVersion", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("routing.topK", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("routing.q has 3", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("routing.q[1] contains a non-finite", StringComparison.Ordinal));
@@ -61,6 +59,45 @@ public sealed class ModelManifestTests : IDisposable
         Assert.Contains(errors, e => e.Contains("graphs.layers[0].experts has 1", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("graphs.layers[0].shared is missing", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("endOfTextId", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Load_FormatVersion1Manifest_RejectedWithReExportHint()
+    {
+        // A format-1 manifest (one dense graph per sequence) as the previous exporter wrote it.
+        string path = Path.Combine(_modelDir, ModelManifest.FileName);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        json["formatVersion"] = 1;
+        foreach (var layer in json["graphs"]!["layers"]!.AsArray())
+        {
+            layer!.AsObject().Remove("qkv");
+            layer.AsObject().Remove("post");
+            layer.AsObject()["dense"] = "layer0.dense.onnx";
+        }
+
+        File.WriteAllText(path, json.ToJsonString());
+        var ex = Assert.Throws<InvalidDataException>(() => ModelManifest.Load(_modelDir));
+        Assert.Contains("formatVersion is 1; this build reads version 2", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("re-export", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("qkv", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_NewerFormatVersion_RejectedAlone()
+    {
+        var manifest = ModelManifest.Load(_modelDir) with { FormatVersion = 99 };
+        var error = Assert.Single(ModelManifestValidator.Validate(manifest, _modelDir));
+        Assert.Contains("formatVersion is 99", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_LayerWithoutQkvOrPost_NamesBoth()
+    {
+        var manifest = ModelManifest.Load(_modelDir);
+        var broken = manifest with { Graphs = manifest.Graphs with { Layers = [manifest.Graphs.Layers[0] with { Qkv = "", Post = " " }, .. manifest.Graphs.Layers.Skip(1)] } };
+        var errors = ModelManifestValidator.Validate(broken, directory: null);
+        Assert.Contains("graphs.layers[0].qkv is missing.", errors);
+        Assert.Contains("graphs.layers[0].post is missing.", errors);
     }
 
     [Fact]

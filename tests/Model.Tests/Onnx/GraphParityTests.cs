@@ -93,68 +93,98 @@ public sealed class GraphParityTests : IClassFixture<ExportedTinyModel>
     [InlineData(TensorDType.Float32, 9)]
     [InlineData(TensorDType.Float16, 3)]
     [InlineData(TensorDType.Float32, 1000)]
-    public void Dense_Prefill_MatchesReferenceAtAnyStartPosition(TensorDType dtype, int start)
+    public void Qkv_Tokens_MatchesReferenceAtAnyStartPosition(TensorDType dtype, int start)
     {
         const int t = 6;
         float[] hidden = RandomHidden(t, 21 + start);
         long[] positions = Enumerable.Range(start, t).Select(i => (long)i).ToArray();
-        float[] bias = ReferenceMoeModel.CausalBias(t, 0);
-        var actual = RunDense(dtype, 1, hidden, positions, bias, [], [], 0);
-        var expected = ReferenceFor(dtype).Dense(1, hidden, positions, bias, [], []);
-        AssertDense(expected, actual, Fp32Tolerance, $"dense {dtype} start {start}");
-        Assert.Equal(new long[] { Config.Heads, t, Config.HeadDim }, actual.KeyShape);
+        var actual = RunQkv(dtype, 1, hidden, positions);
+        var expected = ReferenceFor(dtype).Qkv(1, hidden, positions);
+        Close.Equal(expected.Query, actual.Query, Fp32Tolerance, $"query {dtype} start {start}");
+        Close.Equal(expected.Key, actual.Key, Fp32Tolerance, $"key {dtype} start {start}");
+        Close.Equal(expected.Value, actual.Value, Fp32Tolerance, $"value {dtype} start {start}");
     }
 
     [Fact]
-    public void Dense_Positions_ChangeQueriesAndKeys()
+    public void Qkv_Positions_RotateQueriesAndKeysNotValues()
     {
         const int t = 3;
         float[] hidden = RandomHidden(t, 4);
-        float[] bias = ReferenceMoeModel.CausalBias(t, 0);
-        var at0 = RunDense(TensorDType.Float32, 0, hidden, [0, 1, 2], bias, [], [], 0);
-        var at7 = RunDense(TensorDType.Float32, 0, hidden, [7, 8, 9], bias, [], [], 0);
-
-        // Rotating every position by the same offset leaves relative attention (and so the residual) unchanged,
-        // but the cached keys themselves differ.
-        Close.Equal(at0.Residual, at7.Residual, 1e-4f, "residual is shift-invariant");
+        var at0 = RunQkv(TensorDType.Float32, 0, hidden, [0, 1, 2]);
+        var at7 = RunQkv(TensorDType.Float32, 0, hidden, [7, 8, 9]);
+        Close.Equal(at0.Value, at7.Value, 0f, "values do not depend on positions");
         Assert.True(at0.Key.Zip(at7.Key).Max(p => Math.Abs(p.First - p.Second)) > 1e-2f, "keys must depend on positions");
+        Assert.True(at0.Query.Zip(at7.Query).Max(p => Math.Abs(p.First - p.Second)) > 1e-2f, "queries must depend on positions");
+    }
+
+    [Fact]
+    public void Qkv_PackedSequences_EqualSeparateRuns()
+    {
+        // The runtime packs the tokens of every sequence of a step into one Run: rows must not interact.
+        int d = Config.DModel;
+        float[] hidden = RandomHidden(5, 17);
+        var packed = RunQkv(TensorDType.Float32, 1, hidden, [3, 4, 0, 11, 12]);
+        var first = RunQkv(TensorDType.Float32, 1, hidden[..(2 * d)], [3, 4]);
+        var second = RunQkv(TensorDType.Float32, 1, hidden[(2 * d)..], [0, 11, 12]);
+        Close.Equal([.. first.Query, .. second.Query], packed.Query, 1e-6f, "query");
+        Close.Equal([.. first.Key, .. second.Key], packed.Key, 1e-6f, "key");
+        Close.Equal([.. first.Value, .. second.Value], packed.Value, 1e-6f, "value");
     }
 
     [Theory]
     [InlineData(TensorDType.Float32)]
     [InlineData(TensorDType.Float16)]
-    public void Dense_KvCacheContinuation_EqualsLongerPrefill(TensorDType dtype)
+    public void Post_HiddenAndAttention_MatchesReference(TensorDType dtype)
     {
+        const int t = 4;
+        float[] hidden = RandomHidden(t, 31);
+        float[] attention = RandomHidden(t, 32);
+        var actual = RunPost(dtype, 1, hidden, attention);
+        var expected = ReferenceFor(dtype).Post(1, hidden, attention);
+        Close.Equal(expected.Residual, actual.Residual, Fp32Tolerance, "residual");
+        Close.Equal(expected.FfnInput, actual.FfnInput, Fp32Tolerance, "ffn_input");
+        Close.Equal(expected.RouterLogits, actual.RouterLogits, Fp32Tolerance, "router_logits");
+    }
+
+    [Theory]
+    [InlineData(TensorDType.Float32)]
+    [InlineData(TensorDType.Float16)]
+    public void QkvAttentionPost_PrefillThenDecode_EqualsReferenceDenseLayer(TensorDType dtype)
+    {
+        // qkv graph -> managed attention over the cached keys -> post graph must equal the one-piece
+        // reference layer (with its [T, P+T] bias and [H, P, hd] cache), for a prefill and a decode step.
         const int t = 5;
+        int d = Config.DModel;
         float[] hidden = RandomHidden(t + 1, 99);
         long[] all = Enumerable.Range(0, t + 1).Select(i => (long)i).ToArray();
-        var full = RunDense(dtype, 0, hidden, all, ReferenceMoeModel.CausalBias(t + 1, 0), [], [], 0);
-        var prefix = RunDense(dtype, 0, hidden[..(t * Config.DModel)], all[..t], ReferenceMoeModel.CausalBias(t, 0), [], [], 0);
-        var step = RunDense(dtype, 0, hidden[(t * Config.DModel)..], [t], ReferenceMoeModel.CausalBias(1, t), prefix.Key, prefix.Value, t);
+        var reference = ReferenceFor(dtype);
+        var full = reference.Dense(0, hidden, all, ReferenceMoeModel.CausalBias(t + 1, 0), [], []);
 
-        int d = Config.DModel;
-        Close.Equal(full.Residual.AsSpan(t * d), step.Residual, Fp32Tolerance, "residual of the decoded token");
-        Close.Equal(full.FfnInput.AsSpan(t * d), step.FfnInput, Fp32Tolerance, "ffn input of the decoded token");
-        Close.Equal(full.Logits.AsSpan(t * Config.Experts), step.Logits, Fp32Tolerance, "router logits of the decoded token");
-        Close.Equal(full.Key, step.Key, Fp32Tolerance, "present key");
-        Close.Equal(full.Value, step.Value, Fp32Tolerance, "present value");
-        Assert.Equal(new long[] { Config.Heads, t + 1, Config.HeadDim }, step.KeyShape);
+        var prefix = RunQkv(dtype, 0, hidden[..(t * d)], all[..t]);
+        float[] prefixAttention = ReferenceMoeModel.CausalAttention(prefix.Query, prefix.Key, prefix.Value, Config.Heads, Config.HeadDim);
+        var prefixPost = RunPost(dtype, 0, hidden[..(t * d)], prefixAttention);
+        Close.Equal(full.Residual.AsSpan(0, t * d), prefixPost.Residual, Fp32Tolerance, "prefill residual");
+        Close.Equal(full.RouterLogits.AsSpan(0, t * Config.Experts), prefixPost.RouterLogits, Fp32Tolerance, "prefill router logits");
+
+        var step = RunQkv(dtype, 0, hidden[(t * d)..], [t]);
+        float[] stepAttention = ReferenceMoeModel.CausalAttention(step.Query, [.. prefix.Key, .. step.Key], [.. prefix.Value, .. step.Value], Config.Heads, Config.HeadDim);
+        var stepPost = RunPost(dtype, 0, hidden[(t * d)..], stepAttention);
+        Close.Equal(full.Residual.AsSpan(t * d), stepPost.Residual, Fp32Tolerance, "decoded residual");
+        Close.Equal(full.FfnInput.AsSpan(t * d), stepPost.FfnInput, Fp32Tolerance, "decoded ffn input");
+        Close.Equal(full.RouterLogits.AsSpan(t * Config.Experts), stepPost.RouterLogits, Fp32Tolerance, "decoded router logits");
     }
 
     [Fact]
-    public void Dense_AttentionBias_MasksPastPositions()
+    public void CausalAttention_OnlyOneVisibleKey_ReturnsItsValue()
     {
-        // Masking every past position but the current one must equal attending to the token alone.
-        const int p = 4;
-        float[] hidden = RandomHidden(p + 1, 8);
-        long[] all = Enumerable.Range(0, p + 1).Select(i => (long)i).ToArray();
-        var prefix = RunDense(TensorDType.Float32, 0, hidden[..(p * Config.DModel)], all[..p], ReferenceMoeModel.CausalBias(p, 0), [], [], 0);
-        float[] bias = new float[p + 1];
-        Array.Fill(bias, float.NegativeInfinity, 0, p);
-        float[] last = hidden[(p * Config.DModel)..];
-        var masked = RunDense(TensorDType.Float32, 0, last, [p], bias, prefix.Key, prefix.Value, p);
-        var alone = RunDense(TensorDType.Float32, 0, last, [p], [0f], [], [], 0);
-        Close.Equal(alone.Residual, masked.Residual, 1e-5f, "masked residual");
+        // The first token of a sequence sees only itself: softmax over one score is 1.
+        int d = Config.DModel;
+        float[] q = RandomHidden(1, 1);
+        float[] k = RandomHidden(1, 2);
+        float[] v = RandomHidden(1, 3);
+        Close.Equal(v, ReferenceMoeModel.CausalAttention(q, k, v, Config.Heads, Config.HeadDim), 1e-6f, "single key");
+        Assert.Throws<ArgumentException>(() => ReferenceMoeModel.CausalAttention(RandomHidden(2, 1), k, v, Config.Heads, Config.HeadDim));
+        Assert.Equal(d, v.Length);
     }
 
     [Theory]
@@ -186,33 +216,26 @@ public sealed class GraphParityTests : IClassFixture<ExportedTinyModel>
         Close.Equal(expected, actual, Fp32Tolerance * 2, "float16 graphs vs float16-rounded reference");
     }
 
-    private void AssertDense(DenseLayerOutput expected, DenseResult actual, float tolerance, string what)
-    {
-        Close.Equal(expected.Residual, actual.Residual, tolerance, what + " residual");
-        Close.Equal(expected.FfnInput, actual.FfnInput, tolerance, what + " ffn_input");
-        Close.Equal(expected.RouterLogits, actual.Logits, tolerance, what + " router_logits");
-        Close.Equal(expected.PresentKey, actual.Key, tolerance, what + " present_key");
-        Close.Equal(expected.PresentValue, actual.Value, tolerance, what + " present_value");
-    }
-
-    private DenseResult RunDense(TensorDType dtype, int layer, float[] hidden, long[] positions, float[] bias, float[] pastKey, float[] pastValue, int past)
+    private QkvOutput RunQkv(TensorDType dtype, int layer, float[] hidden, long[] positions)
     {
         int t = positions.Length;
-        var c = Config;
-        var outputs = _model.Graph(dtype, GraphNames.DenseFile(layer)).Run(
-            (GraphNames.Hidden, hidden, [t, c.DModel]),
-            (GraphNames.Positions, positions, [t]),
-            (GraphNames.AttentionBias, bias, [t, past + t]),
-            (GraphNames.PastKey, pastKey, [c.Heads, past, c.HeadDim]),
-            (GraphNames.PastValue, pastValue, [c.Heads, past, c.HeadDim]));
-        return new DenseResult(
-            outputs[GraphNames.Residual].Data,
-            outputs[GraphNames.FfnInput].Data,
-            outputs[GraphNames.RouterLogits].Data,
-            outputs[GraphNames.PresentKey].Data,
-            outputs[GraphNames.PresentValue].Data,
-            outputs[GraphNames.PresentKey].Shape);
+        var outputs = _model.Graph(dtype, GraphNames.QkvFile(layer)).Run(
+            (GraphNames.Hidden, hidden, [t, Config.DModel]),
+            (GraphNames.Positions, positions, [t]));
+        foreach (var output in outputs.Values)
+        {
+            Assert.Equal(new long[] { t, Config.Heads, Config.HeadDim }, output.Shape);
+        }
+
+        return new QkvOutput(outputs[GraphNames.Query].Data, outputs[GraphNames.Key].Data, outputs[GraphNames.Value].Data);
     }
 
-    private sealed record DenseResult(float[] Residual, float[] FfnInput, float[] Logits, float[] Key, float[] Value, long[] KeyShape);
+    private DenseLayerOutput RunPost(TensorDType dtype, int layer, float[] hidden, float[] attention)
+    {
+        int t = hidden.Length / Config.DModel;
+        var outputs = _model.Graph(dtype, GraphNames.PostFile(layer)).Run(
+            (GraphNames.Hidden, hidden, [t, Config.DModel]),
+            (GraphNames.Attention, attention, [t, Config.DModel]));
+        return new DenseLayerOutput(outputs[GraphNames.Residual].Data, outputs[GraphNames.FfnInput].Data, outputs[GraphNames.RouterLogits].Data, [], []);
+    }
 }

@@ -26,11 +26,14 @@ public sealed class GraphStructureTests : IClassFixture<ExportedTinyModel>
     [Fact]
     public void Float16Export_LargeWeightsHalfNormsAndGateFloat()
     {
-        var dense = Parse(Path.Combine(_model.Float16Dir, GraphNames.DenseFile(0)));
-        var types = dense.Graph.Initializer.Where(i => i.Dims.Count == 2).ToDictionary(i => i.Name, i => i.DataType);
-        Assert.Equal((int)TensorProto.Types.DataType.Float16, types["wq_t_fp16"]);
+        var qkv = Parse(Path.Combine(_model.Float16Dir, GraphNames.QkvFile(0)));
+        var post = Parse(Path.Combine(_model.Float16Dir, GraphNames.PostFile(0)));
+        var types = qkv.Graph.Initializer.Concat(post.Graph.Initializer).Where(i => i.Dims.Count == 2).ToDictionary(i => i.Name, i => i.DataType);
+        Assert.Equal((int)TensorProto.Types.DataType.Float16, types["wqkv_t_fp16"]);
+        Assert.Equal((int)TensorProto.Types.DataType.Float16, types["wo_t_fp16"]);
         Assert.Equal((int)TensorProto.Types.DataType.Float, types["gate_t"]);
-        Assert.Contains(dense.Graph.Initializer, i => i.Name == "attention_norm" && i.DataType == (int)TensorProto.Types.DataType.Float);
+        Assert.Contains(qkv.Graph.Initializer, i => i.Name == "attention_norm" && i.DataType == (int)TensorProto.Types.DataType.Float);
+        Assert.Contains(post.Graph.Initializer, i => i.Name == "ffn_norm" && i.DataType == (int)TensorProto.Types.DataType.Float);
         var expert = Parse(Path.Combine(_model.Float16Dir, GraphNames.ExpertFile(0, 0)));
         Assert.All(expert.Graph.Initializer.Where(i => i.Dims.Count == 2), i => Assert.Equal((int)TensorProto.Types.DataType.Float16, i.DataType));
         var expert32 = Parse(Path.Combine(_model.Float32Dir, GraphNames.ExpertFile(0, 0)));
@@ -38,17 +41,30 @@ public sealed class GraphStructureTests : IClassFixture<ExportedTinyModel>
     }
 
     [Fact]
-    public void DenseGraph_InputsAndOutputs_MatchContract()
+    public void QkvGraph_InputsAndOutputs_MatchContract()
     {
-        var graph = _model.Graph(TensorDType.Float16, GraphNames.DenseFile(1));
-        Assert.Equal(new[] { GraphNames.Hidden, GraphNames.Positions, GraphNames.AttentionBias, GraphNames.PastKey, GraphNames.PastValue }, graph.InputNames);
-        Assert.Equal(new[] { GraphNames.Residual, GraphNames.FfnInput, GraphNames.RouterLogits, GraphNames.PresentKey, GraphNames.PresentValue }, graph.OutputNames);
+        var graph = _model.Graph(TensorDType.Float16, GraphNames.QkvFile(1));
+        Assert.Equal(new[] { GraphNames.Hidden, GraphNames.Positions }, graph.InputNames);
+        Assert.Equal(new[] { GraphNames.Query, GraphNames.Key, GraphNames.Value }, graph.OutputNames);
         var c = _model.Config;
         Assert.Equal(new[] { -1, c.DModel }, graph.InputMetadata[GraphNames.Hidden].Dimensions);
-        Assert.Equal(new[] { "T", string.Empty }, graph.InputMetadata[GraphNames.Hidden].SymbolicDimensions);
-        Assert.Equal(new[] { c.Heads, -1, c.HeadDim }, graph.InputMetadata[GraphNames.PastKey].Dimensions);
-        Assert.Equal(new[] { -1, c.Experts }, graph.OutputMetadata[GraphNames.RouterLogits].Dimensions);
+        Assert.Equal(new[] { "N", string.Empty }, graph.InputMetadata[GraphNames.Hidden].SymbolicDimensions);
         Assert.Equal(typeof(long), graph.InputMetadata[GraphNames.Positions].ElementType);
+        foreach (string output in graph.OutputNames)
+        {
+            Assert.Equal(new[] { -1, c.Heads, c.HeadDim }, graph.OutputMetadata[output].Dimensions);
+        }
+    }
+
+    [Fact]
+    public void PostGraph_InputsAndOutputs_MatchContract()
+    {
+        var graph = _model.Graph(TensorDType.Float32, GraphNames.PostFile(0));
+        Assert.Equal(new[] { GraphNames.Hidden, GraphNames.Attention }, graph.InputNames);
+        Assert.Equal(new[] { GraphNames.Residual, GraphNames.FfnInput, GraphNames.RouterLogits }, graph.OutputNames);
+        var c = _model.Config;
+        Assert.Equal(new[] { "N", string.Empty }, graph.InputMetadata[GraphNames.Attention].SymbolicDimensions);
+        Assert.Equal(new[] { -1, c.Experts }, graph.OutputMetadata[GraphNames.RouterLogits].Dimensions);
     }
 
     [Fact]

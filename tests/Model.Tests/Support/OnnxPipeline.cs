@@ -3,16 +3,17 @@ using MoeServe.Model.Reference;
 namespace MoeServe.Model.Tests.Support;
 
 /// <summary>
-/// Runs a whole model through the exported graphs the way the runtime will (per-layer dense graph,
-/// managed routing, one Run per expert over its gathered tokens, scatter-add, head), one sequence at a time.
+/// Runs a whole model through the exported graphs the way the runtime does (per layer the qkv graph,
+/// managed causal attention over the cached keys/values, the post graph, managed routing, one Run per
+/// expert over its gathered tokens, scatter-add, head), one sequence at a time.
 /// </summary>
 internal sealed class OnnxPipeline
 {
     private readonly ExportedTinyModel _model;
     private readonly TensorDType _dtype;
     private readonly ReferenceMoeModel _router;
-    private readonly float[][] _pastKey;
-    private readonly float[][] _pastValue;
+    private readonly List<float>[] _keys;
+    private readonly List<float>[] _values;
     private int _past;
 
     public OnnxPipeline(ExportedTinyModel model, TensorDType dtype)
@@ -20,13 +21,8 @@ internal sealed class OnnxPipeline
         _model = model;
         _dtype = dtype;
         _router = model.Reference;
-        _pastKey = new float[model.Config.Layers][];
-        _pastValue = new float[model.Config.Layers][];
-        for (int l = 0; l < model.Config.Layers; l++)
-        {
-            _pastKey[l] = [];
-            _pastValue[l] = [];
-        }
+        _keys = Enumerable.Range(0, model.Config.Layers).Select(_ => new List<float>()).ToArray();
+        _values = Enumerable.Range(0, model.Config.Layers).Select(_ => new List<float>()).ToArray();
     }
 
     /// <summary>Feeds T more tokens (positions continue after the cached ones); returns logits [T, V].</summary>
@@ -36,18 +32,18 @@ internal sealed class OnnxPipeline
         int d = c.DModel;
         int t = tokens.Length;
         long[] positions = Enumerable.Range(_past, t).Select(i => (long)i).ToArray();
-        float[] bias = ReferenceMoeModel.CausalBias(t, _past);
         float[] x = _model.Graph(_dtype, GraphNames.EmbedFile).Run((GraphNames.InputIds, tokens, [t]))[GraphNames.Hidden].Data;
         for (int l = 0; l < c.Layers; l++)
         {
-            var dense = _model.Graph(_dtype, GraphNames.DenseFile(l)).Run(
+            var qkv = _model.Graph(_dtype, GraphNames.QkvFile(l)).Run(
                 (GraphNames.Hidden, x, [t, d]),
-                (GraphNames.Positions, positions, [t]),
-                (GraphNames.AttentionBias, bias, [t, _past + t]),
-                (GraphNames.PastKey, _pastKey[l], [c.Heads, _past, c.HeadDim]),
-                (GraphNames.PastValue, _pastValue[l], [c.Heads, _past, c.HeadDim]));
-            _pastKey[l] = dense[GraphNames.PresentKey].Data;
-            _pastValue[l] = dense[GraphNames.PresentValue].Data;
+                (GraphNames.Positions, positions, [t]));
+            _keys[l].AddRange(qkv[GraphNames.Key].Data);
+            _values[l].AddRange(qkv[GraphNames.Value].Data);
+            float[] attention = ReferenceMoeModel.CausalAttention(qkv[GraphNames.Query].Data, [.. _keys[l]], [.. _values[l]], c.Heads, c.HeadDim);
+            var dense = _model.Graph(_dtype, GraphNames.PostFile(l)).Run(
+                (GraphNames.Hidden, x, [t, d]),
+                (GraphNames.Attention, attention, [t, d]));
             float[] residual = dense[GraphNames.Residual].Data;
             float[] ffnInput = dense[GraphNames.FfnInput].Data;
             float[] logits = dense[GraphNames.RouterLogits].Data;
