@@ -9,7 +9,6 @@ public sealed class KvCache : IDisposable
 {
     private readonly KvCachePool _pool;
     private float[][]? _block;
-    private int _parity;
 
     internal KvCache(KvCachePool pool, object owner)
     {
@@ -40,7 +39,6 @@ public sealed class KvCache : IDisposable
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         Length = 0;
-        _parity = 0;
     }
 
     /// <summary>Returns the buffers to the engine's pool.</summary>
@@ -53,22 +51,18 @@ public sealed class KvCache : IDisposable
         }
     }
 
-    /// <summary>The buffer holding layer <paramref name="layer"/>'s keys for the current Length ([H, Length, hd] packed).</summary>
-    internal float[] PastKey(int layer) => Block[(layer * 4) + (_parity * 2)];
+    /// <summary>
+    /// Layer <paramref name="layer"/>'s keys, [heads, headDim, Capacity]: the keys of position p are at
+    /// [h, c, p]. Transposed (position innermost) so the attention's dot products over positions are
+    /// long contiguous vector operations. A step writes its new positions in place, past Length.
+    /// </summary>
+    internal float[] Keys(int layer) => Block[layer * 2];
 
-    internal float[] PastValue(int layer) => Block[(layer * 4) + (_parity * 2) + 1];
+    /// <summary>Layer <paramref name="layer"/>'s values, laid out like <see cref="Keys"/>.</summary>
+    internal float[] Values(int layer) => Block[(layer * 2) + 1];
 
-    /// <summary>The buffer the step writes present_key into ([H, Length + T, hd] packed).</summary>
-    internal float[] PresentKey(int layer) => Block[(layer * 4) + ((1 - _parity) * 2)];
-
-    internal float[] PresentValue(int layer) => Block[(layer * 4) + ((1 - _parity) * 2) + 1];
-
-    /// <summary>After every layer wrote its present buffers: they become the past, Length grows.</summary>
-    internal void Commit(int appended)
-    {
-        Length += appended;
-        _parity = 1 - _parity;
-    }
+    /// <summary>After every layer appended its keys and values: Length grows (a failed step never gets here).</summary>
+    internal void Commit(int appended) => Length += appended;
 
     private float[][] Block => _block ?? throw new ObjectDisposedException(nameof(KvCache));
 }

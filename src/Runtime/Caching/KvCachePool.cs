@@ -3,10 +3,9 @@ using System.Collections.Concurrent;
 namespace MoeServe.Runtime.Caching;
 
 /// <summary>
-/// Owns the pinned float buffers behind every <see cref="KvCache"/> of one engine. A cache rents one
-/// block (4 buffers per layer: key and value, twice, because each step's present_key/value is written
-/// into the buffer the previous step did not use) and returns it on Dispose; blocks are reused, so
-/// creating caches in steady state allocates nothing large.
+/// Owns the float buffers behind every <see cref="KvCache"/> of one engine. A cache rents one block
+/// (2 buffers per layer: keys and values, each [heads, headDim, capacity], appended in place) and returns
+/// it on Dispose; blocks are reused, so creating caches in steady state allocates nothing large.
 /// </summary>
 internal sealed class KvCachePool
 {
@@ -32,7 +31,7 @@ internal sealed class KvCachePool
 
     public int Capacity { get; }
 
-    /// <summary>Floats in one key or value buffer: heads x capacity x headDim.</summary>
+    /// <summary>Floats in one key or value buffer: heads x headDim x capacity.</summary>
     public int BufferLength { get; }
 
     public int LiveCount => Volatile.Read(ref _live);
@@ -52,11 +51,12 @@ internal sealed class KvCachePool
             return block;
         }
 
-        block = new float[Layers * 4][];
+        block = new float[Layers * 2][];
         for (int i = 0; i < block.Length; i++)
         {
-            // Pinned (POH) so OrtValues can point at them without a pin per Run.
-            block[i] = GC.AllocateUninitializedArray<float>(BufferLength, pinned: true);
+            // Only managed code reads them (attention runs outside the graphs): no pinning needed. Unread
+            // slots past Length may hold stale numbers; attention never looks beyond a sequence's tokens.
+            block[i] = GC.AllocateUninitializedArray<float>(BufferLength);
         }
 
         return block;

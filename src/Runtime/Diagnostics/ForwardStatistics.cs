@@ -60,8 +60,14 @@ public sealed class ForwardStatistics
     /// <summary>Wall seconds in the embedding graph.</summary>
     public double EmbedSeconds { get; internal set; }
 
-    /// <summary>Wall seconds in dense (attention) graphs, all layers.</summary>
+    /// <summary>
+    /// Wall seconds in the dense part of every layer: the qkv graph, the managed attention over the KV
+    /// caches and the post graph (each once per layer over all tokens of the step), all layers.
+    /// </summary>
     public double DenseSeconds { get; internal set; }
+
+    /// <summary>The managed attention's share of <see cref="DenseSeconds"/> (cache append, scores, softmax, weighted values), all layers.</summary>
+    public double AttentionSeconds { get; internal set; }
 
     /// <summary>Wall seconds in routing (scores, selection, dispatch plan), all layers.</summary>
     public double RouterSeconds { get; internal set; }
@@ -137,6 +143,7 @@ public sealed class ForwardStatistics
         TotalSeconds = 0;
         EmbedSeconds = 0;
         DenseSeconds = 0;
+        AttentionSeconds = 0;
         RouterSeconds = 0;
         ExpertPhaseSeconds = 0;
         HeadSeconds = 0;

@@ -19,7 +19,8 @@ public sealed partial class MoeEngine
     private readonly List<IDisposable> _owned = [];
     private readonly GraphSession _embed;
     private readonly GraphSession _head;
-    private readonly GraphSession[] _dense;
+    private readonly GraphSession[] _qkv;
+    private readonly GraphSession[] _post;
     private readonly GraphSession?[] _shared;
     private readonly ExpertExecutor[][] _experts;
     private readonly IRoutingPolicy[] _policies;
@@ -29,7 +30,7 @@ public sealed partial class MoeEngine
     private readonly Workspace _ws;
     private readonly RunOptions _runOptions = new();
     private readonly Router.ScoreFunction _scoreFunction;
-    private readonly DensePhase _densePhase;
+    private readonly AttentionPhase _attentionPhase;
     private readonly ExpertPhase _expertPhase;
     private readonly PerTokenPhase _perTokenPhase;
     private long _cpuFallbackRuns;
@@ -57,7 +58,8 @@ public sealed partial class MoeEngine
 
         int layers = Config.Layers;
         int m = Config.Experts;
-        _dense = new GraphSession[layers];
+        _qkv = new GraphSession[layers];
+        _post = new GraphSession[layers];
         _shared = new GraphSession?[layers];
         _experts = new ExpertExecutor[layers][];
         var factory = new SessionFactory(options, _logger, cudaProbe);
@@ -71,13 +73,8 @@ public sealed partial class MoeEngine
             for (int l = 0; l < layers; l++)
             {
                 var layer = Manifest.Graphs.Layers[l];
-                _dense[l] = Open(
-                    factory,
-                    layer.Dense,
-                    mainDevice,
-                    [GraphNames.Hidden, GraphNames.Positions, GraphNames.AttentionBias, GraphNames.PastKey, GraphNames.PastValue],
-                    [GraphNames.Residual, GraphNames.FfnInput, GraphNames.RouterLogits, GraphNames.PresentKey, GraphNames.PresentValue],
-                    errors)!;
+                _qkv[l] = Open(factory, layer.Qkv, mainDevice, [GraphNames.Hidden, GraphNames.Positions], [GraphNames.Query, GraphNames.Key, GraphNames.Value], errors)!;
+                _post[l] = Open(factory, layer.Post, mainDevice, [GraphNames.Hidden, GraphNames.Attention], [GraphNames.Residual, GraphNames.FfnInput, GraphNames.RouterLogits], errors)!;
                 if (layer.Shared is not null)
                 {
                     _shared[l] = Open(factory, layer.Shared, mainDevice, [GraphNames.ExpertInput], [GraphNames.ExpertOutput], errors);
@@ -128,8 +125,8 @@ public sealed partial class MoeEngine
         _cachePool = new KvCachePool(layers, Config.Heads, Config.HeadDim, Config.ContextLength, options.MaxSequences);
         _ws = new Workspace(options.MaxBatchTokens, options.MaxSequences, Config.DModel, m, Config.TopK, Config.VocabSize, options.ExpertWorkers);
         _pool = new WorkerPool(options.ExpertWorkers);
-        _slots = Enumerable.Range(0, options.ExpertWorkers).Select(_ => new WorkerSlots()).ToArray();
-        _densePhase = new DensePhase(this);
+        _slots = Enumerable.Range(0, options.ExpertWorkers).Select(_ => new WorkerSlots(Config.ContextLength)).ToArray();
+        _attentionPhase = new AttentionPhase(this);
         _expertPhase = new ExpertPhase(this);
         _perTokenPhase = new PerTokenPhase(this);
         LogLoaded(_logger, ModelName, layers, m, string.Join(", ", Devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), options.Routing, options.ExpertWorkers);
@@ -274,20 +271,14 @@ public sealed partial class MoeEngine
         int d = Config.DModel;
         int n = batch.Length;
 
-        // Token offsets, ids, positions and causal biases (the same for every layer).
+        // Token offsets, ids and positions (the same for every layer).
         int total = 0;
-        int biasTotal = 0;
         for (int i = 0; i < n; i++)
         {
-            int t = batch[i].Tokens.Length;
-            int p = batch[i].Cache.Length;
             ws.TokenOffsets[i] = total;
-            ws.BiasOffsets[i] = biasTotal;
-            total += t;
-            biasTotal += t * (p + t);
+            total += batch[i].Tokens.Length;
         }
 
-        ws.EnsureBias(biasTotal);
         for (int i = 0; i < n; i++)
         {
             var item = batch[i];
@@ -300,17 +291,16 @@ public sealed partial class MoeEngine
                 ws.Ids[off + j] = ids[j];
                 ws.Positions[off + j] = p + j;
             }
-
-            FillCausalBias(ws.Bias.AsSpan(ws.BiasOffsets[i], t * (p + t)), t, p);
         }
 
         long t0 = Stopwatch.GetTimestamp();
         RunEmbed(total);
         double embedSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         double denseSeconds = 0;
+        double attentionSeconds = 0;
         double routerSeconds = 0;
         double expertSeconds = 0;
-        _densePhase.Begin(batch);
+        _attentionPhase.Begin(batch);
         for (int i = 0; i < n; i++)
         {
             ws.ItemOrder[i] = i;
@@ -318,9 +308,14 @@ public sealed partial class MoeEngine
 
         for (int l = 0; l < Config.Layers; l++)
         {
+            // Dense part: one qkv Run over all tokens, attention per sequence against its cache, one post Run.
             t0 = Stopwatch.GetTimestamp();
-            _densePhase.Layer = l;
-            _pool.Run(_densePhase, ws.ItemOrder, n, inline: total < Options.MinParallelTokens);
+            RunQkv(l, total);
+            long ta = Stopwatch.GetTimestamp();
+            _attentionPhase.Layer = l;
+            _pool.Run(_attentionPhase, ws.ItemOrder, n, inline: total < Options.MinParallelTokens);
+            attentionSeconds += Stopwatch.GetElapsedTime(ta).TotalSeconds;
+            RunPost(l, total);
             long t1 = Stopwatch.GetTimestamp();
             denseSeconds += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
 
@@ -333,7 +328,7 @@ public sealed partial class MoeEngine
             expertSeconds += Stopwatch.GetElapsedTime(t2).TotalSeconds;
         }
 
-        _densePhase.End();
+        _attentionPhase.End();
         t0 = Stopwatch.GetTimestamp();
         if (allPositions)
         {
@@ -355,7 +350,7 @@ public sealed partial class MoeEngine
 
         double headSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
 
-        // Only now, after every layer wrote its present keys and values, do the caches advance:
+        // Only now, after every layer appended its keys and values, do the caches advance:
         // a step that throws leaves every cache as it was.
         for (int i = 0; i < n; i++)
         {
@@ -374,6 +369,7 @@ public sealed partial class MoeEngine
             stats.CpuFallbackRuns = _stepFallbacks;
             stats.EmbedSeconds = embedSeconds;
             stats.DenseSeconds = denseSeconds;
+            stats.AttentionSeconds = attentionSeconds;
             stats.RouterSeconds = routerSeconds;
             stats.ExpertPhaseSeconds = expertSeconds;
             stats.HeadSeconds = headSeconds;
@@ -381,14 +377,51 @@ public sealed partial class MoeEngine
         }
     }
 
-    private static void FillCausalBias(Span<float> bias, int t, int p)
+    private void RunQkv(int layer, int total)
     {
-        int s = p + t;
-        for (int i = 0; i < t; i++)
+        var slot = _slots[0];
+        slot.RowsD[0] = total;
+        slot.RowsD[1] = Config.DModel;
+        slot.Rows[0] = total;
+        slot.RowsHeads[0] = total;
+        slot.RowsHeads[1] = Config.Heads;
+        slot.RowsHeads[2] = Config.HeadDim;
+        try
         {
-            var row = bias.Slice(i * s, s);
-            row[..(p + i + 1)].Clear();
-            row[(p + i + 1)..].Fill(float.NegativeInfinity);
+            slot.PairIn[0] = GraphSession.Float(_ws.HiddenA, 0, slot.RowsD);
+            slot.PairIn[1] = GraphSession.Int64(_ws.Positions, 0, slot.Rows);
+            slot.TripleOut[0] = GraphSession.Float(_ws.Query, 0, slot.RowsHeads);
+            slot.TripleOut[1] = GraphSession.Float(_ws.Key, 0, slot.RowsHeads);
+            slot.TripleOut[2] = GraphSession.Float(_ws.Value, 0, slot.RowsHeads);
+            _qkv[layer].Run(_runOptions, slot.PairIn, slot.TripleOut);
+        }
+        finally
+        {
+            WorkerSlots.DisposeAll(slot.PairIn);
+            WorkerSlots.DisposeAll(slot.TripleOut);
+        }
+    }
+
+    private void RunPost(int layer, int total)
+    {
+        var slot = _slots[0];
+        slot.RowsD[0] = total;
+        slot.RowsD[1] = Config.DModel;
+        slot.RowsM[0] = total;
+        slot.RowsM[1] = Config.Experts;
+        try
+        {
+            slot.PairIn[0] = GraphSession.Float(_ws.HiddenA, 0, slot.RowsD);
+            slot.PairIn[1] = GraphSession.Float(_ws.Attention, 0, slot.RowsD);
+            slot.TripleOut[0] = GraphSession.Float(_ws.HiddenB, 0, slot.RowsD);
+            slot.TripleOut[1] = GraphSession.Float(_ws.FfnInput, 0, slot.RowsD);
+            slot.TripleOut[2] = GraphSession.Float(_ws.RouterLogits, 0, slot.RowsM);
+            _post[layer].Run(_runOptions, slot.PairIn, slot.TripleOut);
+        }
+        finally
+        {
+            WorkerSlots.DisposeAll(slot.PairIn);
+            WorkerSlots.DisposeAll(slot.TripleOut);
         }
     }
 

@@ -1,12 +1,19 @@
 using System.Diagnostics;
+using System.Numerics.Tensors;
 using MoeServe.Runtime.Sessions;
 
 namespace MoeServe.Runtime;
 
 public sealed partial class MoeEngine
 {
-    /// <summary>Runs one layer's dense graph (attention with the KV cache, norm, router logits) for one sequence.</summary>
-    private sealed class DensePhase(MoeEngine engine) : IWorkBody
+    /// <summary>
+    /// Causal attention of one sequence for one layer, in managed code: appends the step's keys and
+    /// values to the sequence's cache in place, then for each head and new token computes
+    /// softmax(q k^T / sqrt(hd)) over the positions it may see and the weighted sum of their values.
+    /// Each item writes only its own tokens' rows and its own cache, so the result does not depend on
+    /// which worker runs it.
+    /// </summary>
+    private sealed class AttentionPhase(MoeEngine engine) : IWorkBody
     {
         private ForwardItem[] _items = [];
         private int _count;
@@ -41,40 +48,48 @@ public sealed partial class MoeEngine
             int p = cache.Length;
             int off = ws.TokenOffsets[item];
             int d = config.DModel;
-            int l = Layer;
-            slot.RowsD[0] = t;
-            slot.RowsD[1] = d;
-            slot.Rows[0] = t;
-            slot.Bias[0] = t;
-            slot.Bias[1] = p + t;
-            slot.Past[0] = config.Heads;
-            slot.Past[1] = p;
-            slot.Past[2] = config.HeadDim;
-            slot.Present[0] = config.Heads;
-            slot.Present[1] = p + t;
-            slot.Present[2] = config.HeadDim;
-            slot.RowsM[0] = t;
-            slot.RowsM[1] = config.Experts;
-            var input = slot.DenseIn;
-            var output = slot.DenseOut;
-            try
+            int heads = config.Heads;
+            int hd = config.HeadDim;
+            int capacity = cache.Capacity;
+            float[] keys = cache.Keys(Layer);
+            float[] values = cache.Values(Layer);
+
+            // Append: position p + j of head h, channel c lives at [(h * hd + c) * capacity + p + j].
+            for (int j = 0; j < t; j++)
             {
-                input[0] = GraphSession.Float(ws.HiddenA, off * d, slot.RowsD);
-                input[1] = GraphSession.Int64(ws.Positions, off, slot.Rows);
-                input[2] = GraphSession.Float(ws.Bias, ws.BiasOffsets[item], slot.Bias);
-                input[3] = GraphSession.Float(cache.PastKey(l), 0, slot.Past);
-                input[4] = GraphSession.Float(cache.PastValue(l), 0, slot.Past);
-                output[0] = GraphSession.Float(ws.HiddenB, off * d, slot.RowsD);
-                output[1] = GraphSession.Float(ws.FfnInput, off * d, slot.RowsD);
-                output[2] = GraphSession.Float(ws.RouterLogits, off * config.Experts, slot.RowsM);
-                output[3] = GraphSession.Float(cache.PresentKey(l), 0, slot.Present);
-                output[4] = GraphSession.Float(cache.PresentValue(l), 0, slot.Present);
-                engine._dense[l].Run(engine._runOptions, input, output);
+                int row = (off + j) * d;
+                int position = p + j;
+                for (int hc = 0; hc < d; hc++)
+                {
+                    keys[(hc * capacity) + position] = ws.Key[row + hc];
+                    values[(hc * capacity) + position] = ws.Value[row + hc];
+                }
             }
-            finally
+
+            float scale = 1f / MathF.Sqrt(hd);
+            for (int h = 0; h < heads; h++)
             {
-                WorkerSlots.DisposeAll(input);
-                WorkerSlots.DisposeAll(output);
+                var headKeys = keys.AsSpan(h * hd * capacity, hd * capacity);
+                var headValues = values.AsSpan(h * hd * capacity, hd * capacity);
+                for (int j = 0; j < t; j++)
+                {
+                    int visible = p + j + 1;
+                    var query = ws.Query.AsSpan(((off + j) * d) + (h * hd), hd);
+                    var scores = slot.Scores.AsSpan(0, visible);
+                    TensorPrimitives.Multiply(headKeys.Slice(0, visible), query[0] * scale, scores);
+                    for (int c = 1; c < hd; c++)
+                    {
+                        TensorPrimitives.MultiplyAdd(headKeys.Slice(c * capacity, visible), query[c] * scale, scores, scores);
+                    }
+
+                    var probabilities = slot.Probabilities.AsSpan(0, visible);
+                    TensorPrimitives.SoftMax(scores, probabilities);
+                    var output = ws.Attention.AsSpan(((off + j) * d) + (h * hd), hd);
+                    for (int c = 0; c < hd; c++)
+                    {
+                        output[c] = TensorPrimitives.Dot(probabilities, headValues.Slice(c * capacity, visible));
+                    }
+                }
             }
         }
     }

@@ -3,11 +3,11 @@ using Microsoft.ML.OnnxRuntime;
 namespace MoeServe.Runtime;
 
 /// <summary>Per-worker reusable arrays for one Run's OrtValues and shapes (so a Run allocates only the OrtValue wrappers).</summary>
-internal sealed class WorkerSlots
+internal sealed class WorkerSlots(int contextLength)
 {
-    public OrtValue[] DenseIn { get; } = new OrtValue[5];
+    public OrtValue[] PairIn { get; } = new OrtValue[2];
 
-    public OrtValue[] DenseOut { get; } = new OrtValue[5];
+    public OrtValue[] TripleOut { get; } = new OrtValue[3];
 
     public OrtValue[] One { get; } = new OrtValue[1];
 
@@ -19,11 +19,13 @@ internal sealed class WorkerSlots
 
     public long[] Rows { get; } = new long[1];
 
-    public long[] Bias { get; } = new long[2];
+    public long[] RowsHeads { get; } = new long[3];
 
-    public long[] Past { get; } = new long[3];
+    /// <summary>Attention scratch: one query's scores over the positions it sees.</summary>
+    public float[] Scores { get; } = new float[contextLength];
 
-    public long[] Present { get; } = new long[3];
+    /// <summary>Attention scratch: the softmax of <see cref="Scores"/>.</summary>
+    public float[] Probabilities { get; } = new float[contextLength];
 
     public static void DisposeAll(OrtValue[] values)
     {

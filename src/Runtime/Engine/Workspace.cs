@@ -3,7 +3,7 @@ namespace MoeServe.Runtime;
 /// <summary>
 /// Every buffer one forward step needs, sized once for <see cref="RuntimeOptions.MaxBatchTokens"/> and
 /// <see cref="RuntimeOptions.MaxSequences"/>, pinned so OrtValues can point into them without copying.
-/// Only the attention-bias buffer grows (to the largest step seen). Used by one step at a time.
+/// Used by one step at a time.
 /// </summary>
 internal sealed class Workspace
 {
@@ -14,6 +14,10 @@ internal sealed class Workspace
         HiddenA = Pinned<float>(maxTokens * d);
         HiddenB = Pinned<float>(maxTokens * d);
         FfnInput = Pinned<float>(maxTokens * d);
+        Query = Pinned<float>(maxTokens * d);
+        Key = Pinned<float>(maxTokens * d);
+        Value = Pinned<float>(maxTokens * d);
+        Attention = Pinned<float>(maxTokens * d);
         RouterLogits = Pinned<float>(maxTokens * m);
         Scores = Pinned<float>(maxTokens * m);
         Experts = new int[maxTokens * k];
@@ -26,12 +30,10 @@ internal sealed class Workspace
         HeadIn = Pinned<float>(maxSequences * d);
         HeadOut = Pinned<float>(maxSequences * vocab);
         TokenOffsets = new int[maxSequences];
-        BiasOffsets = new int[maxSequences];
         ItemOrder = new int[maxSequences];
         WorkOrder = new int[Math.Max(m + 1, maxTokens * k)];
         OrderKeys = new int[m + 1];
         WorkerExpertSeconds = new double[workers * m];
-        Bias = Pinned<float>(1024);
     }
 
     public long[] Ids { get; }
@@ -43,6 +45,18 @@ internal sealed class Workspace
     public float[] HiddenB { get; set; }
 
     public float[] FfnInput { get; }
+
+    /// <summary>qkv graph output [tokens, H, hd] (RoPE applied).</summary>
+    public float[] Query { get; }
+
+    /// <summary>qkv graph output [tokens, H, hd] (RoPE applied), appended to the caches by the attention.</summary>
+    public float[] Key { get; }
+
+    /// <summary>qkv graph output [tokens, H, hd].</summary>
+    public float[] Value { get; }
+
+    /// <summary>Managed attention output [tokens, d] (heads concatenated), the post graph's input.</summary>
+    public float[] Attention { get; }
 
     public float[] RouterLogits { get; }
 
@@ -70,8 +84,6 @@ internal sealed class Workspace
 
     public int[] TokenOffsets { get; }
 
-    public int[] BiasOffsets { get; }
-
     public int[] ItemOrder { get; }
 
     public int[] WorkOrder { get; }
@@ -79,8 +91,6 @@ internal sealed class Workspace
     public int[] OrderKeys { get; }
 
     public double[] WorkerExpertSeconds { get; }
-
-    public float[] Bias { get; private set; }
 
     private float[] _allLogits = [];
 
@@ -93,14 +103,6 @@ internal sealed class Workspace
         }
 
         return _allLogits;
-    }
-
-    public void EnsureBias(int length)
-    {
-        if (Bias.Length < length)
-        {
-            Bias = Pinned<float>(Math.Max(length, Bias.Length * 2));
-        }
     }
 
     public void SwapHidden() => (HiddenA, HiddenB) = (HiddenB, HiddenA);
