@@ -40,6 +40,7 @@ public sealed class ForwardStatisticsTests(TinyModelFixture fixture) : IClassFix
         // Batched dispatch: one Run per expert with tokens, per layer.
         Assert.Equal(runs, stats.ExpertRuns);
         Assert.True(stats.TotalSeconds >= stats.DenseSeconds + stats.ExpertPhaseSeconds);
+        Assert.InRange(stats.AttentionSeconds, double.Epsilon, stats.DenseSeconds);
     }
 
     [Fact]

@@ -31,6 +31,36 @@ public sealed class MoeEngineParityTests(TinyModelFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public void Forward_FillsCacheToContextLength_EveryRowMatchesReference()
+    {
+        // The KV cache is appended in place up to its last slot; a reused (cleared) cache holds stale
+        // keys past Length that attention must never read.
+        var model = fixture.Model;
+        int context = model.Config.ContextLength;
+        var random = new Random(5);
+        int[] tokens = Enumerable.Range(0, context).Select(_ => random.Next(model.Config.VocabSize)).ToArray();
+        using var engine = MoeEngine.Load(model.Options());
+        using var cache = engine.CreateCache();
+        int v = engine.VocabSize;
+        engine.Forward([new ForwardItem(cache, tokens.Reverse().ToArray())], new float[v]);
+        cache.Clear();
+
+        int prefill = context - 3;
+        var logits = new float[prefill * v];
+        engine.ForwardAllPositions([new ForwardItem(cache, tokens[..prefill])], logits);
+        var expected = model.Reference.Forward(tokens.Select(t => (long)t).ToArray());
+        Assert.True(Logits.MaxAbsDiff(logits, expected.AsSpan(0, prefill * v)) < 1e-4f, "prefill rows");
+        var step = new float[v];
+        for (int i = prefill; i < context; i++)
+        {
+            engine.Forward([new ForwardItem(cache, tokens[i..(i + 1)])], step);
+            Assert.True(Logits.MaxAbsDiff(step, expected.AsSpan(i * v, v)) < 1e-4f, $"decode at {i}");
+        }
+
+        Assert.Equal(0, cache.Remaining);
+    }
+
+    [Fact]
     public void ForwardAllPositions_TwoSequences_EveryRowMatchesReference()
     {
         var model = fixture.Model;
