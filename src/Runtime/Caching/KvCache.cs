@@ -58,7 +58,10 @@ public sealed class KvCache : IDisposable
     /// </summary>
     internal float[] Keys(int layer) => Block[layer * 2];
 
-    /// <summary>Layer <paramref name="layer"/>'s values, laid out like <see cref="Keys"/>.</summary>
+    /// <summary>
+    /// Layer <paramref name="layer"/>'s values, [heads, Capacity, headDim]: channel innermost, so the
+    /// weighted sum over positions accumulates whole vectors of channels.
+    /// </summary>
     internal float[] Values(int layer) => Block[(layer * 2) + 1];
 
     /// <summary>After every layer appended its keys and values: Length grows (a failed step never gets here).</summary>

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
+using MoeServe.Runtime.Attention;
 using MoeServe.Runtime.Sessions;
 
 namespace MoeServe.Runtime;
@@ -9,7 +9,8 @@ public sealed partial class MoeEngine
     /// <summary>
     /// Causal attention of one sequence for one layer, in managed code: appends the step's keys and
     /// values to the sequence's cache in place, then for each head and new token computes
-    /// softmax(q k^T / sqrt(hd)) over the positions it may see and the weighted sum of their values.
+    /// softmax(q k^T / sqrt(hd)) over the positions it may see and the weighted sum of their values
+    /// (<see cref="HeadAttention"/>).
     /// Each item writes only its own tokens' rows and its own cache, so the result does not depend on
     /// which worker runs it.
     /// </summary>
@@ -54,7 +55,8 @@ public sealed partial class MoeEngine
             float[] keys = cache.Keys(Layer);
             float[] values = cache.Values(Layer);
 
-            // Append: position p + j of head h, channel c lives at [(h * hd + c) * capacity + p + j].
+            // Append in place. Keys: position p + j of head h, channel c at [(h * hd + c) * capacity + p + j];
+            // values: at [(h * capacity + p + j) * hd + c] (see KvCache).
             for (int j = 0; j < t; j++)
             {
                 int row = (off + j) * d;
@@ -62,7 +64,11 @@ public sealed partial class MoeEngine
                 for (int hc = 0; hc < d; hc++)
                 {
                     keys[(hc * capacity) + position] = ws.Key[row + hc];
-                    values[(hc * capacity) + position] = ws.Value[row + hc];
+                }
+
+                for (int h = 0; h < heads; h++)
+                {
+                    ws.Value.AsSpan(row + (h * hd), hd).CopyTo(values.AsSpan(((h * capacity) + position) * hd, hd));
                 }
             }
 
@@ -74,21 +80,16 @@ public sealed partial class MoeEngine
                 for (int j = 0; j < t; j++)
                 {
                     int visible = p + j + 1;
-                    var query = ws.Query.AsSpan(((off + j) * d) + (h * hd), hd);
-                    var scores = slot.Scores.AsSpan(0, visible);
-                    TensorPrimitives.Multiply(headKeys.Slice(0, visible), query[0] * scale, scores);
-                    for (int c = 1; c < hd; c++)
-                    {
-                        TensorPrimitives.MultiplyAdd(headKeys.Slice(c * capacity, visible), query[c] * scale, scores, scores);
-                    }
-
-                    var probabilities = slot.Probabilities.AsSpan(0, visible);
-                    TensorPrimitives.SoftMax(scores, probabilities);
-                    var output = ws.Attention.AsSpan(((off + j) * d) + (h * hd), hd);
-                    for (int c = 0; c < hd; c++)
-                    {
-                        output[c] = TensorPrimitives.Dot(probabilities, headValues.Slice(c * capacity, visible));
-                    }
+                    HeadAttention.Compute(
+                        headKeys,
+                        headValues,
+                        capacity,
+                        visible,
+                        ws.Query.AsSpan(((off + j) * d) + (h * hd), hd),
+                        scale,
+                        slot.Scores,
+                        slot.Probabilities,
+                        ws.Attention.AsSpan(((off + j) * d) + (h * hd), hd));
                 }
             }
         }
