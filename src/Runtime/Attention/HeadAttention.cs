@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace MoeServe.Runtime.Attention;
 
@@ -25,6 +26,7 @@ internal static class HeadAttention
     /// <param name="scores">Scratch of at least <paramref name="visible"/> floats.</param>
     /// <param name="probabilities">Scratch of at least <paramref name="visible"/> floats.</param>
     /// <param name="output">Receives [headDim].</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // Vector<T> code is slow until tier-1; skip tiering.
     public static void Compute(
         ReadOnlySpan<float> keys,
         ReadOnlySpan<float> values,
