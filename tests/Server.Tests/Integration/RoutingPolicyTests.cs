@@ -19,13 +19,20 @@ public sealed class RoutingPolicyTests
         Assert.All(results, r => Assert.Equal("policy 0".Length, r.GetProperty("usage").GetProperty("prompt_tokens").GetInt32()));
         var metrics = await client.GetStringAsync("/metrics");
         var bias = Http.MetricSum(metrics, "moeserve_router_bias");
-        if (policy == "topk")
+        switch (policy)
         {
-            Assert.Equal(0, bias);
-        }
-        else
-        {
-            Assert.True(bias > 0, $"q under {policy} should be the tiny model's non-zero trained q (or BIP's refinement of it)");
+            case "topk":
+                Assert.Equal(0, bias);
+                break;
+            case "trained":
+                Assert.True(bias > 0, "q under trained routing should be the tiny model's non-zero trained q");
+                break;
+            default:
+                // Online BIP recomputes q from each step's own tokens and clips it at 0. On decode steps of a
+                // few tokens the capacity ceil(n k / m) is 1, so q may legitimately fall to 0 (plain top-K):
+                // only the clipping invariant holds whatever the batch composition.
+                Assert.True(bias >= 0, "q under online BIP is clipped at 0");
+                break;
         }
 
         var dashboard = await client.GetStringAsync("/dashboard/data");
