@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 
 namespace MoeServe.Router;
 
@@ -24,33 +25,14 @@ public static class LoadStatistics
 
     /// <summary>MaxVio = (max load - mean load) / mean load, the mean being total / m. 0 for an empty batch.</summary>
     /// <param name="loads">Tokens per expert.</param>
-    public static double MaxViolation(ReadOnlySpan<int> loads)
-    {
-        if (loads.IsEmpty)
-        {
-            return 0;
-        }
-
-        long total = 0;
-        int max = int.MinValue;
-        foreach (int l in loads)
-        {
-            total += l;
-            max = Math.Max(max, l);
-        }
-
-        if (total == 0)
-        {
-            return 0;
-        }
-
-        double mean = (double)total / loads.Length;
-        return (max - mean) / mean;
-    }
+    public static double MaxViolation(ReadOnlySpan<int> loads) => MaxViolationOf(loads);
 
     /// <summary>MaxVio over accumulated (long) loads, for global MaxVio across many batches.</summary>
     /// <param name="loads">Tokens per expert summed over batches.</param>
-    public static double MaxViolation(ReadOnlySpan<long> loads)
+    public static double MaxViolation(ReadOnlySpan<long> loads) => MaxViolationOf(loads);
+
+    private static double MaxViolationOf<T>(ReadOnlySpan<T> loads)
+        where T : struct, IBinaryInteger<T>
     {
         if (loads.IsEmpty)
         {
@@ -58,11 +40,11 @@ public static class LoadStatistics
         }
 
         long total = 0;
-        long max = long.MinValue;
-        foreach (long l in loads)
+        T max = loads[0];
+        foreach (T l in loads)
         {
-            total += l;
-            max = Math.Max(max, l);
+            total += long.CreateTruncating(l);
+            max = T.Max(max, l);
         }
 
         if (total == 0)
@@ -71,7 +53,7 @@ public static class LoadStatistics
         }
 
         double mean = (double)total / loads.Length;
-        return (max - mean) / mean;
+        return (double.CreateTruncating(max) - mean) / mean;
     }
 
     /// <summary>MaxVio of a routed batch (counts its loads with pooled scratch).</summary>
