@@ -126,14 +126,24 @@ public sealed class NativeCompatibilityTests
     }
 
     [Theory]
-    [InlineData(null, null, "/lib/je.so", "/lib/je.so")]
-    [InlineData("/x.so", null, "/lib/je.so", "/lib/je.so:/x.so")]
-    [InlineData("/usr/lib/libjemalloc.so.2", null, "/lib/je.so", null)]
-    [InlineData(null, "0", "/lib/je.so", null)]
-    [InlineData(null, "1", "/lib/je.so", null)]
-    [InlineData(null, null, null, null)]
-    public void PreloadToUse_Environment_DecidesRelaunch(string? preload, string? control, string? library, string? expected)
+    [InlineData(null, true)]
+    [InlineData("1", true)]
+    [InlineData("0", false)]
+    public void MallocTuning_ControlVariable_DecidesWhetherToTune(string? control, bool expected)
     {
-        Assert.Equal(expected, JemallocRelauncher.PreloadToUse(preload, control, library));
+        Assert.Equal(expected && OperatingSystem.IsLinux(), MallocTuning.ShouldApply(control));
+    }
+
+    [Fact]
+    public void MallocTuning_Apply_OnGlibc_AcceptsEverySetting()
+    {
+        var log = new StringWriter();
+        MallocTuning.Apply(log);
+        Assert.Contains("allocator:", log.ToString(), StringComparison.Ordinal);
+        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable(MallocTuning.ControlVariable) != "0")
+        {
+            Assert.True(MallocTuning.IsActive, log.ToString());
+            Assert.Equal("glibc (tuned)", MallocTuning.Description);
+        }
     }
 }

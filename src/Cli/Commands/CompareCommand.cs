@@ -64,10 +64,7 @@ internal static class CompareCommand
                 return 0;
             }
 
-            if (JemallocRelauncher.RelaunchIfUseful(Console.Out) is int exitCode)
-            {
-                return exitCode;
-            }
+            MallocTuning.Apply(Console.Out);
 
             Console.WriteLine($"encoding {parse.GetValue(flags.Corpus)} with {parse.GetValue(flags.Tokenizer)} ...");
             var data = TrainingData.Load(parse.GetValue(flags.Corpus)!, parse.GetValue(flags.Tokenizer)!);

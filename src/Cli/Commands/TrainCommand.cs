@@ -9,7 +9,7 @@ namespace MoeServe.Cli.Commands;
 
 /// <summary>
 /// <c>train</c>: trains the MoE language model with one balancing method into a checkpoint directory
-/// (docs/training.md). Re-runs itself with jemalloc preloaded when libjemalloc2 is installed.
+/// (docs/training.md). Tunes glibc malloc for training first (MallocTuning).
 /// </summary>
 internal static class TrainCommand
 {
@@ -40,10 +40,7 @@ internal static class TrainCommand
             return TrainingFlags.Fail(errors);
         }
 
-        if (JemallocRelauncher.RelaunchIfUseful(Console.Out) is int exitCode)
-        {
-            return exitCode;
-        }
+        MallocTuning.Apply(Console.Out);
 
         var (preset, options) = read.Value;
         string output = parse.GetValue(flags.Out) ?? Path.Combine("runs", $"train-{preset.Name}-{method.ToName()}");

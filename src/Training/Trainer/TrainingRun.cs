@@ -68,7 +68,7 @@ public sealed class TrainingRun
         }
 
         _log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"train: preset {options.Preset}, balance {options.Method.ToString().ToLowerInvariant()}, {TrainingPresets.ParameterCount(config) / 1e6:F2}M parameters, batch {options.BatchSize}x{options.SequenceLength}, {options.Steps} steps, {options.Threads} thread(s), allocator {(JemallocRelauncher.IsActive ? "jemalloc" : "glibc")}"));
+            $"train: preset {options.Preset}, balance {options.Method.ToString().ToLowerInvariant()}, {TrainingPresets.ParameterCount(config) / 1e6:F2}M parameters, batch {options.BatchSize}x{options.SequenceLength}, {options.Steps} steps, {options.Threads} thread(s), allocator {(MallocTuning.Description)}"));
         using var csv = new StepCsvWriter(outDirectory, config.Layers, resumedFrom);
         var progress = new ProgressPrinter(_log, options);
         bool cancelled = false;
@@ -133,7 +133,7 @@ public sealed class TrainingRun
             BalancingSeconds = stats.BalancingSeconds,
             BalancingShare = stats.WallSeconds > 0 ? stats.BalancingSeconds / stats.WallSeconds : 0,
             Threads = options.Threads,
-            Allocator = JemallocRelauncher.IsActive ? "jemalloc" : "glibc",
+            Allocator = MallocTuning.Description,
         };
         File.WriteAllText(new CheckpointLayout(outDirectory).SummaryPath, summary.ToJson());
         _log.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -65,7 +65,7 @@ public sealed record TrainingSummary
     /// <summary>Torch intra-op threads.</summary>
     public required int Threads { get; init; }
 
-    /// <summary>"jemalloc" or "glibc".</summary>
+    /// <summary>The allocator: "glibc (tuned)" or "glibc" (older runs: "jemalloc").</summary>
     public required string Allocator { get; init; }
 
     /// <summary>Serialises as indented camelCase JSON.</summary>
