@@ -7,6 +7,7 @@ internal sealed record BenchReport(
     IReadOnlyList<BenchLevel> Levels,
     BenchRoutingComparison? RoutingComparison,
     BenchPeak? Peak,
+    BenchExpertCost? ExpertCost,
     string Note);
 
 /// <summary>What bench ran with.</summary>
@@ -36,7 +37,8 @@ internal sealed record BenchLevel(
     double? MedianStepGain,
     double? ExpertPhaseGain,
     double? CpuGain,
-    double? ExpertPeakFraction);
+    double? ExpertPeakFraction,
+    double? PredictedExpertPhaseGain);
 
 /// <summary>Measurements of one decode run (c sequences, max-tokens steps).</summary>
 internal sealed record BenchRun(
@@ -73,3 +75,17 @@ internal sealed record BenchRoutingComparison(int Concurrency, BenchRun Trained,
 
 /// <summary>The machine's measured matrix-multiply peak (an ONNX MatMul on one thread, and on every worker at once).</summary>
 internal sealed record BenchPeak(int Size, double GflopsOneThread, double GflopsAllWorkers, int Workers);
+
+/// <summary>One expert Run's cost at one token count.</summary>
+internal sealed record BenchExpertCostPoint(int Tokens, double MicrosecondsPerRun);
+
+/// <summary>
+/// One expert's Run time versus its token count, fitted as fixed + perToken * n, and the ceiling it
+/// puts on the expert-phase gain of per-expert batching over per-token dispatch: (fixed + perToken) / perToken.
+/// </summary>
+internal sealed record BenchExpertCost(
+    string Graph,
+    IReadOnlyList<BenchExpertCostPoint> Points,
+    double FixedMicroseconds,
+    double PerTokenMicroseconds,
+    double CeilingGain);

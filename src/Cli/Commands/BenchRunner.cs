@@ -27,6 +27,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         string note = string.Empty;
         int[] promptSource = [];
         BenchPeak? peak = null;
+        BenchExpertCost? expertCost = null;
         int top = settings.Concurrency.Max();
 
         using (var batched = MoeEngine.Load(options))
@@ -60,6 +61,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             {
                 progress?.Invoke("measuring the matrix-multiply peak ...");
                 peak = MeasurePeak(options.ExpertWorkers);
+                progress?.Invoke("measuring one expert Run's cost per token count ...");
+                expertCost = ExpertCostProbe.Measure(batched);
             }
 
             // Variants run interleaved, repeated, and the median run (by tokens/s) is reported: on a shared
@@ -96,7 +99,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                     baseline is null ? null : run.MedianStepTokensPerSecond / baseline.MedianStepTokensPerSecond,
                     baseline is null ? null : baseline.ExpertPhaseMsPerStep / run.ExpertPhaseMsPerStep,
                     baseline is null ? null : baseline.CpuMsPerToken / run.CpuMsPerToken,
-                    peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread));
+                    peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread,
+                    expertCost is null ? null : ExpertCostProbe.PredictedGain(expertCost, (double)c * config.Layers * config.TopK, run.ExpertRunsPerStep)));
             }
 
             if (settings.CompareRouting)
@@ -125,7 +129,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             }
         }
 
-        return new BenchReport(model, benchSettings!, levels, comparison, peak, note);
+        return new BenchReport(model, benchSettings!, levels, comparison, peak, expertCost, note);
     }
 
     private static string DescribeWeights(ModelManifest manifest)
