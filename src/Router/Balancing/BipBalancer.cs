@@ -71,6 +71,12 @@ public sealed class BipBalancer : IRoutingPolicy
             return;
         }
 
+        if (shape.Tokens < _options.MinTokensPerUpdate)
+        {
+            RowRouter.Route(scores, _q, shape, _settings, experts, gates);
+            return;
+        }
+
         EnsureScratch(shape);
         if (!_options.WarmStart)
         {

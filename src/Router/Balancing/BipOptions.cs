@@ -57,6 +57,13 @@ public sealed record BipOptions
     /// <summary>Keep q across batches (true) or reset it to 0 at every batch (false, "cold").</summary>
     public bool WarmStart { get; init; } = true;
 
+    /// <summary>
+    /// Batches with fewer tokens than this are routed by TopK(s - q) with q left as it is (0 = every
+    /// batch updates q). A handful of tokens says little about the experts' loads: on a decode step of
+    /// a few sequences the quantile q-step returns 0 for most experts and would wipe a trained q.
+    /// </summary>
+    public int MinTokensPerUpdate { get; init; }
+
     /// <summary>Every problem with these options (empty when valid).</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -64,6 +71,11 @@ public sealed record BipOptions
         if (Iterations is < 1 or > 64)
         {
             errors.Add($"bip.iterations must be in 1..64 (got {Iterations}).");
+        }
+
+        if (MinTokensPerUpdate < 0)
+        {
+            errors.Add($"bip.minTokensPerUpdate must be >= 0 (got {MinTokensPerUpdate}).");
         }
 
         if (!Enum.IsDefined(Clip))

@@ -163,7 +163,7 @@ public sealed partial class MoeEngine
         {
             RoutingPolicyKind.Trained => new BiasedTopKPolicy(routing.Q[l], routing.Renormalize),
             RoutingPolicyKind.TopK => new TopKPolicy(routing.Renormalize),
-            RoutingPolicyKind.OnlineBip => new BipBalancer((float[])routing.Q[l].Clone(), new BipOptions { Iterations = options.OnlineBipIterations }, routing.Renormalize),
+            RoutingPolicyKind.OnlineBip => new BipBalancer((float[])routing.Q[l].Clone(), new BipOptions { Iterations = options.OnlineBipIterations, MinTokensPerUpdate = options.OnlineBipMinTokens ?? manifest.Config.Experts }, routing.Renormalize),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Routing, "Unknown routing policy."),
         }).ToArray();
     }

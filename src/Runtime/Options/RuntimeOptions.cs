@@ -40,6 +40,13 @@ public sealed record RuntimeOptions
     /// <summary>BIP iterations per layer per step when <see cref="Routing"/> is <see cref="RoutingPolicyKind.OnlineBip"/>. Default 2.</summary>
     public int OnlineBipIterations { get; init; } = 2;
 
+    /// <summary>
+    /// With <see cref="RoutingPolicyKind.OnlineBip"/>, steps with fewer tokens than this route with the
+    /// current q without updating it; null (default) = the model's expert count m, i.e. at least k
+    /// routed tokens per expert on average; 0 = update on every step.
+    /// </summary>
+    public int? OnlineBipMinTokens { get; init; }
+
     /// <summary>Batched per-expert Runs (default) or the per-token baseline.</summary>
     public ExpertDispatchMode Dispatch { get; init; } = ExpertDispatchMode.Batched;
 
@@ -122,6 +129,10 @@ public sealed record RuntimeOptions
         Range(errors, IntraOpThreads, 1, 256, "intraOpThreads");
         Range(errors, MinParallelTokens, 1, 1_000_000, "minParallelTokens");
         Range(errors, OnlineBipIterations, 1, 64, "onlineBipIterations");
+        if (OnlineBipMinTokens is int minTokens)
+        {
+            Range(errors, minTokens, 0, 1_000_000, "onlineBipMinTokens");
+        }
         Range(errors, MaxSequences, 1, 1_000_000, "maxSequences");
         Range(errors, MaxBatchTokens, 1, 1_000_000, "maxBatchTokens");
         if (Resilience is null)

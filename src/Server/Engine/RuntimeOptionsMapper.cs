@@ -27,6 +27,7 @@ public static class RuntimeOptionsMapper
             IntraOpThreads = options.IntraOpThreads,
             Routing = Routing(options.RoutingPolicy),
             OnlineBipIterations = options.OnlineBipIterations,
+            OnlineBipMinTokens = options.OnlineBipMinTokens,
             // One spare cache for the warm-up pass.
             MaxSequences = options.MaxBatchSequences + 1,
             MaxBatchTokens = options.MaxStepTokens,

@@ -35,6 +35,9 @@ public sealed record ServerOptions
     /// <summary>BIP iterations per layer per step when RoutingPolicy is "online-bip".</summary>
     public int OnlineBipIterations { get; init; } = 2;
 
+    /// <summary>Under "online-bip", steps with fewer tokens route with q unchanged; null = the model's expert count, 0 = always update.</summary>
+    public int? OnlineBipMinTokens { get; init; }
+
     /// <summary>Routing policy: "trained" (trained q, default), "online-bip" (BIP per step, warm-started from q), "topk" (plain top-K).</summary>
     public string RoutingPolicy { get; init; } = ServerDefaults.RoutingPolicy;
 

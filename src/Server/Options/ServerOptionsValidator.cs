@@ -57,6 +57,11 @@ public static class ServerOptionsValidator
         Range(errors, p + "Workers", options.Workers, 1, 256);
         Range(errors, p + "IntraOpThreads", options.IntraOpThreads, 1, 256);
         Range(errors, p + "OnlineBipIterations", options.OnlineBipIterations, 1, 64);
+        if (options.OnlineBipMinTokens is int minTokens)
+        {
+            Range(errors, p + "OnlineBipMinTokens", minTokens, 0, 1 << 20);
+        }
+
         Range(errors, p + "MaxBatchSequences", options.MaxBatchSequences, 1, 4096);
         Range(errors, p + "MaxStepTokens", options.MaxStepTokens, 1, 1 << 20);
         Range(errors, p + "PrefillChunkTokens", options.PrefillChunkTokens, 1, 1 << 20);

@@ -43,6 +43,51 @@ public class BipBalancerTests
 public class BipBalancerBehaviourTests
 {
     [Fact]
+    public void Route_BatchBelowMinTokens_RoutesWithQAndLeavesItUnchanged()
+    {
+        // A trained q learned on a large batch, then a decode-sized step of 4 tokens.
+        var shape = new RoutingShape(512, 16, 2);
+        float[] q = new float[16];
+        new BipBalancer(q).Route(Workloads.Softmax(512, 16, seed: 21), shape, new int[1024], new float[1024]);
+        float[] trained = (float[])q.Clone();
+        Assert.Contains(trained, v => v > 0f);
+        float[] small = Workloads.Softmax(4, 16, seed: 22);
+        var smallShape = new RoutingShape(4, 16, 2);
+
+        var unguarded = (float[])trained.Clone();
+        new BipBalancer(unguarded).Route(small, smallShape, new int[8], new float[8]);
+        var guarded = (float[])trained.Clone();
+        var experts = new int[8];
+        var gates = new float[8];
+        new BipBalancer(guarded, new BipOptions { MinTokensPerUpdate = 16 }).Route(small, smallShape, experts, gates);
+        var expectedExperts = new int[8];
+        var expectedGates = new float[8];
+        new BiasedTopKPolicy(trained).Route(small, smallShape, expectedExperts, expectedGates);
+
+        Assert.NotEqual(trained, unguarded); // the problem the option exists for: 4 tokens rewrite q
+        Assert.Equal(trained, guarded);
+        Assert.Equal(expectedExperts, experts);
+        Assert.Equal(expectedGates, gates);
+    }
+
+    [Fact]
+    public void Route_BatchAtMinTokens_UpdatesQ()
+    {
+        float[] q = new float[16];
+        new BipBalancer(q, new BipOptions { MinTokensPerUpdate = 64 }).Route(Workloads.Softmax(64, 16, seed: 23), new RoutingShape(64, 16, 2), new int[128], new float[128]);
+
+        Assert.Contains(q, v => v > 0f);
+    }
+
+    [Fact]
+    public void Options_NegativeMinTokens_IsListed()
+    {
+        var errors = new BipOptions { MinTokensPerUpdate = -1 }.Validate();
+
+        Assert.Contains(errors, e => e.Contains("minTokensPerUpdate", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Route_SameInputTwiceFromSameState_IsDeterministic()
     {
         float[] s = Workloads.Softmax(200, 16, seed: 9);

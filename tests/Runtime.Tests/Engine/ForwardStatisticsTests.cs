@@ -90,6 +90,27 @@ public sealed class ForwardStatisticsTests(TinyModelFixture fixture) : IClassFix
         Assert.True(bip < 0.5, $"online BIP MaxVio {bip}");
     }
 
+    [Theory]
+    [InlineData(null, false)] // default: fewer tokens than experts -> q kept
+    [InlineData(0, true)] // update on every step
+    public void Forward_OnlineBipSingleTokenStep_KeepsQUnlessMinTokensIsZero(int? minTokens, bool expectChange)
+    {
+        using var engine = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = RoutingPolicyKind.OnlineBip, OnlineBipMinTokens = minTokens }));
+        using var cache = engine.CreateCache();
+        var logits = new float[engine.VocabSize];
+        engine.Forward([new ForwardItem(cache, Prompt)], logits); // 16 tokens: at least m, so q updates
+        var before = new float[fixture.Model.Config.Experts];
+        engine.CopyRoutingBias(0, before);
+        var after = new float[before.Length];
+        for (int step = 0; step < 3; step++)
+        {
+            engine.Forward([new ForwardItem(cache, new[] { 20 + step })], logits);
+        }
+
+        engine.CopyRoutingBias(0, after);
+        Assert.Equal(expectChange, !before.AsSpan().SequenceEqual(after));
+    }
+
     [Fact]
     public void Forward_DecodeSteps_AllocationDoesNotGrowWithContext()
     {
