@@ -91,6 +91,27 @@ public sealed class ServerSmokeTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task NodeLoadRunner_OpenLoopRate_StartsRequestsAtTheRateAndCountsDrops()
+    {
+        using var server = new ServerProcess(ExportTinyModel(), ModelName);
+        var ready = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "1", "--wait", "120"], Timeout);
+        Assert.True(ready.ExitCode == 0, $"server not usable:\n{ready.Output}\nserver log:\n{server.Log}");
+
+        var result = await ExternalProcess.RunAsync(
+            "node",
+            ["loadtest/load.mjs", "--url", server.BaseUrl, "--model", ModelName, "--rate", "4", "--duration", "3s", "--max-tokens", "2", "--json"],
+            Timeout);
+
+        Assert.True(result.ExitCode == 0, $"load.mjs failed:\n{result.Output}\nserver log:\n{server.Log}");
+        var level = System.Text.Json.Nodes.JsonNode.Parse(result.StandardOutput)!["levels"]!.AsArray().Single()!;
+        Assert.Equal(4.0, (double)level["rate"]!);
+        Assert.Equal(0, (int)level["dropped"]!);
+        Assert.Equal(0, (int)level["failed"]!);
+        // 3 s at 4 requests per second: starts at 0, 0.25, ..., 2.75 s.
+        Assert.Equal(12, (int)level["requests"]!);
+    }
+
     public void Dispose()
     {
         if (Directory.Exists(_root))
