@@ -88,4 +88,4 @@ internal sealed record BenchExpertCost(
     IReadOnlyList<BenchExpertCostPoint> Points,
     double FixedMicroseconds,
     double PerTokenMicroseconds,
-    double CeilingGain);
+    double? CeilingGain);

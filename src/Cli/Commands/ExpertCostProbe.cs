@@ -70,12 +70,19 @@ internal static class ExpertCostProbe
         double meanT = points.Average(p => p.MicrosecondsPerRun);
         double slope = points.Sum(p => (p.Tokens - meanN) * (p.MicrosecondsPerRun - meanT)) / points.Sum(p => (p.Tokens - meanN) * (p.Tokens - meanN));
         double intercept = meanT - (slope * meanN);
+        if (intercept < 0)
+        {
+            // A Run cannot cost less than nothing: noise bent the line; fit through the origin instead.
+            intercept = 0;
+            slope = points.Sum(p => p.Tokens * p.MicrosecondsPerRun) / points.Sum(p => (double)p.Tokens * p.Tokens);
+        }
+
         return new BenchExpertCost(
             Path.GetFileName(file),
             points,
             Math.Round(intercept, 2),
             Math.Round(slope, 3),
-            Math.Round((intercept + slope) / slope, 2));
+            slope > 0 ? Math.Round((intercept + slope) / slope, 2) : null);
     }
 
     /// <summary>
@@ -85,8 +92,14 @@ internal static class ExpertCostProbe
     /// <param name="cost">The fitted cost.</param>
     /// <param name="assignments">Routed pairs per step (tokens x k x layers).</param>
     /// <param name="runs">Batched expert Runs per step.</param>
-    public static double PredictedGain(BenchExpertCost cost, double assignments, double runs)
+    /// <returns>The predicted gain, or null when the fit found no per-token cost.</returns>
+    public static double? PredictedGain(BenchExpertCost cost, double assignments, double runs)
     {
+        if (cost.CeilingGain is null)
+        {
+            return null; // the fit found no cost per token: no prediction
+        }
+
         double perToken = assignments * (cost.FixedMicroseconds + cost.PerTokenMicroseconds);
         double batched = (runs * cost.FixedMicroseconds) + (assignments * cost.PerTokenMicroseconds);
         return batched > 0 ? Math.Round(perToken / batched, 2) : 0;
