@@ -156,7 +156,7 @@ public sealed class GenerationHandler
         var room = context - prompt.Length;
         if (spec.MaxTokens is { } asked && asked > room)
         {
-            const string param = "max_tokens";
+            string param = spec.MaxTokensParam;
             return (null, ApiError.Invalid($"'{param}' is {asked} but the prompt has {prompt.Length} tokens and the context length is {context}: at most {room} tokens can be generated.", param, "context_length_exceeded"));
         }
 

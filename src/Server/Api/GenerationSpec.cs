@@ -39,6 +39,9 @@ public sealed record GenerationSpec
     /// <summary>Most tokens to generate; null means the server default (completions) or the rest of the context (chat).</summary>
     public int? MaxTokens { get; init; }
 
+    /// <summary>The request field <see cref="MaxTokens"/> came from ("max_tokens" or "max_completion_tokens"), for error messages.</summary>
+    public string MaxTokensParam { get; init; } = "max_tokens";
+
     /// <summary>Temperature, or null for the default.</summary>
     public double? Temperature { get; init; }
 

@@ -161,6 +161,7 @@ public static class RequestParser
         {
             Messages = turns,
             MaxTokens = dto.MaxCompletionTokens ?? dto.MaxTokens,
+            MaxTokensParam = dto.MaxCompletionTokens is null ? "max_tokens" : "max_completion_tokens",
             Stop = stop,
         }, null);
     }

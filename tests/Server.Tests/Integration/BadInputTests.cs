@@ -21,6 +21,8 @@ public sealed class BadInputTests(SharedServer server) : IClassFixture<SharedSer
     [InlineData("/v1/completions", "{\"prompt\":\"x\",\"n\":3}", "n", "unsupported_parameter")]
     [InlineData("/v1/completions", "{\"prompt\":\"x\",\"logit_bias\":{\"5\":1}}", "logit_bias", "unsupported_parameter")]
     [InlineData("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_completion_tokens\":-1}", "max_completion_tokens", "invalid_value")]
+    [InlineData("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_completion_tokens\":100000}", "max_completion_tokens", "context_length_exceeded")]
+    [InlineData("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":100000}", "max_tokens", "context_length_exceeded")]
     [InlineData("/v1/chat/completions", "{\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}", "messages[0].role", "invalid_value")]
     [InlineData("/v1/chat/completions", "{\"messages\":{}}", "messages", "invalid_type")]
     [InlineData("/v1/chat/completions", "[]", null, "invalid_json")]
