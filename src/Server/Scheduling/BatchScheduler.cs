@@ -58,7 +58,10 @@ public sealed partial class BatchScheduler : BackgroundService
         _time = time;
         _logger = logger;
         _lifetime = lifetime;
-        _waiting = Channel.CreateBounded<GenerationJob>(new BoundedChannelOptions(Math.Max(1, options.MaxWaitingRequests))
+        // The channel may also hold cancelled jobs that no longer count (they left the queue when
+        // cancelled, the channel drops them when read): the limit on live waiting jobs is
+        // _waitingCount; the channel's own bound only stops a flood of cancelled ones.
+        _waiting = Channel.CreateBounded<GenerationJob>(new BoundedChannelOptions(Math.Max(1, 4 * options.MaxWaitingRequests))
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -86,15 +89,33 @@ public sealed partial class BatchScheduler : BackgroundService
             return AdmissionResult.QueueFull;
         }
 
-        Interlocked.Increment(ref _waitingCount);
-        if (!_waiting.Writer.TryWrite(job))
+        int waiting = Interlocked.Increment(ref _waitingCount);
+        if ((_options.MaxWaitingRequests > 0 && waiting > _options.MaxWaitingRequests) || !_waiting.Writer.TryWrite(job))
         {
             Interlocked.Decrement(ref _waitingCount);
             return AdmissionResult.QueueFull;
         }
 
+        // A client that gives up while waiting frees its queue place at once, not when reached.
+        job.QueueRegistration = job.CancellationToken.Register(static state =>
+        {
+            var (scheduler, waitingJob) = ((BatchScheduler, GenerationJob))state!;
+            scheduler.LeaveQueue(waitingJob);
+        }, (this, job));
         _metrics.RequestsWaiting.Set(WaitingCount);
         return AdmissionResult.Accepted;
+    }
+
+    private bool LeaveQueue(GenerationJob job)
+    {
+        if (!job.TryLeaveQueue())
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref _waitingCount);
+        _metrics.RequestsWaiting.Set(WaitingCount);
+        return true;
     }
 
     /// <inheritdoc/>
@@ -217,8 +238,9 @@ public sealed partial class BatchScheduler : BackgroundService
     {
         while (_active.Count < _options.MaxBatchSequences && _waiting.Reader.TryRead(out var job))
         {
-            Interlocked.Decrement(ref _waitingCount);
-            if (job.CancellationToken.IsCancellationRequested)
+            job.QueueRegistration.Dispose();
+            bool counted = LeaveQueue(job);
+            if (!counted || job.CancellationToken.IsCancellationRequested)
             {
                 Complete(job, JobOutcome.Cancelled, 0);
                 continue;
@@ -412,7 +434,8 @@ public sealed partial class BatchScheduler : BackgroundService
         {
             while (_waiting.Reader.TryRead(out var job))
             {
-                Interlocked.Decrement(ref _waitingCount);
+                job.QueueRegistration.Dispose();
+                LeaveQueue(job);
                 Complete(job, outcome, 0);
             }
         }

@@ -75,4 +75,15 @@ public sealed class GenerationJob
     public ChannelReader<GenerationEvent> Events => _events.Reader;
 
     internal ChannelWriter<GenerationEvent> Writer => _events.Writer;
+
+    private int _leftQueue;
+
+    /// <summary>Unregisters the queue's cancellation callback once the job leaves the queue.</summary>
+    internal CancellationTokenRegistration QueueRegistration { get; set; }
+
+    /// <summary>
+    /// Marks the job as no longer counted in the waiting queue; true for the first caller only (the
+    /// scheduler taking it, or its cancellation while it waits), so the count drops exactly once.
+    /// </summary>
+    internal bool TryLeaveQueue() => Interlocked.Exchange(ref _leftQueue, 1) == 0;
 }

@@ -56,6 +56,39 @@ public sealed class AdmissionTests
     }
 
     [Fact]
+    public async Task Completions_QueuedClientGivesUp_FreesItsQueuePlaceAtOnce()
+    {
+        await using var factory = new ServerFactory(new()
+        {
+            ["MoeServe:MaxBatchSequences"] = "1",
+            ["MoeServe:MaxWaitingRequests"] = "1",
+        });
+        using var client = await factory.CreateReadyClientAsync();
+        factory.Gate.Close();
+        var body = """{"prompt":"queue","max_tokens":2,"temperature":0}""";
+        var running = Http.PostAsync(client, "/v1/completions", body);
+        await WaitUntil(() => factory.Scheduler.RunningCount == 1, "the first request to run");
+
+        using (var giveUp = new CancellationTokenSource())
+        {
+            using var content = new StringContent(body, Encoding.UTF8, "application/json");
+            var abandoned = client.PostAsync("/v1/completions", content, giveUp.Token);
+            await WaitUntil(() => factory.Scheduler.WaitingCount == 1, "the second request to wait");
+            await giveUp.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned);
+        }
+
+        // The engine is still stalled, so only the cancellation can have freed the place.
+        await WaitUntil(() => factory.Scheduler.WaitingCount == 0, "the abandoned request to leave the queue");
+        var next = Http.PostAsync(client, "/v1/completions", body);
+        await WaitUntil(() => factory.Scheduler.WaitingCount == 1, "the next request to be queued");
+
+        factory.Gate.Open();
+        Assert.Equal(HttpStatusCode.OK, (await running).Status);
+        Assert.Equal(HttpStatusCode.OK, (await next).Status);
+    }
+
+    [Fact]
     public async Task Completions_PastDeadline_Returns504AndFreesTheCache()
     {
         await using var factory = new ServerFactory(new() { ["MoeServe:RequestTimeoutSeconds"] = "0.5" });
