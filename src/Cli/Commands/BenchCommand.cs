@@ -125,6 +125,12 @@ internal static class BenchCommand
             Console.WriteLine(string.Create(c, $"{level.Concurrency,11} | {b.DecodeTokensPerSecond,8:F1} ({b.MedianStepTokensPerSecond:F0}) | {b.StepLatencyMs.P50,7:F2}/{b.StepLatencyMs.P95,-7:F2} | {b.ExpertRunsPerStep,9:F1} | {b.MeanExpertBatchTokens,10:F2} | {b.ExpertPhaseMsPerStep,14:F2} | {b.CpuMsPerToken,12:F2} | {baseline}{baselineMedian} | {gain}{gainMedian} | {phaseGain,17} | {cpuGain,8} | {b.ExpertGflopsPerThread,6:F1}"));
         }
 
+        foreach (var level in report.Levels)
+        {
+            var b = level.Batched;
+            Console.WriteLine(string.Create(c, $"  concurrency {level.Concurrency}: step {b.StepLatencyMs.Mean:F2} ms = dense part {b.DenseMsPerStep:F2} (attention {b.AttentionMsPerStep:F2}) + expert phase {b.ExpertPhaseMsPerStep:F2} + the rest"));
+        }
+
         if (report.RoutingComparison is { } r)
         {
             Console.WriteLine(string.Create(c, $"routing at concurrency {r.Concurrency}: trained q MaxVio_batch {r.Trained.MaxVioBatch:F3} (global {r.Trained.MaxVioGlobal:F3}), makespan {r.Trained.MakespanMsPerStep:F2} ms/step; plain top-K MaxVio_batch {r.TopK.MaxVioBatch:F3} (global {r.TopK.MaxVioGlobal:F3}), makespan {r.TopK.MakespanMsPerStep:F2} ms/step"));

@@ -59,6 +59,7 @@ internal sealed record BenchRun(
     double WorkerBusyMsPerStep,
     double ExpertPhaseMsPerStep,
     double DenseMsPerStep,
+    double AttentionMsPerStep,
     double MaxVioBatch,
     double MaxVioGlobal,
     double ExpertGflopsPerThread,
