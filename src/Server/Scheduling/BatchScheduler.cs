@@ -97,6 +97,8 @@ public sealed partial class BatchScheduler : BackgroundService
         }
 
         // A client that gives up while waiting frees its queue place at once, not when reached.
+        // Registered after the write: if the scheduler takes the job first, the callback may still
+        // run later and finds the job already out of the queue (TryLeaveQueue), which is harmless.
         job.QueueRegistration = job.CancellationToken.Register(static state =>
         {
             var (scheduler, waitingJob) = ((BatchScheduler, GenerationJob))state!;

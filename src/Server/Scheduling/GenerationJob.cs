@@ -45,6 +45,8 @@ public sealed class GenerationJob
     private readonly Channel<GenerationEvent> _events = Channel.CreateUnbounded<GenerationEvent>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = false });
 
+    private int _leftQueue;
+
     /// <summary>Creates a job.</summary>
     public GenerationJob(int[] promptTokens, SamplingParameters sampling, CancellationToken cancellationToken, long enqueuedTimestamp)
     {
@@ -75,8 +77,6 @@ public sealed class GenerationJob
     public ChannelReader<GenerationEvent> Events => _events.Reader;
 
     internal ChannelWriter<GenerationEvent> Writer => _events.Writer;
-
-    private int _leftQueue;
 
     /// <summary>Unregisters the queue's cancellation callback once the job leaves the queue.</summary>
     internal CancellationTokenRegistration QueueRegistration { get; set; }
