@@ -31,9 +31,7 @@ public sealed class ServerSmokeTests : IDisposable
     [Fact]
     public async Task ScrapeMetrics_AroundSmokeRequests_ReportsTokenSharesForEveryLayer()
     {
-        using var server = new ServerProcess(ExportTinyModel(), ModelName);
-        var ready = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "2", "--wait", "120"], Timeout);
-        Assert.True(ready.ExitCode == 0, $"server not usable:\n{ready.Output}\nserver log:\n{server.Log}");
+        using var server = await StartUsableServerAsync();
 
         var result = await ExternalProcess.RunAsync(
             "node",
@@ -62,9 +60,7 @@ public sealed class ServerSmokeTests : IDisposable
     [Fact]
     public async Task NodeLoadRunner_RealServerTwoLevels_NoFailuresAndServerBalanceInEachRow()
     {
-        using var server = new ServerProcess(ExportTinyModel(), ModelName);
-        var ready = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "1", "--wait", "120"], Timeout);
-        Assert.True(ready.ExitCode == 0, $"server not usable:\n{ready.Output}\nserver log:\n{server.Log}");
+        using var server = await StartUsableServerAsync();
 
         var result = await ExternalProcess.RunAsync(
             "node",
@@ -94,9 +90,7 @@ public sealed class ServerSmokeTests : IDisposable
     [Fact]
     public async Task NodeLoadRunner_OpenLoopRate_StartsRequestsAtTheRateAndCountsDrops()
     {
-        using var server = new ServerProcess(ExportTinyModel(), ModelName);
-        var ready = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "1", "--wait", "120"], Timeout);
-        Assert.True(ready.ExitCode == 0, $"server not usable:\n{ready.Output}\nserver log:\n{server.Log}");
+        using var server = await StartUsableServerAsync();
 
         var result = await ExternalProcess.RunAsync(
             "node",
@@ -110,6 +104,21 @@ public sealed class ServerSmokeTests : IDisposable
         Assert.Equal(0, (int)level["failed"]!);
         // 3 s at 4 requests per second: starts at 0, 0.25, ..., 2.75 s.
         Assert.Equal(12, (int)level["requests"]!);
+    }
+
+    /// <summary>A server on a fresh tiny model that has answered one smoke request.</summary>
+    private async Task<ServerProcess> StartUsableServerAsync()
+    {
+        var server = new ServerProcess(ExportTinyModel(), ModelName);
+        var ready = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "1", "--wait", "120"], Timeout);
+        if (ready.ExitCode != 0)
+        {
+            string log = server.Log;
+            server.Dispose();
+            Assert.Fail($"server not usable:\n{ready.Output}\nserver log:\n{log}");
+        }
+
+        return server;
     }
 
     public void Dispose()
