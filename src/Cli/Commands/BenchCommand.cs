@@ -147,7 +147,7 @@ internal static class BenchCommand
 
         if (report.ExpertCost is { } e)
         {
-            Console.WriteLine(string.Create(c, $"expert Run cost ({e.Graph}): {e.FixedMicroseconds:F1} us fixed + {e.PerTokenMicroseconds:F2} us per token; per-expert batching can gain at most {(e.CeilingGain is double ceiling ? ceiling.ToString("F2", c) + "x" : "(unbounded: no per-token cost measured)")} on the expert phase"));
+            Console.WriteLine(string.Create(c, $"expert Run cost ({e.Graph}): {e.SingleTokenMicroseconds:F1} us for 1 token, {e.MarginalMicrosecondsPerToken:F2} us per extra token in a large Run ({string.Join(", ", e.Points.Select(p => $"{p.Tokens}: {p.MicrosecondsPerRun:F1}"))} us); per-expert batching can gain at most {(e.CeilingGain is double ceiling ? ceiling.ToString("F2", c) + "x" : "(unbounded: no per-token cost measured)")} on the expert phase"));
             foreach (var level in report.Levels.Where(l => l.PredictedExpertPhaseGain is not null))
             {
                 Console.WriteLine(string.Create(c, $"  concurrency {level.Concurrency}: predicted expert-phase gain {level.PredictedExpertPhaseGain:F2}x, measured {(level.ExpertPhaseGain is double g ? g.ToString("F2", c) + "x" : "-")}"));

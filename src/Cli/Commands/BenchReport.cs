@@ -81,12 +81,13 @@ internal sealed record BenchPeak(int Size, double GflopsOneThread, double Gflops
 internal sealed record BenchExpertCostPoint(int Tokens, double MicrosecondsPerRun);
 
 /// <summary>
-/// One expert's Run time versus its token count, fitted as fixed + perToken * n, and the ceiling it
-/// puts on the expert-phase gain of per-expert batching over per-token dispatch: (fixed + perToken) / perToken.
+/// One expert's Run time versus its token count: t(1), the marginal cost of a token in a large Run,
+/// and the ceiling they put on the expert-phase gain of per-expert batching over per-token dispatch,
+/// t(1) / marginal (null when no marginal cost was measured).
 /// </summary>
 internal sealed record BenchExpertCost(
     string Graph,
     IReadOnlyList<BenchExpertCostPoint> Points,
-    double FixedMicroseconds,
-    double PerTokenMicroseconds,
+    double SingleTokenMicroseconds,
+    double MarginalMicrosecondsPerToken,
     double? CeilingGain);

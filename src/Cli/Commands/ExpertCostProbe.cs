@@ -7,10 +7,10 @@ using MoeServe.Runtime;
 namespace MoeServe.Cli.Commands;
 
 /// <summary>
-/// Measures what one expert Run costs as a function of its token count on this machine and fits
-/// t(n) = fixed + perToken * n. The fit bounds what per-expert batching can gain over per-token
-/// dispatch: per-token dispatch pays (fixed + perToken) per routed token, batching pays fixed once
-/// per expert, so the expert-phase gain can never exceed (fixed + perToken) / perToken.
+/// Measures what one expert Run costs as a function of its token count on this machine: t(n) for
+/// n = 1..32. That bounds what per-expert batching can gain over per-token dispatch: per-token
+/// dispatch pays t(1) per routed token, a large batched Run pays the marginal cost per token (the
+/// slope of t at the largest counts), so the expert-phase gain can never exceed t(1) / marginal.
 /// </summary>
 internal static class ExpertCostProbe
 {
@@ -65,43 +65,54 @@ internal static class ExpertCostProbe
             points.Add(new BenchExpertCostPoint(n, Math.Round(batches[batches.Length / 2], 2)));
         }
 
-        // Least squares over the measured points.
-        double meanN = points.Average(p => p.Tokens);
-        double meanT = points.Average(p => p.MicrosecondsPerRun);
-        double slope = points.Sum(p => (p.Tokens - meanN) * (p.MicrosecondsPerRun - meanT)) / points.Sum(p => (p.Tokens - meanN) * (p.Tokens - meanN));
-        double intercept = meanT - (slope * meanN);
-        if (intercept < 0)
-        {
-            // A Run cannot cost less than nothing: noise bent the line; fit through the origin instead.
-            intercept = 0;
-            slope = points.Sum(p => p.Tokens * p.MicrosecondsPerRun) / points.Sum(p => (double)p.Tokens * p.Tokens);
-        }
-
+        // The cost of one more token once the Run is large: the slope between the two largest counts.
+        var last = points[^1];
+        var before = points[^2];
+        double marginal = (last.MicrosecondsPerRun - before.MicrosecondsPerRun) / (last.Tokens - before.Tokens);
+        double single = points[0].MicrosecondsPerRun;
         return new BenchExpertCost(
             Path.GetFileName(file),
             points,
-            Math.Round(intercept, 2),
-            Math.Round(slope, 3),
-            slope > 0 ? Math.Round((intercept + slope) / slope, 2) : null);
+            single,
+            Math.Round(marginal, 3),
+            marginal > 0 ? Math.Round(single / marginal, 2) : null);
     }
 
     /// <summary>
-    /// The expert-phase gain the cost model predicts for a step with <paramref name="assignments"/>
-    /// routed (token, expert) pairs spread over <paramref name="runs"/> batched Runs.
+    /// The expert-phase gain the measured costs predict for a step with <paramref name="assignments"/>
+    /// routed (token, expert) pairs spread over <paramref name="runs"/> batched Runs: per-token
+    /// dispatch pays a one-token Run per assignment, batching pays <paramref name="runs"/> Runs of the
+    /// mean size (interpolated between the measured counts, extrapolated with the marginal cost).
     /// </summary>
-    /// <param name="cost">The fitted cost.</param>
+    /// <param name="cost">The measured costs.</param>
     /// <param name="assignments">Routed pairs per step (tokens x k x layers).</param>
     /// <param name="runs">Batched expert Runs per step.</param>
-    /// <returns>The predicted gain, or null when the fit found no per-token cost.</returns>
+    /// <returns>The predicted gain, or null when no marginal cost per token was measured.</returns>
     public static double? PredictedGain(BenchExpertCost cost, double assignments, double runs)
     {
-        if (cost.CeilingGain is null)
+        if (cost.CeilingGain is null || runs <= 0)
         {
-            return null; // the fit found no cost per token: no prediction
+            return null;
         }
 
-        double perToken = assignments * (cost.FixedMicroseconds + cost.PerTokenMicroseconds);
-        double batched = (runs * cost.FixedMicroseconds) + (assignments * cost.PerTokenMicroseconds);
-        return batched > 0 ? Math.Round(perToken / batched, 2) : 0;
+        double perToken = assignments * cost.SingleTokenMicroseconds;
+        double batched = runs * RunMicroseconds(cost, assignments / runs);
+        return Math.Round(perToken / batched, 2);
+    }
+
+    private static double RunMicroseconds(BenchExpertCost cost, double tokens)
+    {
+        var points = cost.Points;
+        for (int i = 1; i < points.Count; i++)
+        {
+            if (tokens <= points[i].Tokens)
+            {
+                var (a, b) = (points[i - 1], points[i]);
+                double t = Math.Max(0, (tokens - a.Tokens) / (b.Tokens - a.Tokens));
+                return a.MicrosecondsPerRun + (t * (b.MicrosecondsPerRun - a.MicrosecondsPerRun));
+            }
+        }
+
+        return points[^1].MicrosecondsPerRun + ((tokens - points[^1].Tokens) * cost.MarginalMicrosecondsPerToken);
     }
 }
