@@ -80,6 +80,7 @@ public sealed class TrainingBehaviourTests
             List<double> straightLosses;
             Dictionary<string, float[]> straightWeights;
             float[][] straightQ;
+            float[][]? straightAverage;
             using (var straight = TinySetup.Trainer(method, steps: 8))
             {
                 for (int i = 0; i < 4; i++)
@@ -91,6 +92,9 @@ public sealed class TrainingBehaviourTests
                 straightLosses = Enumerable.Range(0, 4).Select(_ => straight.TrainStep().Loss).ToList();
                 straightWeights = TrainingCheckpoint.ExportWeights(straight).ToDictionary(p => p.Key, p => p.Value.Data);
                 straightQ = Enumerable.Range(0, straight.Config.Layers).Select(l => straight.Routing.State.Layer(l).ToArray()).ToArray();
+                straightAverage = straight.Routing.Average is { } average
+                    ? Enumerable.Range(0, straight.Config.Layers).Select(l => average.State.Layer(l).ToArray()).ToArray()
+                    : null;
             }
 
             using var resumed = TinySetup.Trainer(method, steps: 8);
@@ -106,7 +110,13 @@ public sealed class TrainingBehaviourTests
             for (int l = 0; l < resumed.Config.Layers; l++)
             {
                 Assert.Equal(straightQ[l], resumed.Routing.State.Layer(l));
+                if (straightAverage is not null)
+                {
+                    Assert.Equal(straightAverage[l], resumed.Routing.Average!.State.Layer(l));
+                }
             }
+
+            Assert.Equal(method != BalanceMethod.Aux, straightAverage is not null);
 
             Assert.Equal(8, resumed.Statistics.Steps);
         }

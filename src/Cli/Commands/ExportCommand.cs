@@ -31,9 +31,11 @@ internal static class ExportCommand
             DefaultValueFactory = _ => 0,
         };
 
+        var lastQ = new Option<bool>("--last-q") { Description = "Serve the last training step's q (balancing.json) instead of the q averaged over the last steps (balancing-average.json, the default when present)." };
+
         var command = new Command("export", "Export a checkpoint as per-expert ONNX graphs plus manifest.json into models/NAME.")
         {
-            checkpoint, output, dtype, name, randomConfig, seed, tokenizer, verify,
+            checkpoint, output, dtype, name, randomConfig, seed, tokenizer, verify, lastQ,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Run(
             parse.GetValue(checkpoint)!,
@@ -44,11 +46,12 @@ internal static class ExportCommand
             parse.GetValue(seed),
             parse.GetValue(tokenizer),
             parse.GetValue(verify),
+            parse.GetValue(lastQ),
             cancellation)));
         return command;
     }
 
-    private static int Run(string checkpoint, string output, string dtypeText, string? name, string? randomConfig, int seed, string? tokenizer, int verifyTokens, CancellationToken cancellation)
+    private static int Run(string checkpoint, string output, string dtypeText, string? name, string? randomConfig, int seed, string? tokenizer, int verifyTokens, bool lastQ, CancellationToken cancellation)
     {
         var errors = new List<string>();
         if (verifyTokens < 0)
@@ -71,7 +74,7 @@ internal static class ExportCommand
             errors.Add($"--random-from-config: file not found: {randomConfig}");
         }
 
-        var options = new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = output, WeightType = dtype, Name = name };
+        var options = new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = output, WeightType = dtype, Name = name, UseLastQ = lastQ };
         if (randomConfig is null)
         {
             errors.AddRange(options.Validate());

@@ -14,6 +14,9 @@ public sealed class CheckpointLayout
     /// <summary>File name of the router balancing state (per-layer q).</summary>
     public const string BalancingFileName = "balancing.json";
 
+    /// <summary>File name of the running average of the balancing state over training steps.</summary>
+    public const string AverageBalancingFileName = "balancing-average.json";
+
     /// <summary>File name of the tiktoken-format vocabulary.</summary>
     public const string TokenizerTiktokenFileName = "tokenizer.tiktoken";
 
@@ -43,6 +46,9 @@ public sealed class CheckpointLayout
     /// <summary>Path of balancing.json.</summary>
     public string BalancingPath => Path.Combine(Directory, BalancingFileName);
 
+    /// <summary>Path of balancing-average.json: q averaged over the last training steps (what export serves).</summary>
+    public string AverageBalancingPath => Path.Combine(Directory, AverageBalancingFileName);
+
     /// <summary>Path of tokenizer.tiktoken.</summary>
     public string TokenizerTiktokenPath => Path.Combine(Directory, TokenizerTiktokenFileName);
 
@@ -55,8 +61,8 @@ public sealed class CheckpointLayout
     /// <summary>Files export cannot work without: config, weights and both tokenizer files.</summary>
     public IReadOnlyList<string> RequiredFiles => [ConfigPath, WeightsPath, TokenizerTiktokenPath, TokenizerJsonPath];
 
-    /// <summary>Files export uses when present: balancing state (q = 0 otherwise) and training summary.</summary>
-    public IReadOnlyList<string> OptionalFiles => [BalancingPath, SummaryPath];
+    /// <summary>Files export uses when present: the averaged or else the last balancing state (q = 0 without either) and the training summary.</summary>
+    public IReadOnlyList<string> OptionalFiles => [AverageBalancingPath, BalancingPath, SummaryPath];
 
     /// <summary>One message per required file that does not exist, each naming the file.</summary>
     public IReadOnlyList<string> FindMissingRequiredFiles()

@@ -36,7 +36,7 @@ public sealed class CheckpointExporter
             throw Problems("Cannot export", errors);
         }
 
-        var source = LoadCheckpoint(new CheckpointLayout(options.CheckpointDirectory));
+        var source = LoadCheckpoint(new CheckpointLayout(options.CheckpointDirectory), options.UseLastQ);
         var factory = new MoeGraphFactory(source.Config, source.Weights, options.WeightType);
 
         string outDir = options.OutputDirectory;
@@ -158,7 +158,7 @@ public sealed class CheckpointExporter
         }
     }
 
-    private static CheckpointSource LoadCheckpoint(CheckpointLayout layout)
+    private static CheckpointSource LoadCheckpoint(CheckpointLayout layout, bool useLastQ)
     {
         var errors = new List<string>(layout.FindMissingRequiredFiles());
         ModelConfig? config = null;
@@ -196,11 +196,12 @@ public sealed class CheckpointExporter
         float[][]? q = null;
         if (config is not null && config.Validate().Count == 0)
         {
-            if (File.Exists(layout.BalancingPath))
+            string balancing = !useLastQ && File.Exists(layout.AverageBalancingPath) ? layout.AverageBalancingPath : layout.BalancingPath;
+            if (File.Exists(balancing))
             {
                 try
                 {
-                    (method, q) = BalancingFile.Read(layout.BalancingPath, config);
+                    (method, q) = BalancingFile.Read(balancing, config);
                 }
                 catch (InvalidDataException ex)
                 {

@@ -15,6 +15,12 @@ public sealed record ExportOptions
     /// <summary>Model name in the manifest; the output directory's name when null.</summary>
     public string? Name { get; init; }
 
+    /// <summary>
+    /// Serve the last training step's q (balancing.json) even when the checkpoint has the averaged q
+    /// (balancing-average.json), which is the default because it balances unseen text better.
+    /// </summary>
+    public bool UseLastQ { get; init; }
+
     /// <summary>Every problem with these options, each naming its flag; empty when valid.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -20,6 +20,7 @@ public sealed class LayerRouting
         State = state;
         _training = training;
         _renormalize = renormalize;
+        Average = method is BalanceMethod.Bip or BalanceMethod.LossFree ? new QAverage(state) : null;
     }
 
     /// <summary>The balancing method.</summary>
@@ -27,6 +28,9 @@ public sealed class LayerRouting
 
     /// <summary>The live balancing state (BIP and loss-free policies update it in place).</summary>
     public BalancingState State { get; }
+
+    /// <summary>The running average of <see cref="State"/> over steps (methods with a state), or null.</summary>
+    public QAverage? Average { get; }
 
     /// <summary>Builds the per-layer policies.</summary>
     /// <param name="method">The balancing method.</param>
@@ -72,8 +76,8 @@ public sealed class LayerRouting
     public IRoutingPolicy Training(int layer) => _training[layer];
 
     /// <summary>
-    /// Policies for evaluation: the state applied frozen (biased top-K, a copy of q), or plain top-K
-    /// for methods without state. Never updates the state.
+    /// Policies for evaluation: the averaged state applied frozen (biased top-K; the q export serves),
+    /// or plain top-K for methods without state. Never updates any state.
     /// </summary>
     public IRoutingPolicy[] FrozenPolicies()
     {
@@ -81,7 +85,7 @@ public sealed class LayerRouting
         for (int l = 0; l < policies.Length; l++)
         {
             policies[l] = Method is BalanceMethod.Bip or BalanceMethod.LossFree
-                ? new BiasedTopKPolicy(State.Layer(l), _renormalize)
+                ? new BiasedTopKPolicy(Average!.State.Layer(l), _renormalize)
                 : new TopKPolicy(_renormalize);
         }
 

@@ -163,6 +163,7 @@ public sealed class MoeTrainer : IDisposable
             balancing = pass.BalancingTime;
         }
 
+        Routing.Average?.Update(Step);
         Step++;
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         var result = new StepResult(Step, loss, auxLoss, lr, maxVio, _inputs.Length, seconds, balancing.TotalSeconds);

@@ -53,6 +53,7 @@ public static class TrainingCheckpoint
         SafeTensorsFile.Write(Temp(layout.WeightsPath), ExportWeights(trainer), TensorDType.Float32,
             new Dictionary<string, string> { ["method"] = trainer.Options.Method.ToString().ToLowerInvariant(), ["step"] = trainer.Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         trainer.Routing.State.Save(Temp(layout.BalancingPath));
+        trainer.Routing.Average?.State.Save(Temp(layout.AverageBalancingPath));
         trainer.Optimizer.save_state_dict(Temp(Path.Combine(state, OptimizerStateFile)));
         if (tokenizerDirectory is not null)
         {
@@ -117,6 +118,12 @@ public static class TrainingCheckpoint
         for (int l = 0; l < balancing.LayerCount; l++)
         {
             balancing.Layer(l).CopyTo(trainer.Routing.State.Layer(l), 0);
+        }
+
+        if (trainer.Routing.Average is { } average)
+        {
+            // A checkpoint from before averaging existed starts the average from its last q.
+            average.Restore(File.Exists(layout.AverageBalancingPath) ? BalancingState.Load(layout.AverageBalancingPath) : trainer.Routing.State);
         }
 
         trainer.Optimizer.load_state_dict(Path.Combine(state, OptimizerStateFile));

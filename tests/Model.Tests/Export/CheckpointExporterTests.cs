@@ -33,6 +33,22 @@ public sealed class CheckpointExporterTests
         Assert.Equal(result.TotalBytes, Directory.EnumerateFiles(temp.Sub("out")).Sum(f => new FileInfo(f).Length));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Export_CheckpointWithAveragedQ_ServesItUnlessLastQIsAsked(bool useLastQ)
+    {
+        using var temp = new TempDirectory();
+        var layout = TinyCheckpoint.CreateRandom(temp.Sub("ckpt"), Config, seed: 9, new TinyCheckpointOptions { Method = "bip" });
+        var (_, last) = BalancingFile.Read(layout.BalancingPath, Config);
+        float[][] averaged = last.Select(layer => layer.Select(v => (v * 0.5f) + 0.25f).ToArray()).ToArray();
+        BalancingFile.Write(layout.AverageBalancingPath, "bip", averaged);
+
+        new CheckpointExporter().Export(new ExportOptions { CheckpointDirectory = layout.Directory, OutputDirectory = temp.Sub("m"), UseLastQ = useLastQ });
+
+        Assert.Equal(useLastQ ? last : averaged, ModelManifest.Load(temp.Sub("m")).Routing.Q);
+    }
+
     [Fact]
     public void Export_Manifest_CarriesRoutingTokensAndTrainingSummary()
     {
