@@ -318,8 +318,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         var random = new Random(5);
         var weights = Enumerable.Range(0, n * n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
         byte[] bytes = MatMulModel(n, weights).ToByteArray();
-        using var sessionOptions = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
-        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        using var sessionOptions = SingleThreadedCpuOptions();
         using var session = new InferenceSession(bytes, sessionOptions);
         double flopsPerRun = 2.0 * n * n * n;
 
@@ -364,6 +363,14 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         }
 
         return new BenchPeak(n, Math.Round(one, 2), Math.Round(results.Sum(), 2), workers);
+    }
+
+    /// <summary>Options of bench's own probe sessions: CPU, one thread, no spinning, like the runtime's sessions.</summary>
+    internal static SessionOptions SingleThreadedCpuOptions()
+    {
+        var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
+        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        return options;
     }
 
     /// <summary>y [N, n] = x [N, n] W [n, n]: one ONNX MatMul (opset 17) with W as an initializer.</summary>

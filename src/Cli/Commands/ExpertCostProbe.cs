@@ -22,8 +22,7 @@ internal static class ExpertCostProbe
     {
         string file = Path.Combine(engine.ModelDirectory, engine.Manifest.Graphs.Layers[0].Experts[0]);
         int d = engine.Config.DModel;
-        using var sessionOptions = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        using var sessionOptions = BenchRunner.SingleThreadedCpuOptions();
         using var session = new InferenceSession(file, sessionOptions);
         using var runOptions = new RunOptions();
         string[] inNames = [GraphNames.ExpertInput];
