@@ -1,15 +1,18 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using MoeServe.Server.Api;
 using MoeServe.Server.Dashboard;
 using MoeServe.Server.Engine;
 using MoeServe.Server.Health;
+using MoeServe.Server.Hosting;
 using MoeServe.Server.Metrics;
 using MoeServe.Server.Options;
 using MoeServe.Server.Scheduling;
@@ -19,15 +22,18 @@ namespace MoeServe.Server;
 /// <summary>Builds and runs the web application.</summary>
 public static class ServerApp
 {
-    /// <summary>Exit code when the options are invalid.</summary>
-    public const int InvalidOptionsExitCode = 2;
-
-    /// <summary>Exit code when the model fails to load.</summary>
-    public const int LoadFailedExitCode = 3;
-
-    /// <summary>Runs the server until shutdown; returns the process exit code.</summary>
+    /// <summary>Runs the server until shutdown; returns the process exit code (<see cref="ExitCodes"/>).</summary>
     public static async Task<int> RunAsync(string[] args)
     {
+        ArgumentNullException.ThrowIfNull(args);
+
+        // Checked before the builder sees them: it throws on an unmapped '-x' and ignores an unknown '--x'.
+        var argumentProblems = CommandLineSwitches.FindProblems(args);
+        if (argumentProblems.Count > 0)
+        {
+            return await ReportConfigurationErrorsAsync(argumentProblems).ConfigureAwait(false);
+        }
+
         var builder = WebApplication.CreateBuilder(args);
 
         // `dotnet run --project src/Server` from the repository root makes the root the content root;
@@ -42,6 +48,7 @@ public static class ServerApp
                 FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(AppContext.BaseDirectory),
             });
         }
+
         builder.Configuration.AddCommandLine(args, CommandLineSwitches.Map);
         if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]))
         {
@@ -49,8 +56,10 @@ public static class ServerApp
             builder.WebHost.UseUrls($"http://localhost:{port}");
         }
 
+        var startLog = new StartupLogFilter();
+        builder.Logging.AddFilter(StartupLogFilter.Category, startLog.IsEnabled);
         ConfigureServices(builder.Services);
-        var app = builder.Build();
+        await using var app = builder.Build();
 
         // Validate the final configuration (including anything a test host added) before serving.
         var errors = new List<string>();
@@ -58,19 +67,30 @@ public static class ServerApp
         ServerOptionsValidator.Validate(options, errors);
         if (errors.Count > 0)
         {
-            await Console.Error.WriteLineAsync($"moeserve: {errors.Count} configuration error(s):").ConfigureAwait(false);
-            foreach (var error in errors)
-            {
-                await Console.Error.WriteLineAsync("  - " + error).ConfigureAwait(false);
-            }
-
-            return InvalidOptionsExitCode;
+            return await ReportConfigurationErrorsAsync(errors).ConfigureAwait(false);
         }
 
         ServerEndpoints.Map(app);
-        var state = app.Services.GetRequiredService<ServerState>();
-        await app.RunAsync().ConfigureAwait(false);
-        return state.Phase == ServerPhase.Failed ? LoadFailedExitCode : 0;
+        app.Lifetime.ApplicationStarted.Register(startLog.Started);
+        try
+        {
+            // Hosted services start in registration order and Kestrel last: the model is loaded
+            // and warmed up (ModelHost) before the port is bound.
+            await app.RunAsync().ConfigureAwait(false);
+            return ExitCodes.Success;
+        }
+        catch (StartupException e)
+        {
+            return await ReportStartupFailureAsync(e.Message, e.ExitCode).ConfigureAwait(false);
+        }
+        catch (IOException e) when (e.InnerException is AddressInUseException)
+        {
+            return await ReportStartupFailureAsync($"cannot listen: {e.Message} Stop the other process or choose another port with --port or --urls.", ExitCodes.InvalidConfiguration).ConfigureAwait(false);
+        }
+        catch (IOException e) when (!startLog.HasStarted)
+        {
+            return await ReportStartupFailureAsync($"cannot listen: {e.Message}", ExitCodes.InvalidConfiguration).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Registers every service of the server.</summary>
@@ -80,12 +100,52 @@ public static class ServerApp
         services.AddSingleton(sp => ServerOptionsReader.Read(sp.GetRequiredService<IConfiguration>(), []));
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();
+        services.AddSingleton<InFlightRequests>();
         services.AddSingleton(sp => new DashboardRecorder(sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ServerOptions>().DashboardHistorySeconds));
+
+        // Order matters: hosted services start in this order (all before Kestrel) and stop in reverse.
         services.AddSingleton<ModelHost>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelHost>());
         services.AddSingleton<BatchScheduler>();
         services.AddHostedService(sp => sp.GetRequiredService<BatchScheduler>());
+        services.AddHostedService<ShutdownCoordinator>();
+
         services.AddSingleton<GenerationHandler>();
         services.AddOptions<KestrelServerOptions>().Configure<ServerOptions>((kestrel, options) => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
-        services.AddOptions<HostOptions>().Configure<ServerOptions>((host, options) => host.ShutdownTimeout = TimeSpan.FromSeconds(options.DrainTimeoutSeconds + 5));
+        services.AddOptions<HostOptions>().Configure<ServerOptions>((host, options) => host.ShutdownTimeout = ShutdownCoordinator.HostShutdownTimeout(options));
+    }
+
+    private static async Task<int> ReportConfigurationErrorsAsync(IReadOnlyList<string> errors)
+    {
+        await Console.Error.WriteLineAsync($"moeserve: {errors.Count} configuration error(s):").ConfigureAwait(false);
+        foreach (var error in errors)
+        {
+            await Console.Error.WriteLineAsync("  - " + error).ConfigureAwait(false);
+        }
+
+        return ExitCodes.InvalidConfiguration;
+    }
+
+    private static async Task<int> ReportStartupFailureAsync(string message, int exitCode)
+    {
+        await Console.Error.WriteLineAsync("moeserve: " + message).ConfigureAwait(false);
+        return exitCode;
+    }
+
+    /// <summary>
+    /// Until the host has started, drops the host's own error entry for a failed start ("Hosting
+    /// failed to start" with the whole stack trace): RunAsync reports that failure as one line.
+    /// The rule replaces the configured level for this one category, at Information.
+    /// </summary>
+    private sealed class StartupLogFilter
+    {
+        public const string Category = "Microsoft.Extensions.Hosting.Internal.Host";
+        private volatile bool _started;
+
+        public bool HasStarted => _started;
+
+        public void Started() => _started = true;
+
+        public bool IsEnabled(LogLevel level) => level >= LogLevel.Information && (_started || level < LogLevel.Error);
     }
 }

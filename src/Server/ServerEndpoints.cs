@@ -9,6 +9,7 @@ using MoeServe.Server.Api;
 using MoeServe.Server.Dashboard;
 using MoeServe.Server.Engine;
 using MoeServe.Server.Health;
+using MoeServe.Server.Hosting;
 using MoeServe.Server.Metrics;
 using MoeServe.Server.Scheduling;
 using Prometheus;
@@ -40,6 +41,14 @@ public static partial class ServerEndpoints
         ArgumentNullException.ThrowIfNull(app);
         var metrics = app.Services.GetRequiredService<ServerMetrics>();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("MoeServe.Server.Errors");
+        var inFlight = app.Services.GetRequiredService<InFlightRequests>();
+
+        // Outermost, so shutdown waits until the last response has been written.
+        app.Use(async (context, next) =>
+        {
+            using var scope = inFlight.Enter();
+            await next(context).ConfigureAwait(false);
+        });
 
         app.UseExceptionHandler(handler => handler.Run(async context =>
         {
@@ -84,7 +93,7 @@ public static partial class ServerEndpoints
         app.MapGet("/health/live", () => Results.Json(new HealthDto("live", null), ServerJsonContext.Default.HealthDto));
         app.MapGet("/health/ready", (ServerState state) => state.IsReady
             ? Results.Json(new HealthDto("ready", null), ServerJsonContext.Default.HealthDto)
-            : Results.Json(new HealthDto(state.Phase.ToString().ToLowerInvariant(), state.Detail), ServerJsonContext.Default.HealthDto, statusCode: StatusCodes.Status503ServiceUnavailable));
+            : Results.Json(new HealthDto(state.Phase.ToString().ToLowerInvariant(), null), ServerJsonContext.Default.HealthDto, statusCode: StatusCodes.Status503ServiceUnavailable));
 
         app.MapMetrics("/metrics", metrics.Registry);
 

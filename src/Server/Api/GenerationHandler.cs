@@ -51,7 +51,7 @@ public sealed class GenerationHandler
         var arrived = _time.GetTimestamp();
         if (!_state.IsReady || !_model.IsLoaded)
         {
-            await WriteErrorAsync(context, NotReady()).ConfigureAwait(false);
+            await WriteNotReadyAsync(context).ConfigureAwait(false);
             return;
         }
 
@@ -94,12 +94,14 @@ public sealed class GenerationHandler
         }
     }
 
-    private ApiError NotReady() => _state.Phase switch
+    // A draining server is one of several behind a balancer: Retry-After tells the client to go again.
+    private Task WriteNotReadyAsync(HttpContext context)
     {
-        ServerPhase.Draining => ApiError.Unavailable("The server is shutting down."),
-        ServerPhase.Failed => ApiError.Unavailable(_state.Detail ?? "The model failed to load."),
-        _ => ApiError.Unavailable("The model is still loading; retry when /health/ready says ready."),
-    };
+        context.Response.Headers.RetryAfter = _options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        return WriteErrorAsync(context, _state.Phase == ServerPhase.Draining
+            ? ApiError.Unavailable("The server is shutting down; retry on another instance.")
+            : ApiError.Unavailable("The model is still loading; retry when /health/ready says ready."));
+    }
 
     private (PreparedRequest? Prepared, ApiError? Error) Prepare(GenerationSpec spec)
     {
@@ -190,7 +192,7 @@ public sealed class GenerationHandler
                 await WriteErrorAsync(context, ApiError.Overloaded(_scheduler.WaitingCount)).ConfigureAwait(false);
                 return;
             case AdmissionResult.NotReady:
-                await WriteErrorAsync(context, NotReady()).ConfigureAwait(false);
+                await WriteNotReadyAsync(context).ConfigureAwait(false);
                 return;
         }
 
@@ -237,6 +239,11 @@ public sealed class GenerationHandler
         token.ThrowIfCancellationRequested();
         if (OutcomeError(outcome) is { } error)
         {
+            if (outcome == JobOutcome.Shutdown)
+            {
+                context.Response.Headers.RetryAfter = _options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+            }
+
             await WriteErrorAsync(context, error).ConfigureAwait(false);
             return;
         }

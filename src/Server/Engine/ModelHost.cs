@@ -1,16 +1,20 @@
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Experts;
+using MoeServe.Server.Hosting;
 using MoeServe.Server.Metrics;
 using MoeServe.Server.Options;
 
 namespace MoeServe.Server.Engine;
 
 /// <summary>
-/// Owns the one <see cref="MoeEngine"/> of the process: loads it with options mapped from
-/// <see cref="ServerOptions"/>, runs the warm-up forward pass readiness waits for, and disposes it.
+/// Owns the one <see cref="MoeEngine"/> of the process. As the first hosted service it loads the
+/// model and runs one warm-up forward pass before the web server binds its port, so a broken model
+/// directory ends start-up with one clear line instead of a server that listens and then dies; it
+/// disposes the engine after every other service has stopped.
 /// </summary>
-public sealed partial class ModelHost : IDisposable
+public sealed partial class ModelHost : IHostedService, IDisposable
 {
     private readonly ServerOptions _options;
     private readonly ServerMetrics _metrics;
@@ -21,7 +25,7 @@ public sealed partial class ModelHost : IDisposable
     private MoeEngine? _engine;
     private RouterBiasReader? _bias;
 
-    /// <summary>Creates the host; nothing is loaded until <see cref="LoadAndWarmUp"/>.</summary>
+    /// <summary>Creates the host; nothing is loaded until <see cref="StartAsync"/>.</summary>
     public ModelHost(ServerOptions options, ServerMetrics metrics, ILoggerFactory loggerFactory, TimeProvider time, IExpertFaultInjector? faultInjector = null)
     {
         _options = options;
@@ -43,26 +47,52 @@ public sealed partial class ModelHost : IDisposable
     public string ServedModelName => !string.IsNullOrWhiteSpace(_options.ModelName) ? _options.ModelName
         : _engine?.ModelName ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(_options.ModelPath)));
 
-    /// <summary>Context length served: the option when set, else the model's.</summary>
-    public int ContextLength => _options.ContextLength > 0 ? Math.Min(_options.ContextLength, Engine.ContextLength) : Engine.ContextLength;
+    /// <summary>Context length served: the option when set (never above the model's, checked at load), else the model's.</summary>
+    public int ContextLength => _options.ContextLength > 0 ? _options.ContextLength : Engine.ContextLength;
 
     /// <summary>KV caches alive (0 before load).</summary>
     public int LiveCacheCount => _engine?.LiveCacheCount ?? 0;
 
+    /// <summary>Whether q changes from step to step (online BIP), so the gauges need refreshing after each step.</summary>
+    public bool RoutingBiasIsLive => _engine?.Options.Routing == RoutingPolicyKind.OnlineBip;
+
     /// <summary>Loads the model and runs one forward pass of one token.</summary>
-    public void LoadAndWarmUp()
+    /// <exception cref="StartupException">The model cannot be loaded or contradicts the options.</exception>
+    public Task StartAsync(CancellationToken cancellationToken) => Task.Run(LoadAndWarmUp, cancellationToken);
+
+    /// <summary>Disposes the engine; as the first hosted service it stops last, after the scheduler's loop has ended.</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    private void LoadAndWarmUp()
     {
         var started = _time.GetTimestamp();
-        var engine = MoeEngine.Load(RuntimeOptionsMapper.Map(_options, _faultInjector, _time), _loggerFactory);
+        var directory = Path.GetFullPath(_options.ModelPath);
+        MoeEngine engine;
         try
         {
-            using (var cache = engine.CreateCache())
+            engine = MoeEngine.Load(RuntimeOptionsMapper.Map(_options, _faultInjector, _time), _loggerFactory);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The runtime's messages name the file and what is wrong with it; the trace would only bury that.
+            LogLoadFailed(e, directory);
+            throw new StartupException($"the model could not be loaded from {directory}: {OneLine(e.Message)}", ExitCodes.ModelLoadFailed, e);
+        }
+
+        try
+        {
+            if (_options.ContextLength > engine.ContextLength)
             {
-                int[] token = [engine.EndOfTextTokenId >= 0 ? engine.EndOfTextTokenId : 0];
-                var logits = new float[engine.VocabSize];
-                engine.Forward([new ForwardItem(cache, token)], logits);
+                throw new StartupException(
+                    $"{ServerOptions.SectionName}:ContextLength (--context) is {_options.ContextLength} but the model at {directory} has a context length of {engine.ContextLength}; use at most {engine.ContextLength}, or 0 for the model's own.",
+                    ExitCodes.InvalidConfiguration);
             }
 
+            WarmUp(engine, directory);
             _metrics.InitialiseModel(engine.Config.Layers, engine.Config.Experts, engine.Devices);
             _engine = engine;
             _bias = new RouterBiasReader(engine.Config.Experts);
@@ -76,8 +106,21 @@ public sealed partial class ModelHost : IDisposable
         }
     }
 
-    /// <summary>Whether q changes from step to step (online BIP), so the gauges need refreshing after each step.</summary>
-    public bool RoutingBiasIsLive => _engine?.Options.Routing == RoutingPolicyKind.OnlineBip;
+    private void WarmUp(MoeEngine engine, string directory)
+    {
+        try
+        {
+            using var cache = engine.CreateCache();
+            int[] token = [engine.EndOfTextTokenId >= 0 ? engine.EndOfTextTokenId : 0];
+            var logits = new float[engine.VocabSize];
+            engine.Forward([new ForwardItem(cache, token)], logits);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogLoadFailed(e, directory);
+            throw new StartupException($"the model at {directory} loaded but its warm-up forward pass failed: {OneLine(e.Message)}", ExitCodes.ModelLoadFailed, e);
+        }
+    }
 
     /// <summary>Copies the q in use into the router-bias gauges (between steps only).</summary>
     public void PublishRouterBias()
@@ -100,6 +143,14 @@ public sealed partial class ModelHost : IDisposable
         _engine = null;
     }
 
+    // A validator's list of problems, or an ONNX Runtime message, on the one line the operator reads.
+    private static string OneLine(string message) =>
+        string.Join(" ", message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Model {Model} loaded ({Layers} layers x {Experts} experts, routing {Routing}) and warmed up in {Seconds:0.00} s")]
     private partial void LogLoaded(string model, int layers, int experts, string routing, double seconds);
+
+    // Debug only: the operator gets the message as the one last line; the trace is for developers.
+    [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "Loading the model from {ModelPath} failed")]
+    private partial void LogLoadFailed(Exception exception, string modelPath);
 }

@@ -3,7 +3,7 @@ namespace MoeServe.Server.Health;
 /// <summary>Lifecycle of the server as readiness reports it.</summary>
 public enum ServerPhase
 {
-    /// <summary>Loading the model or running the warm-up pass.</summary>
+    /// <summary>Before the scheduler's loop runs (the model loads before the listener opens, so HTTP rarely sees this).</summary>
     Loading,
 
     /// <summary>Serving.</summary>
@@ -11,35 +11,25 @@ public enum ServerPhase
 
     /// <summary>Shutting down: running requests finish, new ones are refused.</summary>
     Draining,
-
-    /// <summary>The model could not be loaded.</summary>
-    Failed,
 }
 
 /// <summary>The current <see cref="ServerPhase"/>, shared by the scheduler (writer) and the endpoints (readers).</summary>
 public sealed class ServerState
 {
     private volatile ServerPhase _phase = ServerPhase.Loading;
-    private volatile string? _detail;
 
     /// <summary>The phase.</summary>
     public ServerPhase Phase => _phase;
 
-    /// <summary>Why the server is not ready (load error), if known.</summary>
-    public string? Detail => _detail;
-
     /// <summary>Whether requests are being accepted.</summary>
     public bool IsReady => _phase == ServerPhase.Ready;
 
-    /// <summary>Moves to <paramref name="phase"/>; Draining and Failed are final.</summary>
-    public void Set(ServerPhase phase, string? detail = null)
+    /// <summary>Moves to <paramref name="phase"/>; Draining is final.</summary>
+    public void Set(ServerPhase phase)
     {
-        if (_phase is ServerPhase.Draining or ServerPhase.Failed && phase != ServerPhase.Failed)
+        if (_phase != ServerPhase.Draining)
         {
-            return;
+            _phase = phase;
         }
-
-        _detail = detail;
-        _phase = phase;
     }
 }

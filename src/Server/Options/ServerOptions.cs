@@ -59,8 +59,11 @@ public sealed record ServerOptions
     /// <summary>Deadline for one request, from arrival to its last token, in seconds.</summary>
     public double RequestTimeoutSeconds { get; init; } = ServerDefaults.RequestTimeoutSeconds;
 
-    /// <summary>How long shutdown waits for running requests to finish, in seconds.</summary>
+    /// <summary>How long shutdown lets running and queued requests finish, in seconds, from the stop signal; the rest end with a 503 or a final error event.</summary>
     public double DrainTimeoutSeconds { get; init; } = ServerDefaults.DrainTimeoutSeconds;
+
+    /// <summary>How long the listener keeps accepting after the stop signal at least (readiness 503, new generation requests 503), in seconds, so a load balancer sees the drain.</summary>
+    public double ShutdownGraceSeconds { get; init; } = ServerDefaults.ShutdownGraceSeconds;
 
     /// <summary>Retry-After value sent with 429, in seconds.</summary>
     public int RetryAfterSeconds { get; init; } = ServerDefaults.RetryAfterSeconds;
@@ -119,6 +122,9 @@ public static class ServerDefaults
 
     /// <summary>Seconds to drain on shutdown.</summary>
     public const double DrainTimeoutSeconds = 30;
+
+    /// <summary>Seconds the listener stays open after the stop signal: a readiness probe period or two.</summary>
+    public const double ShutdownGraceSeconds = 5;
 
     /// <summary>Seconds a 429'd client should wait.</summary>
     public const int RetryAfterSeconds = 1;

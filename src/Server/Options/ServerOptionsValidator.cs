@@ -83,10 +83,8 @@ public static class ServerOptionsValidator
         }
 
         Positive(errors, p + "RequestTimeoutSeconds", options.RequestTimeoutSeconds);
-        if (options.DrainTimeoutSeconds < 0)
-        {
-            errors.Add($"{p}DrainTimeoutSeconds: must be 0 or more, got {Format(options.DrainTimeoutSeconds)}.");
-        }
+        NotNegative(errors, p + "DrainTimeoutSeconds", options.DrainTimeoutSeconds, 3600);
+        NotNegative(errors, p + "ShutdownGraceSeconds", options.ShutdownGraceSeconds, 3600);
 
         if (options.DefaultTemperature is < 0 or > 2)
         {
@@ -120,6 +118,14 @@ public static class ServerOptionsValidator
         if (!(value > 0))
         {
             errors.Add($"{key}: must be greater than 0, got {Format(value)}.");
+        }
+    }
+
+    private static void NotNegative(List<string> errors, string key, double value, double max)
+    {
+        if (!(value >= 0 && value <= max))
+        {
+            errors.Add($"{key}: must be in [0, {Format(max)}], got {Format(value)}.");
         }
     }
 

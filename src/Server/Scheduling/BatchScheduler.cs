@@ -27,10 +27,12 @@ public enum AdmissionResult
 }
 
 /// <summary>
-/// Continuous batching. One loop owns the engine: each step it admits waiting jobs up to the batch
-/// limit, drops cancelled ones (disposing their KV cache at once), gives every decoding sequence one
-/// token and spends the rest of the step's token budget on prefill chunks, runs the whole step through
-/// one <see cref="MoeEngine.Forward"/>, samples, and streams text to each job's channel.
+/// Continuous batching. One loop owns the engine's steps: each step it admits waiting jobs up to the
+/// batch limit, drops cancelled ones (disposing their KV cache at once), gives every decoding sequence
+/// one token and spends the rest of the step's token budget on prefill chunks, runs the whole step
+/// through one <see cref="MoeEngine.Forward"/>, samples, and streams text to each job's channel.
+/// On shutdown (<see cref="BeginDrain"/>) it keeps serving running and queued jobs until they finish or
+/// the drain deadline passes, then ends the rest with <see cref="JobOutcome.Shutdown"/>.
 /// </summary>
 public sealed partial class BatchScheduler : BackgroundService
 {
@@ -41,14 +43,22 @@ public sealed partial class BatchScheduler : BackgroundService
     private readonly DashboardRecorder _dashboard;
     private readonly TimeProvider _time;
     private readonly ILogger<BatchScheduler> _logger;
-    private readonly IHostApplicationLifetime _lifetime;
     private readonly Channel<GenerationJob> _waiting;
     private readonly List<ActiveSequence> _active = [];
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _drainSignal = new();
+
+    // Running and waiting jobs are counted under one lock, so that admission sees their sum exactly
+    // (a job moving from the queue into the batch is never counted twice or not at all).
+    private readonly Lock _admission = new();
+    private readonly int _capacity;
     private int _waitingCount;
     private int _runningCount;
+    private bool _closed;
+    private long _drainDeadline;
 
     /// <summary>Creates the scheduler.</summary>
-    public BatchScheduler(ModelHost model, ServerOptions options, ServerState state, ServerMetrics metrics, DashboardRecorder dashboard, TimeProvider time, IHostApplicationLifetime lifetime, ILogger<BatchScheduler> logger)
+    public BatchScheduler(ModelHost model, ServerOptions options, ServerState state, ServerMetrics metrics, DashboardRecorder dashboard, TimeProvider time, ILogger<BatchScheduler> logger)
     {
         _model = model;
         _options = options;
@@ -57,11 +67,11 @@ public sealed partial class BatchScheduler : BackgroundService
         _dashboard = dashboard;
         _time = time;
         _logger = logger;
-        _lifetime = lifetime;
+        _capacity = options.MaxBatchSequences + options.MaxWaitingRequests;
         // The channel may also hold cancelled jobs that no longer count (they left the queue when
-        // cancelled, the channel drops them when read): the limit on live waiting jobs is
-        // _waitingCount; the channel's own bound only stops a flood of cancelled ones.
-        _waiting = Channel.CreateBounded<GenerationJob>(new BoundedChannelOptions(Math.Max(1, 4 * options.MaxWaitingRequests))
+        // cancelled, the channel drops them when read): the limit on live jobs is _capacity; the
+        // channel's own bound only stops a flood of cancelled ones.
+        _waiting = Channel.CreateBounded<GenerationJob>(new BoundedChannelOptions(Math.Max(1, 4 * _capacity))
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -74,6 +84,9 @@ public sealed partial class BatchScheduler : BackgroundService
     /// <summary>Requests in the running batch.</summary>
     public int RunningCount => Volatile.Read(ref _runningCount);
 
+    /// <summary>Completes when the loop has ended: every job it accepted has its final event.</summary>
+    public Task Drained => _drained.Task;
+
     /// <summary>Offers a job to the bounded waiting queue; never blocks.</summary>
     public AdmissionResult TryEnqueue(GenerationJob job)
     {
@@ -83,17 +96,20 @@ public sealed partial class BatchScheduler : BackgroundService
             return AdmissionResult.NotReady;
         }
 
-        // MaxWaitingRequests = 0 means no queue: only a free batch slot admits.
-        if (_options.MaxWaitingRequests == 0 && RunningCount + WaitingCount >= _options.MaxBatchSequences)
+        lock (_admission)
         {
-            return AdmissionResult.QueueFull;
-        }
+            if (_closed)
+            {
+                return AdmissionResult.NotReady;
+            }
 
-        int waiting = Interlocked.Increment(ref _waitingCount);
-        if ((_options.MaxWaitingRequests > 0 && waiting > _options.MaxWaitingRequests) || !_waiting.Writer.TryWrite(job))
-        {
-            Interlocked.Decrement(ref _waitingCount);
-            return AdmissionResult.QueueFull;
+            // MaxWaitingRequests = 0 means no queue: only a free batch slot admits.
+            if (_runningCount + _waitingCount >= _capacity || !_waiting.Writer.TryWrite(job))
+            {
+                return AdmissionResult.QueueFull;
+            }
+
+            _waitingCount++;
         }
 
         // A client that gives up while waiting frees its queue place at once, not when reached.
@@ -102,22 +118,47 @@ public sealed partial class BatchScheduler : BackgroundService
         job.QueueRegistration = job.CancellationToken.Register(static state =>
         {
             var (scheduler, waitingJob) = ((BatchScheduler, GenerationJob))state!;
-            scheduler.LeaveQueue(waitingJob);
+            if (waitingJob.TryLeaveQueue())
+            {
+                scheduler.CountOut(waiting: 1, running: 0);
+            }
         }, (this, job));
         _metrics.RequestsWaiting.Set(WaitingCount);
         return AdmissionResult.Accepted;
     }
 
-    private bool LeaveQueue(GenerationJob job)
+    /// <summary>
+    /// Starts the drain: from now on no job is accepted; running and queued ones get until
+    /// DrainTimeoutSeconds to finish. Safe to call more than once and from any thread.
+    /// </summary>
+    public void BeginDrain()
     {
-        if (!job.TryLeaveQueue())
+        int running, waiting;
+        lock (_admission)
         {
-            return false;
+            if (_drainDeadline != 0)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _drainDeadline, _time.GetTimestamp() + (long)(_options.DrainTimeoutSeconds * _time.TimestampFrequency));
+            running = _runningCount;
+            waiting = _waitingCount;
         }
 
-        Interlocked.Decrement(ref _waitingCount);
+        LogDraining(running, waiting, _options.DrainTimeoutSeconds);
+        _drainSignal.Cancel();
+    }
+
+    private void CountOut(int waiting, int running)
+    {
+        lock (_admission)
+        {
+            _waitingCount -= waiting;
+            _runningCount -= running;
+        }
+
         _metrics.RequestsWaiting.Set(WaitingCount);
-        return true;
     }
 
     /// <inheritdoc/>
@@ -126,26 +167,23 @@ public sealed partial class BatchScheduler : BackgroundService
 
     private async Task Run(CancellationToken stoppingToken)
     {
-        // The web server stops before this service: from the first shutdown signal, readiness says
-        // draining and new requests are refused, while running and queued jobs keep being served.
-        using var stopping = _lifetime.ApplicationStopping.Register(() =>
-        {
-            _state.Set(ServerPhase.Draining);
-            _metrics.Ready.Set(0);
-        });
         try
         {
-            _model.LoadAndWarmUp();
+            await Serve(stoppingToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        finally
         {
-            LogLoadFailed(e, _options.ModelPath);
-            _state.Set(ServerPhase.Failed, $"The model could not be loaded from {_options.ModelPath}: {e.Message}");
-            await Console.Error.WriteLineAsync($"moeserve: the model could not be loaded from {Path.GetFullPath(_options.ModelPath)}: {e.Message}").ConfigureAwait(false);
-            _lifetime.StopApplication();
-            return;
-        }
+            lock (_admission)
+            {
+                _closed = true;
+            }
 
+            _drained.TrySetResult();
+        }
+    }
+
+    private async Task Serve(CancellationToken stoppingToken)
+    {
         var engine = _model.Engine;
         _dashboard.Initialise(_model.ServedModelName, _options.RoutingPolicy, engine.Config.Layers, engine.Config.Experts, engine.Config.TopK);
         _state.Set(ServerPhase.Ready);
@@ -157,20 +195,29 @@ public sealed partial class BatchScheduler : BackgroundService
         var samples = new bool[_options.MaxBatchSequences];
         var logits = new float[_options.MaxBatchSequences * engine.VocabSize];
         var top = new TokenLogprob[20];
-        long drainDeadline = 0;
 
         while (true)
         {
-            if (stoppingToken.IsCancellationRequested && drainDeadline == 0)
+            if (stoppingToken.IsCancellationRequested)
             {
-                _state.Set(ServerPhase.Draining);
-                _metrics.Ready.Set(0);
-                drainDeadline = _time.GetTimestamp() + (long)(_options.DrainTimeoutSeconds * _time.TimestampFrequency);
-                LogDraining(_active.Count, WaitingCount);
+                // Stopped without the lifetime's stopping signal (a host that failed to start): no drain to wait for.
+                lock (_admission)
+                {
+                    _closed = true;
+                }
+
+                FailEverything(JobOutcome.Shutdown);
+                return;
             }
 
+            var drainDeadline = Interlocked.Read(ref _drainDeadline);
             if (drainDeadline != 0 && _time.GetTimestamp() >= drainDeadline)
             {
+                lock (_admission)
+                {
+                    _closed = true;
+                }
+
                 FailEverything(JobOutcome.Shutdown);
                 return;
             }
@@ -180,15 +227,23 @@ public sealed partial class BatchScheduler : BackgroundService
             PublishCounts();
             if (_active.Count == 0)
             {
-                if (drainDeadline != 0 && WaitingCount == 0)
+                if (drainDeadline != 0)
                 {
-                    return;
+                    lock (_admission)
+                    {
+                        _closed = _waitingCount == 0;
+                    }
+
+                    if (_closed)
+                    {
+                        return;
+                    }
                 }
 
                 try
                 {
-                    // Sleep until work arrives; during a drain, poll so the deadline is honoured.
-                    using var wake = drainDeadline != 0 ? new CancellationTokenSource(TimeSpan.FromMilliseconds(50)) : CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                    // Sleep until work arrives or the drain starts; during a drain, poll so the deadline is honoured.
+                    using var wake = drainDeadline != 0 ? new CancellationTokenSource(TimeSpan.FromMilliseconds(50)) : CancellationTokenSource.CreateLinkedTokenSource(_drainSignal.Token, stoppingToken);
                     await _waiting.Reader.WaitToReadAsync(wake.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
@@ -241,9 +296,16 @@ public sealed partial class BatchScheduler : BackgroundService
         while (_active.Count < _options.MaxBatchSequences && _waiting.Reader.TryRead(out var job))
         {
             job.QueueRegistration.Dispose();
-            bool counted = LeaveQueue(job);
-            if (!counted || job.CancellationToken.IsCancellationRequested)
+            if (!job.TryLeaveQueue())
             {
+                // Its cancellation already took it out of the count.
+                Complete(job, JobOutcome.Cancelled, 0);
+                continue;
+            }
+
+            if (job.CancellationToken.IsCancellationRequested)
+            {
+                CountOut(waiting: 1, running: 0);
                 Complete(job, JobOutcome.Cancelled, 0);
                 continue;
             }
@@ -258,8 +320,15 @@ public sealed partial class BatchScheduler : BackgroundService
             catch (InvalidOperationException e)
             {
                 LogStepFailed(e, 1);
+                CountOut(waiting: 1, running: 0);
                 Complete(job, JobOutcome.Error, 0);
                 continue;
+            }
+
+            lock (_admission)
+            {
+                _waitingCount--;
+                _runningCount++;
             }
 
             _active.Add(new ActiveSequence(job, cache, engine.Tokenizer, now));
@@ -407,6 +476,7 @@ public sealed partial class BatchScheduler : BackgroundService
 
     private void RemoveFinished()
     {
+        var removed = 0;
         for (var i = _active.Count - 1; i >= 0; i--)
         {
             if (_active[i].Finished)
@@ -414,7 +484,13 @@ public sealed partial class BatchScheduler : BackgroundService
                 // Disposing returns the KV cache's buffers to the engine's pool right away.
                 _active[i].Dispose();
                 _active.RemoveAt(i);
+                removed++;
             }
+        }
+
+        if (removed > 0)
+        {
+            CountOut(waiting: 0, running: removed);
         }
 
         PublishCounts();
@@ -437,7 +513,11 @@ public sealed partial class BatchScheduler : BackgroundService
             while (_waiting.Reader.TryRead(out var job))
             {
                 job.QueueRegistration.Dispose();
-                LeaveQueue(job);
+                if (job.TryLeaveQueue())
+                {
+                    CountOut(waiting: 1, running: 0);
+                }
+
                 Complete(job, outcome, 0);
             }
         }
@@ -445,30 +525,21 @@ public sealed partial class BatchScheduler : BackgroundService
 
     private void PublishCounts()
     {
-        Volatile.Write(ref _runningCount, _active.Count);
-        _metrics.RequestsRunning.Set(_active.Count);
+        _metrics.RequestsRunning.Set(RunningCount);
         _metrics.RequestsWaiting.Set(WaitingCount);
         _metrics.KvCachesLive.Set(_model.LiveCacheCount);
     }
 
     /// <inheritdoc/>
-    public override async Task StopAsync(CancellationToken cancellationToken)
+    public override void Dispose()
     {
-        _state.Set(ServerPhase.Draining);
-        _metrics.Ready.Set(0);
-        await base.StopAsync(cancellationToken).ConfigureAwait(false);
-        if (ExecuteTask is null || ExecuteTask.IsCompleted)
-        {
-            _model.Dispose();
-        }
+        base.Dispose();
+        _drainSignal.Dispose();
     }
-
-    [LoggerMessage(EventId = 1, Level = LogLevel.Critical, Message = "Loading the model from {ModelPath} failed")]
-    private partial void LogLoadFailed(Exception exception, string modelPath);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "An engine step over {Sequences} sequences failed; their requests end with an error")]
     private partial void LogStepFailed(Exception exception, int sequences);
 
-    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Draining: {Running} running and {Waiting} waiting requests get to finish")]
-    private partial void LogDraining(int running, int waiting);
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Draining: {Running} running and {Waiting} waiting requests get up to {Seconds} s to finish")]
+    private partial void LogDraining(int running, int waiting, double seconds);
 }
