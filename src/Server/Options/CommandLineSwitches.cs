@@ -11,7 +11,7 @@ public static class CommandLineSwitches
     private static readonly string[] HostKeys = ["urls", "http_ports", "https_ports", "environment", "contentRoot", "applicationName", "webroot", "AllowedHosts"];
 
     // Sections whose keys are checked by their owners (ServerOptionsReader for MoeServe) or are open-ended.
-    private static readonly string[] SectionPrefixes = [ServerOptions.SectionName + ":", "Logging:", "Kestrel:"];
+    private static readonly string[] Sections = [ServerOptions.SectionName, "Logging", "Kestrel"];
 
     /// <summary>Switch to configuration key map for <c>AddCommandLine</c>.</summary>
     public static IDictionary<string, string> Map { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
@@ -91,7 +91,9 @@ public static class CommandLineSwitches
         }
 
         var key = name[prefix.Length..];
+        // A section's own name appears too, with an empty value, when a host flattens its settings into arguments.
         return HostKeys.Contains(key, StringComparer.OrdinalIgnoreCase)
-            || SectionPrefixes.Any(p => key.StartsWith(p, StringComparison.OrdinalIgnoreCase) && key.Length > p.Length);
+            || Sections.Any(section => key.Equals(section, StringComparison.OrdinalIgnoreCase)
+                || (key.Length > section.Length + 1 && key.StartsWith(section, StringComparison.OrdinalIgnoreCase) && key[section.Length] == ':'));
     }
 }

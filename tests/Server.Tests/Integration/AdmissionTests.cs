@@ -56,6 +56,34 @@ public sealed class AdmissionTests
     }
 
     [Fact]
+    public async Task Completions_AtTheDocumentedCapacity_AcceptsEveryRequest()
+    {
+        // 32 running + 64 waiting: 96 requests at once must all be taken, however the loop's step
+        // boundaries split them between the batch and the queue.
+        await using var factory = new ServerFactory(new()
+        {
+            ["MoeServe:MaxBatchSequences"] = "32",
+            ["MoeServe:MaxWaitingRequests"] = "64",
+        });
+        using var client = await factory.CreateReadyClientAsync();
+        factory.Gate.Close();
+        var body = """{"prompt":"capacity","max_tokens":2,"temperature":0}""";
+        var requests = Enumerable.Range(0, 96).Select(_ => Http.PostAsync(client, "/v1/completions", body)).ToArray();
+        await WaitUntil(() => factory.Scheduler.RunningCount + factory.Scheduler.WaitingCount == 96 || requests.Any(r => r.IsCompleted), "96 admitted requests");
+        Assert.DoesNotContain(requests, r => r.IsCompleted);
+
+        using (var content = new StringContent(body, Encoding.UTF8, "application/json"))
+        using (var refused = await client.PostAsync("/v1/completions", content))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        }
+
+        factory.Gate.Open();
+        var statuses = (await Task.WhenAll(requests)).Select(r => r.Status).ToArray();
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.OK, s));
+    }
+
+    [Fact]
     public async Task Completions_QueuedClientGivesUp_FreesItsQueuePlaceAtOnce()
     {
         await using var factory = new ServerFactory(new()
@@ -102,29 +130,6 @@ public sealed class AdmissionTests
         Assert.Equal(HttpStatusCode.GatewayTimeout, status);
         Assert.Equal("timeout", Http.AssertError(body).GetProperty("code").GetString());
         await WaitUntil(() => factory.Model.LiveCacheCount == 0 && factory.Scheduler.RunningCount == 0, "the timed-out job to leave");
-    }
-
-    [Fact]
-    public async Task Readiness_UntilWarmUpDone_Is503AndRequestsAre503()
-    {
-        await using var factory = new ServerFactory();
-        factory.Gate.Close(); // the warm-up forward pass blocks
-        using var client = factory.CreateClient();
-
-        using (var ready = await client.GetAsync("/health/ready"))
-        {
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-            Assert.Contains("loading", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        }
-
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/live")).StatusCode);
-        var (status, body) = await Http.PostAsync(client, "/v1/completions", """{"prompt":"early"}""");
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
-        Assert.Equal("service_unavailable", Http.AssertError(body).GetProperty("code").GetString());
-
-        factory.Gate.Open();
-        await WaitUntil(() => factory.Services.GetService(typeof(ServerState)) is ServerState { IsReady: true }, "readiness");
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
     }
 
     [Fact]

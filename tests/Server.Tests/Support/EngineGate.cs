@@ -12,6 +12,7 @@ public sealed class EngineGate : IExpertFaultInjector, IDisposable
     private readonly ManualResetEventSlim _open = new(initialState: true);
     private int _throwing;
     private long _runs;
+    private int _delayMilliseconds;
 
     /// <summary>Expert Runs seen.</summary>
     public long Runs => Interlocked.Read(ref _runs);
@@ -29,9 +30,21 @@ public sealed class EngineGate : IExpertFaultInjector, IDisposable
         set => Volatile.Write(ref _throwing, value ? 1 : 0);
     }
 
+    /// <summary>Milliseconds every expert Run sleeps (0: none), so work outlasts a short drain window.</summary>
+    public int DelayMilliseconds
+    {
+        get => Volatile.Read(ref _delayMilliseconds);
+        set => Volatile.Write(ref _delayMilliseconds, value);
+    }
+
     public void BeforeRun(int layer, int expert, int deviceId)
     {
         Interlocked.Increment(ref _runs);
+        if (DelayMilliseconds > 0)
+        {
+            Thread.Sleep(DelayMilliseconds);
+        }
+
         if (!_open.Wait(TimeSpan.FromSeconds(30)))
         {
             throw new TimeoutException("The test never opened the engine gate.");

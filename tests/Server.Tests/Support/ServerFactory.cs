@@ -24,6 +24,8 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
             ["MoeServe:MaxWaitingRequests"] = "128",
             ["MoeServe:Workers"] = "2",
             ["MoeServe:DrainTimeoutSeconds"] = "10",
+            // No grace period: disposing a test's server should not wait for a load balancer.
+            ["MoeServe:ShutdownGraceSeconds"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (key, value) in settings ?? [])
