@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using MoeServe.Server.Api;
 using MoeServe.Server.Dashboard;
 using MoeServe.Server.Engine;
@@ -59,25 +60,22 @@ public static class ServerApp
         var startLog = new StartupLogFilter();
         builder.Logging.AddFilter(StartupLogFilter.Category, startLog.IsEnabled);
         ConfigureServices(builder.Services);
-        await using var app = builder.Build();
-
-        // Validate the final configuration (including anything a test host added) before serving.
-        var errors = new List<string>();
-        var options = ServerOptionsReader.Read(app.Configuration, errors);
-        ServerOptionsValidator.Validate(options, errors);
-        if (errors.Count > 0)
-        {
-            return await ReportConfigurationErrorsAsync(errors).ConfigureAwait(false);
-        }
-
-        ServerEndpoints.Map(app);
-        app.Lifetime.ApplicationStarted.Register(startLog.Started);
         try
         {
-            // Hosted services start in registration order and Kestrel last: the model is loaded
-            // and warmed up (ModelHost) before the port is bound.
+            // Building resolves HostOptions, which needs ServerOptions: validation can fail here already.
+            await using var app = builder.Build();
+            ServerEndpoints.Map(app);
+            app.Lifetime.ApplicationStarted.Register(startLog.Started);
+
+            // The host validates the options first, then starts hosted services in registration
+            // order and Kestrel last: the model is loaded and warmed up (ModelHost) before the port is bound.
             await app.RunAsync().ConfigureAwait(false);
             return ExitCodes.Success;
+        }
+        catch (OptionsValidationException e)
+        {
+            // ValidateOnStart: the final configuration, including anything a test host added.
+            return await ReportConfigurationErrorsAsync([.. e.Failures]).ConfigureAwait(false);
         }
         catch (StartupException e)
         {
@@ -97,7 +95,7 @@ public static class ServerApp
     public static void ConfigureServices(IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => ServerOptionsReader.Read(sp.GetRequiredService<IConfiguration>(), []));
+        services.AddServerOptions();
         services.AddSingleton<ServerState>();
         services.AddSingleton<ServerMetrics>();
         services.AddSingleton<InFlightRequests>();

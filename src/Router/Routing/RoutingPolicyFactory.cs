@@ -35,32 +35,59 @@ public static class RoutingPolicyFactory
         };
     }
 
-    /// <summary>Parses a method name: "topk", "biased-topk", "bip" or "lossfree" (case-insensitive).</summary>
+    /// <summary>
+    /// Every routing method name the project accepts, on every surface (CLI flags, server
+    /// configuration, simulate), each with the method it names. The first name of a method is its
+    /// canonical one: the serving names users type (<c>trained</c>, <c>online-bip</c>, <c>topk</c>).
+    /// </summary>
+    public static IReadOnlyList<(string Name, RoutingMethod Method)> Names { get; } =
+    [
+        ("topk", RoutingMethod.TopK),
+        ("top-k", RoutingMethod.TopK),
+        ("none", RoutingMethod.TopK),
+        ("trained", RoutingMethod.BiasedTopK),
+        ("biased-topk", RoutingMethod.BiasedTopK),
+        ("online-bip", RoutingMethod.Bip),
+        ("bip", RoutingMethod.Bip),
+        ("lossfree", RoutingMethod.LossFree),
+        ("loss-free", RoutingMethod.LossFree),
+    ];
+
+    /// <summary>Parses a method name from <see cref="Names"/> (case-insensitive, surrounding space ignored).</summary>
     /// <param name="name">The name.</param>
     /// <param name="method">The parsed method.</param>
     /// <returns>False when the name is unknown.</returns>
     public static bool TryParseMethod(string? name, out RoutingMethod method)
     {
-        switch (name?.Trim().ToUpperInvariant())
+        var trimmed = name?.Trim();
+        foreach (var (known, value) in Names)
         {
-            case "TOPK":
-            case "NONE":
-                method = RoutingMethod.TopK;
+            if (string.Equals(known, trimmed, StringComparison.OrdinalIgnoreCase))
+            {
+                method = value;
                 return true;
-            case "BIASED-TOPK":
-            case "BIASEDTOPK":
-                method = RoutingMethod.BiasedTopK;
-                return true;
-            case "BIP":
-                method = RoutingMethod.Bip;
-                return true;
-            case "LOSSFREE":
-            case "LOSS-FREE":
-                method = RoutingMethod.LossFree;
-                return true;
-            default:
-                method = RoutingMethod.TopK;
-                return false;
+            }
         }
+
+        method = RoutingMethod.TopK;
+        return false;
     }
+
+    /// <summary>The canonical name of <paramref name="method"/> (its first entry in <see cref="Names"/>).</summary>
+    public static string NameOf(RoutingMethod method)
+    {
+        foreach (var (known, value) in Names)
+        {
+            if (value == method)
+            {
+                return known;
+            }
+        }
+
+        throw new ArgumentOutOfRangeException(nameof(method), method, "Unknown routing method.");
+    }
+
+    /// <summary>"'x' is not a routing method; use one of ..." naming the canonical names of <paramref name="allowed"/>.</summary>
+    public static string UnknownNameMessage(string? name, IEnumerable<RoutingMethod> allowed) =>
+        $"'{name}' is not a routing method; use one of {string.Join(", ", allowed.Select(NameOf))}.";
 }

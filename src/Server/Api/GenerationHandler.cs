@@ -184,7 +184,7 @@ public sealed class GenerationHandler
 
     private async Task RunAsync(HttpContext context, PreparedRequest request, long arrived, CancellationToken token)
     {
-        var job = new GenerationJob(request.Prompt, request.Sampling, token, arrived) { WantsLogprobs = request.Spec.Logprobs is not null };
+        var job = new GenerationJob(request.Prompt, request.Sampling, token, arrived) { WantsLogprobs = request.Spec.Logprobs is not null, TraceId = context.TraceIdentifier };
         switch (_scheduler.TryEnqueue(job))
         {
             case AdmissionResult.QueueFull:
@@ -237,7 +237,7 @@ public sealed class GenerationHandler
         }
 
         token.ThrowIfCancellationRequested();
-        if (OutcomeError(outcome) is { } error)
+        if (OutcomeError(outcome, job.TraceId) is { } error)
         {
             if (outcome == JobOutcome.Shutdown)
             {
@@ -322,7 +322,7 @@ public sealed class GenerationHandler
         }
 
         token.ThrowIfCancellationRequested();
-        if (OutcomeError(outcome) is { } error)
+        if (OutcomeError(outcome, job.TraceId) is { } error)
         {
             await WriteStreamErrorAsync(context, error).ConfigureAwait(false);
             return;
@@ -367,13 +367,14 @@ public sealed class GenerationHandler
 
     private static string FinishReason(JobOutcome outcome) => outcome == JobOutcome.Stop ? "stop" : "length";
 
-    private ApiError? OutcomeError(JobOutcome outcome) => outcome switch
+    // An engine failure answers with the trace id the scheduler logged it under.
+    private ApiError? OutcomeError(JobOutcome outcome, string traceId) => outcome switch
     {
         JobOutcome.Stop or JobOutcome.Length => null,
         JobOutcome.Timeout => ApiError.Timeout(TimeSpan.FromSeconds(_options.RequestTimeoutSeconds)),
         JobOutcome.Shutdown => ApiError.Unavailable("The server shut down before the request finished."),
         JobOutcome.Cancelled => ApiError.Unavailable("The request was cancelled."),
-        _ => ApiError.Internal(Guid.NewGuid().ToString("N")),
+        _ => ApiError.Internal(traceId),
     };
 
     private static async Task WriteEventAsync<T>(HttpContext context, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken token)

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Experts;
 using MoeServe.Server.Hosting;
@@ -97,7 +98,7 @@ public sealed partial class ModelHost : IHostedService, IDisposable
             _engine = engine;
             _bias = new RouterBiasReader(engine.Config.Experts);
             PublishRouterBias();
-            LogLoaded(engine.ModelName, engine.Config.Layers, engine.Config.Experts, _options.RoutingPolicy, _time.GetElapsedTime(started).TotalSeconds);
+            LogLoaded(engine.ModelName, engine.Config.Layers, engine.Config.Experts, RoutingPolicyFactory.NameOf(_options.RoutingPolicy), _time.GetElapsedTime(started).TotalSeconds);
         }
         catch
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Experts;
 using MoeServe.Server.Options;
@@ -15,12 +16,7 @@ public static class RuntimeOptionsMapper
         return new RuntimeOptions
         {
             ModelPath = options.ModelPath,
-            ExecutionProvider = options.ExecutionProvider.ToLowerInvariant() switch
-            {
-                "cuda" => ExecutionProviderKind.Cuda,
-                "auto" => ExecutionProviderKind.Auto,
-                _ => ExecutionProviderKind.Cpu,
-            },
+            ExecutionProvider = options.ExecutionProvider,
             Devices = options.Devices.Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray(),
             ExpertDeviceMap = options.DeviceMap.Count == 0 ? null : options.DeviceMap.Select(Parse).ToDictionary(e => e.Expert, e => e.Device),
             ExpertWorkers = options.Workers,
@@ -37,10 +33,10 @@ public static class RuntimeOptionsMapper
     }
 
     /// <summary>The runtime's policy for a RoutingPolicy option value.</summary>
-    public static RoutingPolicyKind Routing(string name) => name.ToLowerInvariant() switch
+    public static RoutingPolicyKind Routing(RoutingMethod method) => method switch
     {
-        "online-bip" => RoutingPolicyKind.OnlineBip,
-        "topk" => RoutingPolicyKind.TopK,
+        RoutingMethod.Bip => RoutingPolicyKind.OnlineBip,
+        RoutingMethod.TopK => RoutingPolicyKind.TopK,
         _ => RoutingPolicyKind.Trained,
     };
 

@@ -1,93 +1,97 @@
+using MoeServe.Router;
+using MoeServe.Runtime;
+
 namespace MoeServe.Server.Options;
 
 /// <summary>
-/// Everything an operator can set, bound from the "MoeServe" section of appsettings.json,
-/// environment variables (MoeServe__MaxBatchSequences=8) and the command line
-/// (--MoeServe:MaxBatchSequences=8, or the short switches in <see cref="CommandLineSwitches"/>).
-/// Defaults live in <see cref="ServerDefaults"/>; <see cref="ServerOptionsValidator"/> checks it all at start-up.
+/// Everything an operator can set, bound once (<see cref="ServerOptionsSetup"/>) from the "MoeServe"
+/// section of appsettings.json, environment variables (MoeServe__MaxBatchSequences=8) and the command
+/// line (--MoeServe:MaxBatchSequences=8, or the short switches in <see cref="CommandLineSwitches"/>),
+/// and served as <c>IOptions&lt;ServerOptions&gt;</c>. Defaults live in <see cref="ServerDefaults"/>;
+/// <see cref="ServerOptionsValidator"/> checks it all when the host starts.
 /// </summary>
-public sealed record ServerOptions
+public sealed class ServerOptions
 {
     /// <summary>Configuration section the options bind from.</summary>
     public const string SectionName = "MoeServe";
 
     /// <summary>Directory of an exported model (holding manifest.json); relative paths are resolved from the working directory.</summary>
-    public string ModelPath { get; init; } = ServerDefaults.ModelPath;
+    public string ModelPath { get; set; } = ServerDefaults.ModelPath;
 
     /// <summary>Model id clients send and /v1/models lists; empty means the model directory's name.</summary>
-    public string ModelName { get; init; } = "";
+    public string ModelName { get; set; } = "";
 
-    /// <summary>Execution provider: "cpu", "cuda" (falls back to CPU per device when CUDA cannot load) or "auto".</summary>
-    public string ExecutionProvider { get; init; } = ServerDefaults.ExecutionProvider;
+    /// <summary>Execution provider: cpu, cuda (falls back to CPU per device when CUDA cannot load) or auto.</summary>
+    public ExecutionProviderKind ExecutionProvider { get; set; } = ServerDefaults.ExecutionProvider;
 
     /// <summary>Device ids experts are spread over round-robin, e.g. "0,1".</summary>
-    public IReadOnlyList<string> Devices { get; init; } = ["0"];
+    public IReadOnlyList<string> Devices { get; set; } = ["0"];
 
     /// <summary>Optional placement entries "expert=device" (same expert index in every layer), e.g. "3=1".</summary>
-    public IReadOnlyList<string> DeviceMap { get; init; } = [];
+    public IReadOnlyList<string> DeviceMap { get; set; } = [];
 
     /// <summary>Threads that run expert graphs of one step concurrently.</summary>
-    public int Workers { get; init; } = ServerDefaults.Workers;
+    public int Workers { get; set; } = ServerDefaults.Workers;
 
     /// <summary>Intra-op threads of each ONNX Runtime session.</summary>
-    public int IntraOpThreads { get; init; } = 1;
+    public int IntraOpThreads { get; set; } = 1;
 
     /// <summary>BIP iterations per layer per step when RoutingPolicy is "online-bip".</summary>
-    public int OnlineBipIterations { get; init; } = 2;
+    public int OnlineBipIterations { get; set; } = 2;
 
     /// <summary>Under "online-bip", steps with fewer tokens route with q unchanged; null = the model's expert count, 0 = always update.</summary>
-    public int? OnlineBipMinTokens { get; init; }
+    public int? OnlineBipMinTokens { get; set; }
 
     /// <summary>Routing policy: "trained" (trained q, default), "online-bip" (BIP per step, warm-started from q), "topk" (plain top-K).</summary>
-    public string RoutingPolicy { get; init; } = ServerDefaults.RoutingPolicy;
+    public RoutingMethod RoutingPolicy { get; set; } = ServerDefaults.RoutingPolicy;
 
     /// <summary>Most sequences decoded together in one step.</summary>
-    public int MaxBatchSequences { get; init; } = ServerDefaults.MaxBatchSequences;
+    public int MaxBatchSequences { get; set; } = ServerDefaults.MaxBatchSequences;
 
     /// <summary>Most tokens (decode tokens plus prefill chunks) in one engine step.</summary>
-    public int MaxStepTokens { get; init; } = ServerDefaults.MaxStepTokens;
+    public int MaxStepTokens { get; set; } = ServerDefaults.MaxStepTokens;
 
     /// <summary>Largest slice of a prompt prefilled in one step, so a long prompt does not stall decoding.</summary>
-    public int PrefillChunkTokens { get; init; } = ServerDefaults.PrefillChunkTokens;
+    public int PrefillChunkTokens { get; set; } = ServerDefaults.PrefillChunkTokens;
 
     /// <summary>Requests that may wait for a batch slot; beyond this, new requests get 429.</summary>
-    public int MaxWaitingRequests { get; init; } = ServerDefaults.MaxWaitingRequests;
+    public int MaxWaitingRequests { get; set; } = ServerDefaults.MaxWaitingRequests;
 
     /// <summary>Context length to serve; 0 means the model's own. Must not exceed the model's.</summary>
-    public int ContextLength { get; init; }
+    public int ContextLength { get; set; }
 
     /// <summary>Deadline for one request, from arrival to its last token, in seconds.</summary>
-    public double RequestTimeoutSeconds { get; init; } = ServerDefaults.RequestTimeoutSeconds;
+    public double RequestTimeoutSeconds { get; set; } = ServerDefaults.RequestTimeoutSeconds;
 
     /// <summary>How long shutdown lets running and queued requests finish, in seconds, from the stop signal; the rest end with a 503 or a final error event.</summary>
-    public double DrainTimeoutSeconds { get; init; } = ServerDefaults.DrainTimeoutSeconds;
+    public double DrainTimeoutSeconds { get; set; } = ServerDefaults.DrainTimeoutSeconds;
 
     /// <summary>How long the listener keeps accepting after the stop signal at least (readiness 503, new generation requests 503), in seconds, so a load balancer sees the drain.</summary>
-    public double ShutdownGraceSeconds { get; init; } = ServerDefaults.ShutdownGraceSeconds;
+    public double ShutdownGraceSeconds { get; set; } = ServerDefaults.ShutdownGraceSeconds;
 
     /// <summary>Retry-After value sent with 429, in seconds.</summary>
-    public int RetryAfterSeconds { get; init; } = ServerDefaults.RetryAfterSeconds;
+    public int RetryAfterSeconds { get; set; } = ServerDefaults.RetryAfterSeconds;
 
     /// <summary>Largest accepted request body in bytes; larger bodies get 413 before they are read.</summary>
-    public long MaxRequestBodyBytes { get; init; } = ServerDefaults.MaxRequestBodyBytes;
+    public long MaxRequestBodyBytes { get; set; } = ServerDefaults.MaxRequestBodyBytes;
 
     /// <summary>max_tokens when a request sets none.</summary>
-    public int DefaultMaxTokens { get; init; } = ServerDefaults.DefaultMaxTokens;
+    public int DefaultMaxTokens { get; set; } = ServerDefaults.DefaultMaxTokens;
 
     /// <summary>Temperature when a request sets none.</summary>
-    public double DefaultTemperature { get; init; } = ServerDefaults.DefaultTemperature;
+    public double DefaultTemperature { get; set; } = ServerDefaults.DefaultTemperature;
 
     /// <summary>top_p when a request sets none.</summary>
-    public double DefaultTopP { get; init; } = ServerDefaults.DefaultTopP;
+    public double DefaultTopP { get; set; } = ServerDefaults.DefaultTopP;
 
     /// <summary>top_k when a request sets none (0 = off).</summary>
-    public int DefaultTopK { get; init; }
+    public int DefaultTopK { get; set; }
 
     /// <summary>Port of the default listen address http://localhost:PORT, used when no "urls" setting is given.</summary>
-    public int Port { get; init; } = ServerDefaults.Port;
+    public int Port { get; set; } = ServerDefaults.Port;
 
     /// <summary>Seconds of history the dashboard keeps (MaxVio and throughput).</summary>
-    public int DashboardHistorySeconds { get; init; } = ServerDefaults.DashboardHistorySeconds;
+    public int DashboardHistorySeconds { get; set; } = ServerDefaults.DashboardHistorySeconds;
 }
 
 /// <summary>Documented defaults of <see cref="ServerOptions"/>.</summary>
@@ -97,13 +101,13 @@ public static class ServerDefaults
     public const string ModelPath = "models/default";
 
     /// <summary>CPU everywhere.</summary>
-    public const string ExecutionProvider = "cpu";
+    public const ExecutionProviderKind ExecutionProvider = ExecutionProviderKind.Cpu;
 
     /// <summary>One worker per core of the project's 2-core machine.</summary>
     public const int Workers = 2;
 
-    /// <summary>The trained balancing vector q.</summary>
-    public const string RoutingPolicy = "trained";
+    /// <summary>The trained balancing vector q ("trained").</summary>
+    public const RoutingMethod RoutingPolicy = RoutingMethod.BiasedTopK;
 
     /// <summary>Sequences per decode step.</summary>
     public const int MaxBatchSequences = 32;

@@ -1,17 +1,28 @@
 using System.Globalization;
+using Microsoft.Extensions.Options;
 
 namespace MoeServe.Server.Options;
 
-/// <summary>Checks <see cref="ServerOptions"/> and reports every problem at once, each naming its option.</summary>
-public static class ServerOptionsValidator
+/// <summary>
+/// Checks <see cref="ServerOptions"/> when the host starts (ValidateOnStart) and reports every
+/// problem at once, each naming its option: what could not be bound, then every bad value.
+/// </summary>
+public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
 {
-    /// <summary>The routing policies the server understands.</summary>
-    public static IReadOnlyList<string> RoutingPolicies { get; } = ["trained", "online-bip", "topk"];
+    private readonly ServerOptionsBindingReport _binding;
 
-    /// <summary>The execution providers the server understands.</summary>
-    public static IReadOnlyList<string> ExecutionProviders { get; } = ["cpu", "cuda", "auto"];
+    /// <summary>Creates the validator.</summary>
+    public ServerOptionsValidator(ServerOptionsBindingReport binding) => _binding = binding;
 
-    /// <summary>Adds one message per problem to <paramref name="errors"/>.</summary>
+    /// <inheritdoc/>
+    public ValidateOptionsResult Validate(string? name, ServerOptions options)
+    {
+        var errors = new List<string>(_binding.Errors);
+        Validate(options, errors);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>Adds one message per bad value to <paramref name="errors"/>.</summary>
     public static void Validate(ServerOptions options, List<string> errors)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -31,8 +42,6 @@ public static class ServerOptionsValidator
             }
         }
 
-        OneOf(errors, p + "ExecutionProvider", options.ExecutionProvider, ExecutionProviders);
-        OneOf(errors, p + "RoutingPolicy", options.RoutingPolicy, RoutingPolicies);
         foreach (var device in options.Devices)
         {
             if (!int.TryParse(device, NumberStyles.None, CultureInfo.InvariantCulture, out _))
@@ -94,14 +103,6 @@ public static class ServerOptionsValidator
         if (options.DefaultTopP is <= 0 or > 1)
         {
             errors.Add($"{p}DefaultTopP: must be in (0, 1], got {Format(options.DefaultTopP)}.");
-        }
-    }
-
-    private static void OneOf(List<string> errors, string key, string value, IReadOnlyList<string> allowed)
-    {
-        if (!allowed.Contains(value, StringComparer.OrdinalIgnoreCase))
-        {
-            errors.Add($"{key}: '{value}' is not one of {string.Join(", ", allowed)}.");
         }
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Caching;
 using MoeServe.Runtime.Sampling;
@@ -185,7 +186,7 @@ public sealed partial class BatchScheduler : BackgroundService
     private async Task Serve(CancellationToken stoppingToken)
     {
         var engine = _model.Engine;
-        _dashboard.Initialise(_model.ServedModelName, _options.RoutingPolicy, engine.Config.Layers, engine.Config.Experts, engine.Config.TopK);
+        _dashboard.Initialise(_model.ServedModelName, RoutingPolicyFactory.NameOf(_options.RoutingPolicy), engine.Config.Layers, engine.Config.Experts, engine.Config.TopK);
         _state.Set(ServerPhase.Ready);
         _metrics.Ready.Set(1);
         var sampler = new Sampler(engine.VocabSize);
@@ -278,7 +279,7 @@ public sealed partial class BatchScheduler : BackgroundService
             catch (Exception e)
             {
                 // One bad step must not kill the loop: its requests end with an error, the rest go on.
-                LogStepFailed(e, count);
+                LogStepFailed(e, count, string.Join(", ", _active.Where(a => !a.Finished).Select(a => a.Job.TraceId)));
                 FailEverything(JobOutcome.Error);
             }
             finally
@@ -319,7 +320,7 @@ public sealed partial class BatchScheduler : BackgroundService
             }
             catch (InvalidOperationException e)
             {
-                LogStepFailed(e, 1);
+                LogStepFailed(e, 1, job.TraceId);
                 CountOut(waiting: 1, running: 0);
                 Complete(job, JobOutcome.Error, 0);
                 continue;
@@ -537,8 +538,8 @@ public sealed partial class BatchScheduler : BackgroundService
         _drainSignal.Dispose();
     }
 
-    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "An engine step over {Sequences} sequences failed; their requests end with an error")]
-    private partial void LogStepFailed(Exception exception, int sequences);
+    [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "An engine step over {Sequences} sequences failed; their requests end with an error (trace ids {TraceIds})")]
+    private partial void LogStepFailed(Exception exception, int sequences, string traceIds);
 
     [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Draining: {Running} running and {Waiting} waiting requests get up to {Seconds} s to finish")]
     private partial void LogDraining(int running, int waiting, double seconds);

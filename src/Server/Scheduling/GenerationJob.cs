@@ -67,6 +67,9 @@ public sealed class GenerationJob
     /// <summary>Whether each token's text and log-probability are sent (logprobs asked for).</summary>
     public bool WantsLogprobs { get; init; }
 
+    /// <summary>The HTTP request's trace id: logged with any failure of this job and returned in its 500.</summary>
+    public string TraceId { get; init; } = "";
+
     /// <summary>Cancelled when the client disconnects or the deadline passes.</summary>
     public CancellationToken CancellationToken { get; }
 

@@ -1,5 +1,9 @@
 using System.Net;
 using System.Text;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using MoeServe.Server.Scheduling;
 using MoeServe.Server.Tests.Support;
 
 namespace MoeServe.Server.Tests.Integration;
@@ -70,5 +74,29 @@ public sealed class CancellationAndResilienceTests
         var metrics = await client.GetStringAsync("/metrics");
         Assert.True(Http.MetricSum(metrics, "moeserve_expert_fallbacks_total") > 0);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+    }
+
+    [Fact]
+    public async Task EngineStepFails_500CarriesTheTraceIdTheLogHolds()
+    {
+        var logs = new CapturingLoggerProvider();
+        await using var factory = new ServerFactory();
+        await using var logged = factory.WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddProvider(logs)));
+        using var client = logged.CreateClient();
+        var scheduler = logged.Services.GetRequiredService<BatchScheduler>();
+        await Http.PostOkAsync(client, "/v1/completions", """{"prompt":"fine","max_tokens":2}""");
+
+        factory.Gate.Crashing = true;
+        var (status, body) = await Http.PostAsync(client, "/v1/completions", """{"prompt":"crash","max_tokens":4}""");
+        factory.Gate.Crashing = false;
+
+        Assert.Equal(HttpStatusCode.InternalServerError, status);
+        var error = Http.AssertError(body);
+        Assert.Equal("internal_error", error.GetProperty("code").GetString());
+        var message = error.GetProperty("message").GetString()!;
+        var traceId = message[(message.IndexOf("trace ", StringComparison.Ordinal) + "trace ".Length)..message.IndexOf(')', StringComparison.Ordinal)];
+        Assert.NotEmpty(traceId);
+        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains(traceId, StringComparison.Ordinal) && e.Exception is InvalidOperationException);
+        Assert.Equal(0, scheduler.RunningCount);
     }
 }

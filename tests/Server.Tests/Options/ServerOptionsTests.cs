@@ -1,4 +1,7 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using MoeServe.Router;
 using MoeServe.Server.Options;
 
 namespace MoeServe.Server.Tests.Options;
@@ -11,13 +14,21 @@ public sealed class ServerOptionsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_modelDir, true);
 
+    // Through the registration the server uses: bound once, validated as ValidateOnStart validates.
     private static (ServerOptions Options, List<string> Errors) Load(Dictionary<string, string?> values)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
-        var errors = new List<string>();
-        var options = ServerOptionsReader.Read(configuration, errors);
-        ServerOptionsValidator.Validate(options, errors);
-        return (options, errors);
+        using var services = new ServiceCollection().AddSingleton<IConfiguration>(configuration).AddServerOptions().BuildServiceProvider();
+        try
+        {
+            var options = services.GetRequiredService<IOptions<ServerOptions>>().Value;
+            Assert.Same(options, services.GetRequiredService<ServerOptions>());
+            return (options, []);
+        }
+        catch (OptionsValidationException e)
+        {
+            return (new ServerOptions(), [.. e.Failures]);
+        }
     }
 
     [Fact]
@@ -35,7 +46,7 @@ public sealed class ServerOptionsTests : IDisposable
 
         Assert.Empty(errors);
         Assert.Equal(8, options.MaxBatchSequences);
-        Assert.Equal("online-bip", options.RoutingPolicy);
+        Assert.Equal(RoutingMethod.Bip, options.RoutingPolicy);
         Assert.Equal(0.5, options.DefaultTemperature);
         Assert.Equal(["0", "1"], options.Devices);
         Assert.Equal(["3=1"], options.DeviceMap);

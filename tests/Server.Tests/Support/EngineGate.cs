@@ -11,6 +11,7 @@ public sealed class EngineGate : IExpertFaultInjector, IDisposable
 {
     private readonly ManualResetEventSlim _open = new(initialState: true);
     private int _throwing;
+    private int _crashing;
     private long _runs;
     private int _delayMilliseconds;
 
@@ -28,6 +29,13 @@ public sealed class EngineGate : IExpertFaultInjector, IDisposable
     {
         get => Volatile.Read(ref _throwing) == 1;
         set => Volatile.Write(ref _throwing, value ? 1 : 0);
+    }
+
+    /// <summary>Whether expert Runs throw an error no fallback absorbs, so the whole engine step fails.</summary>
+    public bool Crashing
+    {
+        get => Volatile.Read(ref _crashing) == 1;
+        set => Volatile.Write(ref _crashing, value ? 1 : 0);
     }
 
     /// <summary>Milliseconds every expert Run sleeps (0: none), so work outlasts a short drain window.</summary>
@@ -48,6 +56,11 @@ public sealed class EngineGate : IExpertFaultInjector, IDisposable
         if (!_open.Wait(TimeSpan.FromSeconds(30)))
         {
             throw new TimeoutException("The test never opened the engine gate.");
+        }
+
+        if (Crashing)
+        {
+            throw new InvalidOperationException("Injected engine crash.");
         }
 
         if (Throwing)
