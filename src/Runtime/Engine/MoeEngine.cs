@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.ML.Tokenizers;
 using MoeServe.Model;
 using MoeServe.Runtime.Caching;
+using MoeServe.Runtime.Sessions;
 
 namespace MoeServe.Runtime;
 
@@ -14,10 +16,36 @@ namespace MoeServe.Runtime;
 /// <see cref="Forward"/> is not re-entrant: one step at a time (the server's batching loop owns it);
 /// inside a step, experts and per-sequence dense graphs run concurrently on
 /// <see cref="RuntimeOptions.ExpertWorkers"/> threads. <see cref="CreateCache"/> and cache disposal are
-/// thread-safe.
+/// thread-safe. Loading is <see cref="ModelLoader"/>'s job and the forward pass <see cref="ForwardStep"/>'s;
+/// the engine checks arguments, hands out caches and owns both.
 /// </remarks>
-public sealed partial class MoeEngine : IDisposable
+public sealed class MoeEngine : IDisposable
 {
+    private readonly LoadedModel _model;
+    private readonly ForwardStep _step;
+    private readonly KvCachePool _cachePool;
+    private int _stepStamp;
+    private bool _disposed;
+
+    private MoeEngine(RuntimeOptions options, ILoggerFactory? loggerFactory, ICudaProbe? cudaProbe)
+    {
+        Options = options;
+        var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("MoeServe.Runtime.MoeEngine");
+        _model = ModelLoader.Load(options, logger, cudaProbe);
+        var config = _model.Manifest.Config;
+        try
+        {
+            _cachePool = new KvCachePool(config.Layers, config.Heads, config.HeadDim, config.ContextLength, options.MaxSequences);
+            _step = new ForwardStep(_model.Graphs, _model.Manifest, options);
+        }
+        catch
+        {
+            // The sessions are native: a failure after loading must not leak them.
+            _model.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Loads and validates the model named by <paramref name="options"/> and creates every session.</summary>
     /// <param name="options">Model path, providers, devices, workers, routing.</param>
     /// <param name="loggerFactory">Logging (device fallback, breaker state changes); null for none.</param>
@@ -30,26 +58,34 @@ public sealed partial class MoeEngine : IDisposable
         return new MoeEngine(options, loggerFactory, null);
     }
 
+    /// <summary>Load with a replaced CUDA probe (tests simulate machines where appending CUDA fails in other ways).</summary>
+    internal static MoeEngine Load(RuntimeOptions options, ILoggerFactory? loggerFactory, ICudaProbe? cudaProbe)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.EnsureValid();
+        return new MoeEngine(options, loggerFactory, cudaProbe);
+    }
+
     /// <summary>The options the engine was loaded with.</summary>
     public RuntimeOptions Options { get; }
 
     /// <summary>The exported model's manifest (config, graphs, routing q, special tokens, training summary).</summary>
-    public ModelManifest Manifest { get; }
+    public ModelManifest Manifest => _model.Manifest;
 
     /// <summary>The model architecture from the manifest.</summary>
-    public ModelConfig Config { get; }
+    public ModelConfig Config => _model.Manifest.Config;
 
     /// <summary>The model's name (the manifest's name, else its directory name).</summary>
-    public string ModelName { get; }
+    public string ModelName => _model.Manifest.Name;
 
     /// <summary>The directory holding manifest.json and the graphs.</summary>
-    public string ModelDirectory { get; }
+    public string ModelDirectory => _model.Directory;
 
     /// <summary>The model's tokenizer (Microsoft.ML.Tokenizers), loaded from the manifest's tokenizer files.</summary>
-    public Tokenizer Tokenizer { get; }
+    public Tokenizer Tokenizer => _model.Tokenizer;
 
     /// <summary>Id of the end-of-text special token, or -1 when the tokenizer has none.</summary>
-    public int EndOfTextTokenId { get; }
+    public int EndOfTextTokenId => _model.Manifest.EndOfTextId;
 
     /// <summary>Longest sequence (prompt plus generated tokens) a cache holds.</summary>
     public int ContextLength => Config.ContextLength;
@@ -58,13 +94,13 @@ public sealed partial class MoeEngine : IDisposable
     public int VocabSize => Config.VocabSize;
 
     /// <summary>What each configured device actually runs on (CUDA or the CPU fallback, and why).</summary>
-    public IReadOnlyList<DeviceReport> Devices { get; }
+    public IReadOnlyList<DeviceReport> Devices => _model.Devices;
 
     /// <summary>KV caches created and not yet disposed.</summary>
     public int LiveCacheCount => _cachePool.LiveCount;
 
     /// <summary>Expert Runs re-run on CPU since load (device failure or open breaker).</summary>
-    public long CpuFallbackRuns => Interlocked.Read(ref _cpuFallbackRuns);
+    public long CpuFallbackRuns => _step.CpuFallbackRuns;
 
     /// <summary>A new, empty KV cache for one sequence (pooled buffers; dispose it when the sequence ends).</summary>
     /// <exception cref="InvalidOperationException">maxSequences caches are alive.</exception>
@@ -90,12 +126,7 @@ public sealed partial class MoeEngine : IDisposable
             throw new ArgumentException($"destination holds {destination.Length} floats; the model has {Config.Experts} experts.", nameof(destination));
         }
 
-        var q = _policies[layer] switch
-        {
-            Router.BiasedTopKPolicy biased => biased.Q,
-            Router.BipBalancer bip => bip.Q,
-            _ => ReadOnlySpan<float>.Empty,
-        };
+        var q = _step.RoutingBias(layer);
         if (q.IsEmpty)
         {
             destination[..Config.Experts].Clear();
@@ -121,7 +152,7 @@ public sealed partial class MoeEngine : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ValidateBatch(batch, logits.Length, statistics, allPositions: false);
-        ForwardCore(batch, logits, statistics, allPositions: false);
+        _step.Run(batch, logits, statistics, allPositions: false);
     }
 
     /// <summary>
@@ -135,7 +166,7 @@ public sealed partial class MoeEngine : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ValidateBatch(batch, logits.Length, statistics, allPositions: true);
-        ForwardCore(batch, logits, statistics, allPositions: true);
+        _step.Run(batch, logits, statistics, allPositions: true);
     }
 
     /// <summary>Disposes every session and frees pooled buffers.</summary>
@@ -147,6 +178,87 @@ public sealed partial class MoeEngine : IDisposable
         }
 
         _disposed = true;
-        DisposeCore();
+        _step.Dispose();
+        _model.Dispose();
+        _cachePool.Trim();
+    }
+
+    private void ValidateBatch(ReadOnlySpan<ForwardItem> batch, int logitsLength, ForwardStatistics? statistics, bool allPositions)
+    {
+        if (batch.IsEmpty)
+        {
+            throw new ArgumentException("The batch is empty.", nameof(batch));
+        }
+
+        if (batch.Length > Options.MaxSequences)
+        {
+            throw new ArgumentException($"The batch has {batch.Length} sequences; maxSequences is {Options.MaxSequences}.", nameof(batch));
+        }
+
+        long rows = batch.Length;
+        if (allPositions)
+        {
+            rows = 0;
+            foreach (var item in batch)
+            {
+                rows += item.Tokens.Length;
+            }
+        }
+
+        if (logitsLength < rows * VocabSize)
+        {
+            throw new ArgumentException($"logits holds {logitsLength} floats; {rows} rows of logits need {rows * VocabSize}.", "logits");
+        }
+
+        if (statistics is not null && (statistics.Layers != Config.Layers || statistics.Experts != Config.Experts || statistics.Workers != Options.ExpertWorkers))
+        {
+            throw new ArgumentException("statistics was not made for this engine; use CreateStatistics().", nameof(statistics));
+        }
+
+        int stamp = ++_stepStamp;
+        long tokens = 0;
+        for (int i = 0; i < batch.Length; i++)
+        {
+            var item = batch[i];
+            var cache = item.Cache ?? throw new ArgumentException($"batch[{i}] has no cache.", nameof(batch));
+            if (!ReferenceEquals(cache.Owner, this))
+            {
+                throw new ArgumentException($"batch[{i}]: the cache belongs to another engine.", nameof(batch));
+            }
+
+            ObjectDisposedException.ThrowIf(cache.IsDisposed, cache);
+            if (cache.StepStamp == stamp)
+            {
+                throw new ArgumentException($"batch[{i}]: the same cache appears twice in one step.", nameof(batch));
+            }
+
+            cache.StepStamp = stamp;
+            int t = item.Tokens.Length;
+            if (t == 0)
+            {
+                throw new ArgumentException($"batch[{i}] has no tokens.", nameof(batch));
+            }
+
+            if (t > cache.Remaining)
+            {
+                throw new ArgumentException($"batch[{i}]: {t} tokens do not fit: the cache holds {cache.Length} of {cache.Capacity} (context length).", nameof(batch));
+            }
+
+            foreach (int id in item.Tokens.Span)
+            {
+                if ((uint)id >= (uint)VocabSize)
+                {
+                    throw new ArgumentException($"batch[{i}]: token id {id} is outside the vocabulary [0, {VocabSize}).", nameof(batch));
+                }
+            }
+
+            tokens += t;
+        }
+
+        if (tokens > Options.MaxBatchTokens)
+        {
+            throw new ArgumentException($"The batch has {tokens} tokens; maxBatchTokens is {Options.MaxBatchTokens}. Split the prefill into chunks.", nameof(batch));
+        }
     }
 }
+

@@ -15,8 +15,6 @@ internal sealed class WorkerSlots(int contextLength)
 
     public long[] RowsD { get; } = new long[2];
 
-    public long[] RowsM { get; } = new long[2];
-
     public long[] Rows { get; } = new long[1];
 
     public long[] RowsHeads { get; } = new long[3];
@@ -26,6 +24,22 @@ internal sealed class WorkerSlots(int contextLength)
 
     /// <summary>Attention scratch: the softmax of <see cref="Scores"/>.</summary>
     public float[] Probabilities { get; } = new float[contextLength];
+
+    /// <summary>The input array of a Run with <paramref name="count"/> inputs (1 or 2).</summary>
+    public OrtValue[] Inputs(int count) => count switch
+    {
+        1 => One,
+        2 => PairIn,
+        _ => throw new ArgumentOutOfRangeException(nameof(count), count, "Graphs take one or two inputs."),
+    };
+
+    /// <summary>The output array of a Run with <paramref name="count"/> outputs (1 or 3).</summary>
+    public OrtValue[] Outputs(int count) => count switch
+    {
+        1 => OneOut,
+        3 => TripleOut,
+        _ => throw new ArgumentOutOfRangeException(nameof(count), count, "Graphs give one or three outputs."),
+    };
 
     public static void DisposeAll(OrtValue[] values)
     {

@@ -47,10 +47,9 @@ public sealed class TextGenerator
         var logits = new float[_engine.VocabSize];
         var next = new int[1];
         var items = new ForwardItem[1];
-        var output = new System.Text.StringBuilder();
-        var stops = new StopSequenceDetector(parameters.Stop);
+        var text = new System.Text.StringBuilder();
         using var cache = _engine.CreateCache();
-        using var decoder = new IncrementalDecoder(_engine.Tokenizer, parameters.MaxTokens);
+        using var output = new TokenOutput(_engine.Tokenizer, parameters, _engine.EndOfTextTokenId, promptIds.Length, _engine.ContextLength);
 
         long start = _time.GetTimestamp();
         items[0] = new ForwardItem(cache, promptIds);
@@ -58,29 +57,13 @@ public sealed class TextGenerator
         var prefill = _time.GetElapsedTime(start);
         long decodeStart = _time.GetTimestamp();
 
-        var finish = FinishReason.Length;
-        int generated = 0;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var token = sampler.Sample(logits, parameters, random);
-            if (parameters.StopAtEndOfText && token.TokenId == _engine.EndOfTextTokenId)
-            {
-                finish = FinishReason.Stop;
-                break;
-            }
-
-            generated++;
-            string piece = stops.Append(decoder.Append(token.TokenId));
-            Emit(piece, output, onText);
-            if (stops.Stopped)
-            {
-                finish = FinishReason.Stop;
-                break;
-            }
-
-            // Prompt plus output never exceed the context length (as the HTTP API counts it).
-            if (generated >= parameters.MaxTokens || promptIds.Length + generated >= _engine.ContextLength)
+            var step = output.Append(token);
+            Emit(step.Text, text, onText);
+            if (step.Finish is not null)
             {
                 break;
             }
@@ -90,17 +73,8 @@ public sealed class TextGenerator
             _engine.Forward(items, logits, null);
         }
 
-        if (!stops.Stopped)
-        {
-            Emit(stops.Append(decoder.Flush()), output, onText);
-            Emit(stops.Flush(), output, onText);
-            if (stops.Stopped)
-            {
-                finish = FinishReason.Stop;
-            }
-        }
-
-        return new GenerationResult(output.ToString(), promptIds.Length, generated, finish, prefill, _time.GetElapsedTime(decodeStart));
+        Emit(output.Flush(), text, onText);
+        return new GenerationResult(text.ToString(), promptIds.Length, output.Generated, output.FinishReason!.Value, prefill, _time.GetElapsedTime(decodeStart));
     }
 
     private static void Emit(string piece, System.Text.StringBuilder output, Action<string>? onText)

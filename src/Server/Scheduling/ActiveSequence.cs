@@ -1,5 +1,3 @@
-using System.Buffers;
-using Microsoft.ML.Tokenizers;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Caching;
 using MoeServe.Runtime.Generation;
@@ -7,20 +5,19 @@ using MoeServe.Runtime.Generation;
 namespace MoeServe.Server.Scheduling;
 
 /// <summary>
-/// A job in the running batch: its KV cache, how much of its prompt is prefilled, its random generator,
-/// incremental decoder and stop detector. Owned by the batching loop's thread.
+/// A job in the running batch: its KV cache, how much of its prompt is prefilled, its random generator
+/// and its <see cref="TokenOutput"/> (text, stop strings, logprobs, finish). Owned by the batching loop's thread.
 /// </summary>
 internal sealed class ActiveSequence : IDisposable
 {
     private readonly int[] _decodeToken = new int[1];
 
-    public ActiveSequence(GenerationJob job, KvCache cache, Tokenizer tokenizer, long admittedTimestamp)
+    public ActiveSequence(GenerationJob job, KvCache cache, MoeEngine engine, long admittedTimestamp)
     {
         Job = job;
         Cache = cache;
         Random = job.Sampling.CreateRandom();
-        Decoder = new IncrementalDecoder(tokenizer, job.Sampling.MaxTokens);
-        Stops = new StopSequenceDetector(job.Sampling.Stop);
+        Output = new TokenOutput(engine.Tokenizer, job.Sampling, engine.EndOfTextTokenId, job.PromptTokens.Length, cache.Capacity, job.WantsLogprobs);
         AdmittedTimestamp = admittedTimestamp;
     }
 
@@ -30,9 +27,7 @@ internal sealed class ActiveSequence : IDisposable
 
     public Random Random { get; }
 
-    public IncrementalDecoder Decoder { get; }
-
-    public StopSequenceDetector Stops { get; }
+    public TokenOutput Output { get; }
 
     public long AdmittedTimestamp { get; }
 
@@ -42,7 +37,7 @@ internal sealed class ActiveSequence : IDisposable
     public int Prefilled { get; private set; }
 
     /// <summary>Tokens generated (the end-of-text token excluded).</summary>
-    public int Generated { get; set; }
+    public int Generated => Output.Generated;
 
     public bool IsPrefilling => Prefilled < Job.PromptTokens.Length;
 
@@ -70,6 +65,6 @@ internal sealed class ActiveSequence : IDisposable
     public void Dispose()
     {
         Cache.Dispose();
-        Decoder.Dispose();
+        Output.Dispose();
     }
 }

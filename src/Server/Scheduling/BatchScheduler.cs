@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Caching;
+using MoeServe.Runtime.Generation;
 using MoeServe.Runtime.Sampling;
 using MoeServe.Server.Dashboard;
 using MoeServe.Server.Engine;
@@ -265,7 +266,7 @@ public sealed partial class BatchScheduler : BackgroundService
                 {
                     if (samples[i])
                     {
-                        generated += Emit(owners[i]!, logits.AsSpan(i * engine.VocabSize, engine.VocabSize), sampler, top, engine);
+                        generated += Emit(owners[i]!, logits.AsSpan(i * engine.VocabSize, engine.VocabSize), sampler, top);
                     }
                 }
 
@@ -332,7 +333,7 @@ public sealed partial class BatchScheduler : BackgroundService
                 _runningCount++;
             }
 
-            _active.Add(new ActiveSequence(job, cache, engine.Tokenizer, now));
+            _active.Add(new ActiveSequence(job, cache, engine, now));
             _metrics.PromptTokens.Inc(job.PromptTokens.Length);
         }
     }
@@ -392,7 +393,7 @@ public sealed partial class BatchScheduler : BackgroundService
     }
 
     // Samples one token for a sequence and sends the resulting text; returns 1 when a token was generated.
-    private int Emit(ActiveSequence sequence, ReadOnlySpan<float> logits, Sampler sampler, TokenLogprob[] top, MoeEngine engine)
+    private int Emit(ActiveSequence sequence, ReadOnlySpan<float> logits, Sampler sampler, TokenLogprob[] top)
     {
         var job = sequence.Job;
         var parameters = job.Sampling;
@@ -409,61 +410,38 @@ public sealed partial class BatchScheduler : BackgroundService
         }
 
         sequence.LastTokenTimestamp = now;
-        if (parameters.StopAtEndOfText && chosen.TokenId == engine.EndOfTextTokenId)
+        var step = sequence.Output.Append(chosen, alternatives);
+        if (step.Counted)
         {
-            Finish(sequence, JobOutcome.Stop);
-            return 0;
+            _metrics.GenerationTokens.Inc();
+            GeneratedToken? token = step.Logprobs is { } logprobs ? new GeneratedToken(chosen.TokenId, logprobs.Text, logprobs.Logprob, logprobs.Top) : null;
+            job.Writer.TryWrite(new GenerationEvent(step.Text, token, null, sequence.Generated));
         }
 
-        sequence.Generated++;
-        _metrics.GenerationTokens.Inc();
-        var text = sequence.Stops.Append(sequence.Decoder.Append(chosen.TokenId));
-        GeneratedToken? token = job.WantsLogprobs
-            ? new GeneratedToken(chosen.TokenId, TokenText(engine, chosen.TokenId), chosen.Logprob, Alternatives(engine, alternatives))
-            : null;
-        job.Writer.TryWrite(new GenerationEvent(text, token, null, sequence.Generated));
-        if (sequence.Stops.Stopped)
+        if (step.Finish is not null)
         {
-            Finish(sequence, JobOutcome.Stop);
-        }
-        else if (sequence.Generated >= parameters.MaxTokens || sequence.Cache.Remaining == 0)
-        {
-            Finish(sequence, JobOutcome.Length);
+            Finish(sequence);
         }
         else
         {
             sequence.LastToken = chosen.TokenId;
         }
 
-        return 1;
+        return step.Counted ? 1 : 0;
     }
 
-    private static string TokenText(MoeEngine engine, int tokenId) => engine.Tokenizer.Decode([tokenId]) ?? "";
-
-    private static (string Text, float Logprob)[] Alternatives(MoeEngine engine, ReadOnlySpan<TokenLogprob> top)
+    private void Finish(ActiveSequence sequence)
     {
-        var result = new (string, float)[top.Length];
-        for (var i = 0; i < top.Length; i++)
+        // Text held back as a possible stop prefix (or a partial character) belongs to the output,
+        // and may itself complete a stop string, which makes the finish "stop" rather than "length".
+        var rest = sequence.Output.Flush();
+        if (rest.Length > 0)
         {
-            result[i] = (TokenText(engine, top[i].TokenId), top[i].Logprob);
-        }
-
-        return result;
-    }
-
-    private void Finish(ActiveSequence sequence, JobOutcome outcome)
-    {
-        if (!sequence.Stops.Stopped)
-        {
-            // Text held back as a possible stop prefix (or a partial character) belongs to the output.
-            var rest = sequence.Stops.Append(sequence.Decoder.Flush()) + sequence.Stops.Flush();
-            if (rest.Length > 0)
-            {
-                sequence.Job.Writer.TryWrite(new GenerationEvent(rest, null, null, sequence.Generated));
-            }
+            sequence.Job.Writer.TryWrite(new GenerationEvent(rest, null, null, sequence.Generated));
         }
 
         sequence.Finished = true;
+        var outcome = sequence.Output.FinishReason == FinishReason.Stop ? JobOutcome.Stop : JobOutcome.Length;
         Complete(sequence.Job, outcome, sequence.Generated);
     }
 

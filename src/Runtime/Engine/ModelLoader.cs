@@ -1,0 +1,141 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using MoeServe.Model;
+using MoeServe.Runtime.Experts;
+using MoeServe.Runtime.Sessions;
+using MoeServe.Text.Tokenization;
+
+namespace MoeServe.Runtime;
+
+/// <summary>
+/// Builds a <see cref="LoadedModel"/> from validated options: reads and checks the manifest, loads the
+/// tokenizer, and opens one session per graph on its device (CUDA or the CPU fallback). Every graph
+/// is tried before failing, so one exception lists every missing or broken file; on failure nothing
+/// opened so far is left undisposed.
+/// </summary>
+internal static partial class ModelLoader
+{
+    public static LoadedModel Load(RuntimeOptions options, ILogger logger, ICudaProbe? cudaProbe)
+    {
+        string directory = ResolveDirectory(options.ModelPath);
+        var manifest = ModelManifest.Load(directory);
+        var config = manifest.Config;
+        var placementErrors = DevicePlacement.Check(options, config.Experts);
+        if (placementErrors.Count > 0)
+        {
+            throw new ArgumentException("Invalid runtime options:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", placementErrors));
+        }
+
+        string tokenizerDirectory = Path.GetDirectoryName(Path.GetFullPath(Path.Combine(directory, manifest.Tokenizer.Description)))!;
+        var tokenizer = TokenizerFiles.Load(tokenizerDirectory);
+
+        int layers = config.Layers;
+        int m = config.Experts;
+        var qkv = new GraphSession[layers];
+        var post = new GraphSession[layers];
+        var shared = new GraphSession?[layers];
+        var experts = new ExpertExecutor[layers][];
+        var owned = new List<IDisposable>();
+        var factory = new SessionFactory(options, logger, cudaProbe);
+        var breakers = options.Resilience.Enabled ? new DeviceCircuitBreakers(options, logger) : null;
+        var errors = new List<string>();
+        int mainDevice = options.Devices[0];
+        GraphSession? Open(string file, int device, string[] inputs, string[] outputs)
+        {
+            try
+            {
+                var session = new GraphSession(factory.Create(Path.Combine(directory, file), device), file, inputs, outputs);
+                owned.Add(session);
+                return session;
+            }
+            catch (Exception ex) when (ex is OnnxRuntimeException or InvalidDataException or FileNotFoundException)
+            {
+                errors.Add($"{file}: {ex.Message}");
+                return null;
+            }
+        }
+
+        try
+        {
+            var embed = Open(manifest.Graphs.Embed, mainDevice, [GraphNames.InputIds], [GraphNames.Hidden]);
+            var head = Open(manifest.Graphs.Head, mainDevice, [GraphNames.Hidden], [GraphNames.Logits]);
+            for (int l = 0; l < layers; l++)
+            {
+                var layer = manifest.Graphs.Layers[l];
+                qkv[l] = Open(layer.Qkv, mainDevice, [GraphNames.Hidden, GraphNames.Positions], [GraphNames.Query, GraphNames.Key, GraphNames.Value])!;
+                post[l] = Open(layer.Post, mainDevice, [GraphNames.Hidden, GraphNames.Attention], [GraphNames.Residual, GraphNames.FfnInput, GraphNames.RouterLogits])!;
+                if (layer.Shared is not null)
+                {
+                    shared[l] = Open(layer.Shared, mainDevice, [GraphNames.ExpertInput], [GraphNames.ExpertOutput]);
+                }
+
+                experts[l] = new ExpertExecutor[m];
+                for (int j = 0; j < m; j++)
+                {
+                    int device = DevicePlacement.DeviceOf(options, j);
+                    string file = layer.Experts[j];
+                    var primary = Open(file, device, [GraphNames.ExpertInput], [GraphNames.ExpertOutput]);
+                    if (primary is null)
+                    {
+                        continue;
+                    }
+
+                    string path = Path.Combine(directory, file);
+                    var executor = new ExpertExecutor(
+                        l,
+                        j,
+                        device,
+                        primary,
+                        () => new GraphSession(factory.CreateCpu(path), file, [GraphNames.ExpertInput], [GraphNames.ExpertOutput]),
+                        breakers?.For(device),
+                        options.FaultInjector);
+
+                    // The executor now owns its primary session (and the fallback it may create).
+                    owned.Remove(primary);
+                    owned.Add(executor);
+                    experts[l][j] = executor;
+                }
+            }
+
+            if (errors.Count > 0)
+            {
+                throw new InvalidDataException($"Cannot load model '{directory}':" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+            }
+
+            var devices = options.Devices
+                .Select(d => factory.Report(d, layers * Enumerable.Range(0, m).Count(j => DevicePlacement.DeviceOf(options, j) == d)))
+                .ToArray();
+            var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned);
+            LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), options.Routing, options.ExpertWorkers);
+            return new LoadedModel(directory, manifest, tokenizer, devices, graphs);
+        }
+        catch
+        {
+            foreach (var session in owned)
+            {
+                session.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    private static string ResolveDirectory(string modelPath)
+    {
+        string full = Path.GetFullPath(modelPath);
+        if (File.Exists(full) && string.Equals(Path.GetFileName(full), ModelManifest.FileName, StringComparison.Ordinal))
+        {
+            return Path.GetDirectoryName(full)!;
+        }
+
+        if (!Directory.Exists(full))
+        {
+            throw new DirectoryNotFoundException($"modelPath: model directory not found: {modelPath} (expected models/NAME with a {ModelManifest.FileName}).");
+        }
+
+        return full;
+    }
+
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Loaded model {Model}: {Layers} layers x {Experts} experts; devices {Devices}; routing {Routing}; {Workers} expert workers.")]
+    private static partial void LogLoaded(ILogger logger, string model, int layers, int experts, string devices, RoutingPolicyKind routing, int workers);
+}

@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+using MoeServe.Model;
+using MoeServe.Router;
+
+namespace MoeServe.Runtime;
+
+/// <summary>
+/// What the phases of a forward step share, handed to them explicitly: the model's sessions, the
+/// step's buffers, each worker's scratch, the layer's dispatch plan and the Run options. Owns none of
+/// them (<see cref="ForwardStep"/> and <see cref="ModelGraphs"/> do); it only counts the step's expert
+/// Runs that fell back to CPU, which workers report concurrently.
+/// </summary>
+internal sealed class StepContext(ModelGraphs graphs, ModelConfig config, Workspace workspace, WorkerSlots[] slots, DispatchPlan plan, RunOptions runOptions)
+{
+    private int _fallbacks;
+
+    public ModelGraphs Graphs { get; } = graphs;
+
+    public ModelConfig Config { get; } = config;
+
+    public Workspace Workspace { get; } = workspace;
+
+    /// <summary>Scratch per worker, indexed by the worker id the pool passes to a phase.</summary>
+    public WorkerSlots[] Slots { get; } = slots;
+
+    /// <summary>The current layer's token-to-expert assignment (rebuilt by the router each layer).</summary>
+    public DispatchPlan Plan { get; } = plan;
+
+    public RunOptions RunOptions { get; } = runOptions;
+
+    /// <summary>Expert Runs of the current step that the CPU fallback produced.</summary>
+    public int StepFallbacks => Volatile.Read(ref _fallbacks);
+
+    public void BeginStep() => _fallbacks = 0;
+
+    /// <summary>Adds an expert Run's time to its worker's row; counts it when the CPU fallback ran it.</summary>
+    public void RecordExpertRun(int worker, int expert, long startTimestamp, bool fellBack)
+    {
+        Workspace.WorkerExpertSeconds[(worker * Config.Experts) + expert] += Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds;
+        if (fellBack)
+        {
+            Interlocked.Increment(ref _fallbacks);
+        }
+    }
+}

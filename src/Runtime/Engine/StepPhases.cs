@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using MoeServe.Runtime.Attention;
+using MoeServe.Runtime.Sessions;
+
+namespace MoeServe.Runtime;
+
+/// <summary>
+/// Causal attention of one sequence for one layer, in managed code: appends the step's keys and
+/// values to the sequence's cache in place, then for each head and new token computes
+/// softmax(q k^T / sqrt(hd)) over the positions it may see and the weighted sum of their values
+/// (<see cref="HeadAttention"/>).
+/// Each item writes only its own tokens' rows and its own cache, so the result does not depend on
+/// which worker runs it.
+/// </summary>
+internal sealed class AttentionPhase(StepContext context, int maxSequences) : IWorkBody
+{
+    private ForwardItem[] _items = [];
+    private int _count;
+
+    public int Layer { get; set; }
+
+    public void Begin(ReadOnlySpan<ForwardItem> batch)
+    {
+        if (_items.Length < batch.Length)
+        {
+            _items = new ForwardItem[maxSequences];
+        }
+
+        batch.CopyTo(_items);
+        _count = batch.Length;
+    }
+
+    public void End()
+    {
+        // Drop references to caches and token memory so the engine does not keep them alive.
+        Array.Clear(_items, 0, _count);
+        _count = 0;
+    }
+
+    public void Execute(int item, int worker)
+    {
+        var ws = context.Workspace;
+        var config = context.Config;
+        var slot = context.Slots[worker];
+        var cache = _items[item].Cache;
+        int t = _items[item].Tokens.Length;
+        int p = cache.Length;
+        int off = ws.TokenOffsets[item];
+        int d = config.DModel;
+        int heads = config.Heads;
+        int hd = config.HeadDim;
+        int capacity = cache.Capacity;
+        float[] keys = cache.Keys(Layer);
+        float[] values = cache.Values(Layer);
+
+        // Append in place. Keys: position p + j of head h, channel c at [(h * hd + c) * capacity + p + j];
+        // values: at [(h * capacity + p + j) * hd + c] (see KvCache).
+        for (int j = 0; j < t; j++)
+        {
+            int row = (off + j) * d;
+            int position = p + j;
+            for (int hc = 0; hc < d; hc++)
+            {
+                keys[(hc * capacity) + position] = ws.Key[row + hc];
+            }
+
+            for (int h = 0; h < heads; h++)
+            {
+                ws.Value.AsSpan(row + (h * hd), hd).CopyTo(values.AsSpan(((h * capacity) + position) * hd, hd));
+            }
+        }
+
+        float scale = 1f / MathF.Sqrt(hd);
+        for (int h = 0; h < heads; h++)
+        {
+            var headKeys = keys.AsSpan(h * hd * capacity, hd * capacity);
+            var headValues = values.AsSpan(h * hd * capacity, hd * capacity);
+            for (int j = 0; j < t; j++)
+            {
+                int visible = p + j + 1;
+                HeadAttention.Compute(
+                    headKeys,
+                    headValues,
+                    capacity,
+                    visible,
+                    ws.Query.AsSpan(((off + j) * d) + (h * hd), hd),
+                    scale,
+                    slot.Scores,
+                    slot.Probabilities,
+                    ws.Attention.AsSpan(((off + j) * d) + (h * hd), hd));
+            }
+        }
+    }
+}
+
+/// <summary>Runs one expert over all the tokens routed to it (item m: the shared expert over all tokens).</summary>
+internal sealed class ExpertPhase(StepContext context) : IWorkBody
+{
+    private int _layer;
+    private int _total;
+
+    public void Begin(int layer, int total)
+    {
+        _layer = layer;
+        _total = total;
+    }
+
+    public void End()
+    {
+    }
+
+    public void Execute(int item, int worker)
+    {
+        var ws = context.Workspace;
+        int d = context.Config.DModel;
+        int m = context.Config.Experts;
+        var slot = context.Slots[worker];
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            if (item == m)
+            {
+                slot.RowsD[0] = _total;
+                slot.RowsD[1] = d;
+                slot.One[0] = GraphSession.Float(ws.FfnInput, 0, slot.RowsD);
+                slot.OneOut[0] = GraphSession.Float(ws.SharedOut, 0, slot.RowsD);
+                context.Graphs.Shared[_layer]!.Run(context.RunOptions, slot.One, slot.OneOut);
+                return;
+            }
+
+            var plan = context.Plan;
+            int offset = plan.Offsets[item];
+            var tokens = plan.TokensOf(item);
+            var gathered = ws.GatherIn.AsSpan(offset * d, tokens.Length * d);
+            for (int r = 0; r < tokens.Length; r++)
+            {
+                ws.FfnInput.AsSpan(tokens[r] * d, d).CopyTo(gathered.Slice(r * d, d));
+            }
+
+            slot.RowsD[0] = tokens.Length;
+            slot.RowsD[1] = d;
+            slot.One[0] = GraphSession.Float(ws.GatherIn, offset * d, slot.RowsD);
+            slot.OneOut[0] = GraphSession.Float(ws.GatherOut, offset * d, slot.RowsD);
+            bool fellBack = context.Graphs.Experts[_layer][item].Run(context.RunOptions, slot.One, slot.OneOut);
+            context.RecordExpertRun(worker, item, start, fellBack);
+        }
+        finally
+        {
+            WorkerSlots.DisposeAll(slot.One);
+            WorkerSlots.DisposeAll(slot.OneOut);
+        }
+    }
+}
+
+/// <summary>The per-token baseline: one Run of one expert for one (token, expert) assignment.</summary>
+internal sealed class PerTokenPhase(StepContext context) : IWorkBody
+{
+    private int _layer;
+
+    public void Begin(int layer) => _layer = layer;
+
+    public void End()
+    {
+    }
+
+    public void Execute(int item, int worker)
+    {
+        var ws = context.Workspace;
+        int d = context.Config.DModel;
+        var slot = context.Slots[worker];
+        int expert = ws.ExpertOfRow[item];
+        int token = context.Plan.TokenIndices[item];
+        long start = Stopwatch.GetTimestamp();
+        ws.FfnInput.AsSpan(token * d, d).CopyTo(ws.GatherIn.AsSpan(item * d, d));
+        slot.RowsD[0] = 1;
+        slot.RowsD[1] = d;
+        try
+        {
+            slot.One[0] = GraphSession.Float(ws.GatherIn, item * d, slot.RowsD);
+            slot.OneOut[0] = GraphSession.Float(ws.GatherOut, item * d, slot.RowsD);
+            bool fellBack = context.Graphs.Experts[_layer][expert].Run(context.RunOptions, slot.One, slot.OneOut);
+            context.RecordExpertRun(worker, expert, start, fellBack);
+        }
+        finally
+        {
+            WorkerSlots.DisposeAll(slot.One);
+            WorkerSlots.DisposeAll(slot.OneOut);
+        }
+    }
+}
