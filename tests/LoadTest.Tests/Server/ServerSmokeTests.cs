@@ -1,7 +1,7 @@
 using MoeServe.LoadTest.Tests.Support;
 using MoeServe.Model;
 using MoeServe.Model.Export;
-using MoeServe.Model.Testing;
+using MoeServe.TestSupport;
 
 namespace MoeServe.LoadTest.Tests.Server;
 
