@@ -4,12 +4,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use. Installed only when missing, so a developer's rerun is quick.
+# Debian packages the tests use (the External tier: see README's Tests section). Installed only when
+# missing, so a developer's rerun is quick.
 apt_packages=(prometheus chromium)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# Node runs the load-test scripts; any node on PATH will do (nvm, a tarball), so only its absence asks for the package.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

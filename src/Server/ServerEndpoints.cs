@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using MoeServe.Server.Api;
@@ -22,18 +23,23 @@ public static partial class ServerEndpoints
     private static readonly string[] KnownEndpoints =
         ["/v1/completions", "/v1/chat/completions", "/v1/models", "/v1/models/{id}", "/health/live", "/health/ready", "/metrics", "/", "/dashboard", "/dashboard/data"];
 
-    private static readonly Dictionary<string, string> AllowedMethods = new(StringComparer.Ordinal)
-    {
-        ["/v1/completions"] = "POST",
-        ["/v1/chat/completions"] = "POST",
-        ["/v1/models"] = "GET",
-        ["/health/live"] = "GET",
-        ["/health/ready"] = "GET",
-        ["/metrics"] = "GET",
-        [""] = "GET",
-        ["/dashboard"] = "GET",
-        ["/dashboard/data"] = "GET",
-    };
+    // Route templates (with their parameters, so /v1/models/x is known) and the one method each answers.
+    private static readonly (TemplateMatcher Route, string Method)[] AllowedMethods =
+    [
+        .. new (string Template, string Method)[]
+        {
+            ("/v1/completions", "POST"),
+            ("/v1/chat/completions", "POST"),
+            ("/v1/models", "GET"),
+            ("/v1/models/{id}", "GET"),
+            ("/health/live", "GET"),
+            ("/health/ready", "GET"),
+            ("/metrics", "GET"),
+            ("/", "GET"),
+            ("/dashboard", "GET"),
+            ("/dashboard/data", "GET"),
+        }.Select(r => (new TemplateMatcher(TemplateParser.Parse(r.Template), new RouteValueDictionary()), r.Method)),
+    ];
 
     /// <summary>Adds middleware and every route to <paramref name="app"/>.</summary>
     public static void Map(WebApplication app)
@@ -106,10 +112,13 @@ public static partial class ServerEndpoints
         app.MapFallback((HttpContext context) =>
         {
             var path = context.Request.Path.Value ?? "";
-            if (AllowedMethods.TryGetValue(path.TrimEnd('/'), out var allowed))
+            foreach (var (route, allowed) in AllowedMethods)
             {
-                context.Response.Headers.Allow = allowed;
-                return ApiError.MethodNotAllowed(context.Request.Method, path).ToResult();
+                if (route.TryMatch(context.Request.Path, new RouteValueDictionary()))
+                {
+                    context.Response.Headers.Allow = allowed;
+                    return ApiError.MethodNotAllowed(context.Request.Method, path).ToResult();
+                }
             }
 
             return ApiError.RouteNotFound(context.Request.Method, path).ToResult();

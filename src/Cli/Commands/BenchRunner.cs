@@ -1,14 +1,14 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Numerics.Tensors;
 
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
+using MoeServe.Cli.Corpus;
 using MoeServe.Model;
+using MoeServe.Model.Onnx;
 using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Caching;
-using Onnx;
 
 namespace MoeServe.Cli.Commands;
 
@@ -144,6 +144,23 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
 
     private (int[] Tokens, string Source) LoadPrompts(MoeEngine engine, int needed)
     {
+        if (!File.Exists(settings.DataPath) && IsDefaultCorpusFile(settings.DataPath))
+        {
+            // A fresh clone has no corpus yet: build it when the packages are there. A benchmark installs
+            // nothing; without them the prompts fall back to random ids, and the printed command says how to get real text.
+            var lines = new StringWriter();
+            int built = new CorpusPreparer(lines, lines).EnsureDefaultCorpus(Path.GetDirectoryName(settings.DataPath)!, allowInstall: false);
+            foreach (string line in lines.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                progress?.Invoke(line);
+            }
+
+            if (built != 0)
+            {
+                progress?.Invoke("prompts fall back to random token ids.");
+            }
+        }
+
         if (File.Exists(settings.DataPath))
         {
             // A prefix of the file is enough; a few characters per token.
@@ -160,6 +177,9 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         var random = new Random(1234);
         return (Enumerable.Range(0, needed).Select(_ => random.Next(engine.VocabSize)).ToArray(), "random token ids (seed 1234)");
     }
+
+    private static bool IsDefaultCorpusFile(string path) =>
+        Path.GetFullPath(path) == Path.GetFullPath(Path.Combine(CorpusPreparer.DefaultDirectory, MoeServe.Text.Corpus.CorpusBuilder.ValidationFileName));
 
     private void Warm(MoeEngine engine, int[] prompts)
     {
@@ -317,7 +337,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         const int n = 512;
         var random = new Random(5);
         var weights = Enumerable.Range(0, n * n).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-        byte[] bytes = MatMulModel(n, weights).ToByteArray();
+        byte[] bytes = ProbeGraphs.MatMul(n, weights).ToByteArray();
         using var sessionOptions = SingleThreadedCpuOptions();
         using var session = new InferenceSession(bytes, sessionOptions);
         double flopsPerRun = 2.0 * n * n * n;
@@ -329,8 +349,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             var output = new float[n * n];
             using var outValue = OrtValue.CreateTensorValueFromMemory(output, [n, n]);
             using var runOptions = new RunOptions();
-            string[] inNames = ["x"];
-            string[] outNames = ["y"];
+            string[] inNames = [ProbeGraphs.MatMulInput];
+            string[] outNames = [ProbeGraphs.MatMulOutput];
             OrtValue[] ins = [inValue];
             OrtValue[] outs = [outValue];
             for (int i = 0; i < 2; i++)
@@ -371,34 +391,5 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         return options;
-    }
-
-    /// <summary>y [N, n] = x [N, n] W [n, n]: one ONNX MatMul (opset 17) with W as an initializer.</summary>
-    private static ModelProto MatMulModel(int n, float[] weights)
-    {
-        static ValueInfoProto Value(string name, int n) => new()
-        {
-            Name = name,
-            Type = new TypeProto
-            {
-                TensorType = new TypeProto.Types.Tensor
-                {
-                    ElemType = (int)TensorProto.Types.DataType.Float,
-                    Shape = new TensorShapeProto { Dim = { new TensorShapeProto.Types.Dimension { DimParam = "N" }, new TensorShapeProto.Types.Dimension { DimValue = n } } },
-                },
-            },
-        };
-
-        var w = new TensorProto { Name = "w", DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(weights.AsSpan())) };
-        w.Dims.Add(n);
-        w.Dims.Add(n);
-        var graph = new GraphProto { Name = "matmul_peak" };
-        graph.Input.Add(Value("x", n));
-        graph.Output.Add(Value("y", n));
-        graph.Initializer.Add(w);
-        graph.Node.Add(new NodeProto { OpType = "MatMul", Input = { "x", "w" }, Output = { "y" } });
-        var model = new ModelProto { IrVersion = 8, Graph = graph, ProducerName = "MoeServe bench" };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
-        return model;
     }
 }

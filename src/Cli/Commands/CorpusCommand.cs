@@ -1,7 +1,6 @@
 using System.CommandLine;
-using System.Diagnostics;
-using System.Globalization;
 
+using MoeServe.Cli.Corpus;
 using MoeServe.Text.Corpus;
 
 namespace MoeServe.Cli.Commands;
@@ -12,19 +11,17 @@ namespace MoeServe.Cli.Commands;
 /// </summary>
 internal static class CorpusCommand
 {
-    private static readonly string[] KnownSources = ["bible", "fortunes", "devil"];
-
     public static Command Create()
     {
         var source = new Option<string[]>("--source")
         {
             Description = "Debian text sources: bible (bible-kjv, bible-kjv-text), fortunes (fortunes, fortunes-min), devil (dict-devil). Repeat the flag for several.",
-            DefaultValueFactory = _ => ["bible", "fortunes"],
+            DefaultValueFactory = _ => CorpusPreparer.DefaultSources,
             AllowMultipleArgumentsPerToken = true,
         };
-        source.AcceptOnlyFromAmong(KnownSources);
+        source.AcceptOnlyFromAmong(CorpusPreparer.KnownSources);
         var input = new Option<string?>("--input") { Description = "A plain UTF-8 text file or folder to use instead of the Debian sources (add --source to use both)." };
-        var output = new Option<string>("--out") { Description = "Output directory.", DefaultValueFactory = _ => "data/corpus" };
+        var output = new Option<string>("--out") { Description = "Output directory.", DefaultValueFactory = _ => CorpusPreparer.DefaultDirectory };
         var fraction = new Option<double>("--validation-fraction") { Description = "Target share of each source held out for validation, in whole books/files.", DefaultValueFactory = _ => 0.05 };
         var seed = new Option<int>("--seed") { Description = "Seed of the held-out group choice.", DefaultValueFactory = _ => 1 };
         var noInstall = new Option<bool>("--no-install") { Description = "Never run apt-get; print the install command instead." };
@@ -62,63 +59,12 @@ internal static class CorpusCommand
             return 2;
         }
 
-        var sources = new List<ICorpusSource>();
-        foreach (string name in names.Distinct(StringComparer.Ordinal))
-        {
-            sources.Add(name switch
-            {
-                "bible" => new KjvBibleSource(),
-                "fortunes" => new FortuneSource(),
-                _ => new DevilsDictionarySource(),
-            });
-        }
-
+        var sources = names.Distinct(StringComparer.Ordinal).Select(CorpusPreparer.CreateSource).ToList();
         if (inputPath is not null)
         {
             sources.Add(new PlainTextSource(inputPath));
         }
 
-        var missing = sources.Where(s => !s.IsAvailable()).SelectMany(s => s.DebianPackages).Distinct(StringComparer.Ordinal).ToList();
-        if (missing.Count > 0)
-        {
-            if (noInstall || !DebianPackageInstaller.CanInstall)
-            {
-                Console.Error.WriteLine($"Missing Debian packages: {string.Join(", ", missing)}. Install them with:");
-                Console.Error.WriteLine("  " + DebianPackageInstaller.InstallCommand(missing));
-                return 2;
-            }
-
-            Console.WriteLine($"Installing missing Debian packages with apt-get (running as root): {string.Join(' ', missing)}");
-            if (!DebianPackageInstaller.Install(missing, Console.Out) || sources.Any(s => !s.IsAvailable()))
-            {
-                Console.Error.WriteLine("error: apt-get could not install them. Try: " + DebianPackageInstaller.InstallCommand(missing));
-                return 1;
-            }
-        }
-
-        var clock = Stopwatch.StartNew();
-        var report = new CorpusBuilder(options).Build(sources, new IndentedLines(Console.WriteLine));
-        foreach (var split in report.Sources)
-        {
-            Console.WriteLine($"  {split.Name}: validation holds {split.Validation.Groups.Count} of {split.Train.Groups.Count + split.Validation.Groups.Count} groups " +
-                $"({split.Validation.Bytes * 100.0 / Math.Max(1, split.Train.Bytes + split.Validation.Bytes):F1}% of bytes): {Shorten(split.Validation.Groups)}");
-        }
-
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Wrote {Path.Combine(options.OutputDirectory, CorpusBuilder.TrainFileName)}, {CorpusBuilder.ValidationFileName} and {CorpusBuilder.SplitFileName} in {clock.Elapsed.TotalSeconds:F1} s."));
-        if (report.Normalization.Any(n => n.Contains("SKIPPED", StringComparison.Ordinal)))
-        {
-            Console.WriteLine("note: NFC normalisation skipped: this runtime runs in invariant globalization mode.");
-        }
-
-        return 0;
-    }
-
-    private static string Shorten(IReadOnlyList<string> groups) =>
-        groups.Count <= 8 ? string.Join(", ", groups) : string.Join(", ", groups.Take(8)) + $", ... ({groups.Count - 8} more)";
-
-    /// <summary>Writes progress lines synchronously (System.Progress would post them to the thread pool).</summary>
-    private sealed class IndentedLines(Action<string> write) : IProgress<string>
-    {
-        public void Report(string value) => write("  " + value);
+        return new CorpusPreparer(Console.Out, Console.Error).Build(sources, options, !noInstall, "this command again");
     }
 }

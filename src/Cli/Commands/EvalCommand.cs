@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
+using MoeServe.Cli.Corpus;
 using MoeServe.Model;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Evaluation;
@@ -23,14 +24,15 @@ internal static class EvalCommand
     {
         var flags = new GenerateRuntimeFlags();
         var data = new Option<string>("--data") { Description = "validation or train (a file in --corpus-dir), or the path of a corpus text file.", DefaultValueFactory = _ => "validation" };
-        var corpusDir = new Option<string>("--corpus-dir") { Description = "Directory of train.txt and validation.txt (built by `corpus`).", DefaultValueFactory = _ => "data/corpus" };
+        var corpusDir = new Option<string>("--corpus-dir") { Description = "Directory of train.txt and validation.txt (built by `corpus`; built here with the default sources when missing).", DefaultValueFactory = _ => CorpusPreparer.DefaultDirectory };
+        var noInstall = new Option<bool>("--no-install") { Description = "When the corpus has to be built, never run apt-get; print the install command instead." };
         var tokens = new Option<int?>("--tokens") { Description = "Tokens to evaluate (default: the training summary's validationTokens, else 131072; 0 = all)." };
         var seqLen = new Option<int?>("--seq-len") { Description = "Window length (default: the model's context length, as training validates)." };
         var batch = new Option<int>("--batch") { Description = "Windows per forward step.", DefaultValueFactory = _ => 8 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (perplexity, maxVioGlobal, tokensPerSecond, ...) instead of text." };
         var command = new Command("eval", "Perplexity, MaxVio_global and tokens/s of an exported model through the ONNX runtime.")
         {
-            data, corpusDir, tokens, seqLen, batch, json,
+            data, corpusDir, tokens, seqLen, batch, json, noInstall,
         };
         foreach (var option in flags.All)
         {
@@ -41,7 +43,19 @@ internal static class EvalCommand
         {
             var errors = new List<string>();
             string dataValue = parse.GetValue(data)!;
-            string path = dataValue is "validation" or "train" ? Path.Combine(parse.GetValue(corpusDir)!, dataValue + ".txt") : dataValue;
+            bool inCorpus = dataValue is "validation" or "train";
+            string path = inCorpus ? Path.Combine(parse.GetValue(corpusDir)!, dataValue + ".txt") : dataValue;
+            if (inCorpus && !File.Exists(path))
+            {
+                // A fresh clone has no corpus yet: build it rather than send the newcomer to another command.
+                // Progress goes to stderr so --json output stays one object.
+                int built = new CorpusPreparer(Console.Error, Console.Error).EnsureDefaultCorpus(parse.GetValue(corpusDir)!, !parse.GetValue(noInstall));
+                if (built != 0)
+                {
+                    return Task.FromResult(built);
+                }
+            }
+
             if (!File.Exists(path))
             {
                 errors.Add($"--data: corpus file not found: {path} (build it with `corpus`, or pass a file path).");

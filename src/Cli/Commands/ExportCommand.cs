@@ -3,7 +3,6 @@ using System.Globalization;
 
 using MoeServe.Model;
 using MoeServe.Model.Export;
-using MoeServe.Model.Testing;
 
 namespace MoeServe.Cli.Commands;
 
@@ -90,7 +89,7 @@ internal static class ExportCommand
             if (randomConfig is not null)
             {
                 var config = ModelConfig.Load(randomConfig);
-                TinyCheckpoint.CreateRandom(checkpoint, config, seed, new TinyCheckpointOptions { TokenizerDirectory = tokenizer });
+                RandomCheckpoint.Write(checkpoint, config, seed, new RandomCheckpointOptions { TokenizerDirectory = tokenizer });
                 Console.WriteLine($"wrote a random-weight checkpoint (seed {seed}) to {checkpoint}");
             }
 

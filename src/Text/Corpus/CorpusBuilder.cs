@@ -50,16 +50,35 @@ public sealed class CorpusBuilder
         "bible: verse numbers removed, one verse per line, chapter heading line kept",
     ];
 
+    /// <summary>
+    /// The Debian packages that provide the files of every unavailable source, each once, in source
+    /// order; empty when every source can be read.
+    /// </summary>
+    /// <param name="sources">Sources to check.</param>
+    public static IReadOnlyList<string> MissingPackages(IEnumerable<ICorpusSource> sources)
+    {
+        ArgumentNullException.ThrowIfNull(sources);
+        return [.. sources.Where(s => !s.IsAvailable()).SelectMany(s => s.DebianPackages).Distinct(StringComparer.Ordinal)];
+    }
+
     /// <summary>Reads, normalises, splits and writes the corpus.</summary>
     /// <param name="sources">Sources in the order their documents appear in the files.</param>
     /// <param name="log">Receives one line per step; may be null.</param>
     /// <returns>The split record, as written to split.json.</returns>
+    /// <exception cref="MissingCorpusPackagesException">A source's files are absent; names the packages to install.</exception>
     public CorpusSplitReport Build(IReadOnlyList<ICorpusSource> sources, IProgress<string>? log = null)
     {
         ArgumentNullException.ThrowIfNull(sources);
         if (sources.Count == 0)
         {
             throw new ArgumentException("At least one source is needed.", nameof(sources));
+        }
+
+        // Checked before anything is written, so a missing package never leaves half a corpus behind.
+        var missing = MissingPackages(sources);
+        if (missing.Count > 0)
+        {
+            throw new MissingCorpusPackagesException(missing);
         }
 
         var documents = new List<(CorpusDocument Document, long Bytes)>();

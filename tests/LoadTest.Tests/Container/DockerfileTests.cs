@@ -134,7 +134,7 @@ public sealed partial class DockerfileTests
         var env = DockerfileModel.Environment(stage);
 
         var unknown = env.Keys.Where(k => k.StartsWith("MoeServe__", StringComparison.Ordinal) && !ServerOptionNames.IsOption(k)).ToList();
-        Assert.True(unknown.Count == 0, $"not options of {ServerOptionNames.SourcePath}: {string.Join(", ", unknown)}");
+        Assert.True(unknown.Count == 0, $"not options of {ServerOptionNames.Source}: {string.Join(", ", unknown)}");
         Assert.Equal("http://+:8080", env["ASPNETCORE_URLS"]);
         Assert.Equal(name == "gpu" ? "cuda" : "cpu", env["MoeServe__ExecutionProvider"]);
 

@@ -65,7 +65,7 @@ public sealed class KubernetesManifestTests
     {
         var unknown = Env.Keys.Where(k => k.StartsWith("MoeServe__", StringComparison.Ordinal) && !ServerOptionNames.IsOption(k)).ToList();
 
-        Assert.True(unknown.Count == 0, $"not options of {ServerOptionNames.SourcePath}: {string.Join(", ", unknown)}");
+        Assert.True(unknown.Count == 0, $"not options of {ServerOptionNames.Source}: {string.Join(", ", unknown)}");
         Assert.Equal("cuda", Env["MoeServe__ExecutionProvider"]);
         Assert.Equal("http://+:8080", Env["ASPNETCORE_URLS"]);
         Assert.Equal(DockerfileEnv("gpu")["MoeServe__ModelPath"], Env["MoeServe__ModelPath"]);

@@ -6,7 +6,7 @@ namespace MoeServe.LoadTest.Tests.Deploy;
 
 /// <summary>
 /// Every moeserve_ series that the dashboard, the autoscaler, the adapter rule and the scrape script
-/// query is one the server registers (names read from src/Server's metric declarations), with the
+/// query is one the server registers (read by reflection from a real ServerMetrics), with the
 /// labels those queries use.
 /// </summary>
 public sealed partial class MetricNameTests

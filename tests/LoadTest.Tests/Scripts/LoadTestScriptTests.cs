@@ -1,4 +1,5 @@
 using MoeServe.LoadTest.Tests.Support;
+using MoeServe.TestSupport;
 
 namespace MoeServe.LoadTest.Tests.Scripts;
 
@@ -29,6 +30,7 @@ public sealed class LoadTestScriptTests
 
     [Theory]
     [MemberData(nameof(Scripts))]
+    [Trait(TestTiers.Name, TestTiers.External)]
     public async Task NodeCheck_EveryScript_ParsesWithoutSyntaxErrors(string script)
     {
         // loadtest/package.json declares "type": "module", so Node parses the k6 scripts as the
@@ -39,6 +41,7 @@ public sealed class LoadTestScriptTests
     }
 
     [Fact]
+    [Trait(TestTiers.Name, TestTiers.External)]
     public async Task NodeTestRunner_LoadTestModules_AllTestsPass()
     {
         var result = await ExternalProcess.RunAsync("node", ["--test", "tests/LoadTest.Tests/js/"], NodeTimeout);

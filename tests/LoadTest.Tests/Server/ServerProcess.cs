@@ -1,23 +1,23 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using MoeServe.LoadTest.Tests.Support;
 
 namespace MoeServe.LoadTest.Tests.Server;
 
 /// <summary>
 /// The real server (src/Server's build output, same configuration as these tests) started as a
-/// child process on a free loopback port, killed on dispose.
+/// child process on a loopback port the OS picks as the server binds (port 0), killed on dispose.
 /// </summary>
-internal sealed class ServerProcess : IDisposable
+internal sealed partial class ServerProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _log = new();
 
-    public ServerProcess(string modelPath, string modelName)
+    private readonly TaskCompletionSource<int> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ServerProcess(string modelPath, string modelName)
     {
-        Port = FreePort();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -25,7 +25,7 @@ internal sealed class ServerProcess : IDisposable
             UseShellExecute = false,
             WorkingDirectory = RepositoryPaths.Root,
         };
-        foreach (var a in new[] { ServerDll(), "--urls", BaseUrl, "--model", modelPath, "--model-name", modelName, "--workers", "1" })
+        foreach (var a in new[] { ServerDll(), "--urls", "http://127.0.0.1:0", "--model", modelPath, "--model-name", modelName, "--workers", "1" })
         {
             start.ArgumentList.Add(a);
         }
@@ -35,9 +35,27 @@ internal sealed class ServerProcess : IDisposable
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
+        _process.EnableRaisingEvents = true;
+        _process.Exited += (_, _) => _listening.TrySetException(new InvalidOperationException("the server exited before listening:\n" + Log));
     }
 
-    public int Port { get; }
+    /// <summary>Starts the server and waits for its "Now listening on" line, which names the port it bound.</summary>
+    public static async Task<ServerProcess> StartAsync(string modelPath, string modelName)
+    {
+        var server = new ServerProcess(modelPath, modelName);
+        try
+        {
+            server.Port = await server._listening.Task.WaitAsync(TimeSpan.FromMinutes(2));
+            return server;
+        }
+        catch
+        {
+            server.Dispose();
+            throw;
+        }
+    }
+
+    public int Port { get; private set; }
 
     public string BaseUrl => $"http://127.0.0.1:{Port}";
 
@@ -75,6 +93,13 @@ internal sealed class ServerProcess : IDisposable
         {
             _log.AppendLine(line);
         }
+
+        // ASP.NET Core's lifetime log: "Now listening on: http://127.0.0.1:PORT" with the bound port.
+        var match = ListeningLine().Match(line);
+        if (match.Success)
+        {
+            _listening.TrySetResult(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 
     /// <summary>src/Server/bin/CONFIG/net10.0/linux-x64/MoeServe.Server.dll for the configuration these tests were built in.</summary>
@@ -87,10 +112,6 @@ internal sealed class ServerProcess : IDisposable
         return File.Exists(dll) ? dll : throw new FileNotFoundException($"server build output not found at {dll}");
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    [GeneratedRegex(@"Now listening on: http://127\.0\.0\.1:(\d+)")]
+    private static partial Regex ListeningLine();
 }

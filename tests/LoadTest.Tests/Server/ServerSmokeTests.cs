@@ -1,7 +1,7 @@
 using MoeServe.LoadTest.Tests.Support;
 using MoeServe.Model;
 using MoeServe.Model.Export;
-using MoeServe.Model.Testing;
+using MoeServe.TestSupport;
 
 namespace MoeServe.LoadTest.Tests.Server;
 
@@ -11,6 +11,7 @@ namespace MoeServe.LoadTest.Tests.Server;
 /// scripts expect. loadtest/smoke.mjs runs the k6 scripts' own modules (lib/shapes.js,
 /// lib/sse.js) against it, and the metrics scrape script reports expert balance around it.
 /// </summary>
+[Trait(TestTiers.Name, TestTiers.External)]
 public sealed class ServerSmokeTests : IDisposable
 {
     private const string ModelName = "tiny-loadtest";
@@ -20,7 +21,7 @@ public sealed class ServerSmokeTests : IDisposable
     [Fact]
     public async Task Smoke_RealServerOnTinyModel_AnswersEveryShapeTheK6ScriptsSend()
     {
-        using var server = new ServerProcess(ExportTinyModel(), ModelName);
+        using var server = await ServerProcess.StartAsync(ExportTinyModel(), ModelName);
 
         var result = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "6", "--wait", "120"], Timeout);
 
@@ -109,7 +110,7 @@ public sealed class ServerSmokeTests : IDisposable
     /// <summary>A server on a fresh tiny model that has answered one smoke request.</summary>
     private async Task<ServerProcess> StartUsableServerAsync()
     {
-        var server = new ServerProcess(ExportTinyModel(), ModelName);
+        var server = await ServerProcess.StartAsync(ExportTinyModel(), ModelName);
         var ready = await ExternalProcess.RunAsync("node", ["loadtest/smoke.mjs", "--url", server.BaseUrl, "--model", ModelName, "--max-tokens", "1", "--wait", "120"], Timeout);
         if (ready.ExitCode != 0)
         {

@@ -1,15 +1,19 @@
+using System.Reflection;
 using System.Text.RegularExpressions;
+using MoeServe.Server.Metrics;
+using Prometheus;
 
 namespace MoeServe.LoadTest.Tests.Support;
 
-/// <summary>The metrics the server registers, read from src/Server's prometheus-net declarations.</summary>
+/// <summary>
+/// The metrics the server registers, read by reflection from a real <see cref="ServerMetrics"/>: every
+/// prometheus-net collector it holds, with its name, kind and label names as the server creates them.
+/// </summary>
 internal static partial class ServerMetricCatalog
 {
-    public const string SourceFolder = "src/Server";
-
     public sealed record Metric(string Name, string Kind, IReadOnlySet<string> Labels);
 
-    /// <summary>Every moeserve_ metric created with CreateCounter/CreateGauge/CreateHistogram, by name.</summary>
+    /// <summary>Every moeserve_ metric of <see cref="ServerMetrics"/>, by name.</summary>
     public static IReadOnlyDictionary<string, Metric> All { get; } = Load();
 
     /// <summary>
@@ -44,24 +48,27 @@ internal static partial class ServerMetricCatalog
 
     private static Dictionary<string, Metric> Load()
     {
-        var metrics = new Dictionary<string, Metric>(StringComparer.Ordinal);
-        foreach (var file in RepositoryPaths.Files(SourceFolder, "*.cs"))
+        // Properties and fields, public or not: a collector the server keeps anywhere in ServerMetrics is exported.
+        var metrics = new ServerMetrics();
+        const BindingFlags members = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
+        var values = typeof(ServerMetrics).GetProperties(members).Where(p => p.GetIndexParameters().Length == 0).Select(p => p.GetValue(metrics))
+            .Concat(typeof(ServerMetrics).GetFields(members).Select(f => f.GetValue(metrics)));
+        var catalog = new Dictionary<string, Metric>(StringComparer.Ordinal);
+        foreach (var collector in values.OfType<Collector>().Where(c => c.Name.StartsWith("moeserve_", StringComparison.Ordinal)))
         {
-            foreach (Match m in Declaration().Matches(RepositoryPaths.Read(file)))
+            string kind = collector switch
             {
-                var labels = Quoted().Matches(m.Groups["rest"].Value).Select(q => q.Groups[1].Value).ToHashSet();
-                metrics[m.Groups["name"].Value] = new Metric(m.Groups["name"].Value, m.Groups["kind"].Value, labels);
-            }
+                Counter => "Counter",
+                Gauge => "Gauge",
+                Histogram => "Histogram",
+                Summary => "Summary",
+                _ => collector.GetType().Name,
+            };
+            catalog[collector.Name] = new Metric(collector.Name, kind, collector.LabelNames.ToHashSet(StringComparer.Ordinal));
         }
 
-        return metrics;
+        return catalog;
     }
-
-    [GeneratedRegex(@"Create(?<kind>Counter|Gauge|Histogram)\(\s*""(?<name>moeserve_\w+)"",\s*""(?:[^""\\]|\\.)*""(?<rest>[^;]*);")]
-    private static partial Regex Declaration();
-
-    [GeneratedRegex(@"""(\w+)""")]
-    private static partial Regex Quoted();
 
     [GeneratedRegex(@"moeserve_[a-z0-9_]*[a-z0-9]")]
     private static partial Regex MetricName();

@@ -1,6 +1,6 @@
 using MoeServe.Model.Export;
-using MoeServe.Model.Testing;
 using MoeServe.Model.Tests.Support;
+using MoeServe.TestSupport;
 
 namespace MoeServe.Model.Tests.Export;
 
@@ -39,7 +39,7 @@ public sealed class CheckpointExporterTests
     public void Export_CheckpointWithAveragedQ_ServesItUnlessLastQIsAsked(bool useLastQ)
     {
         using var temp = new TempDirectory();
-        var layout = TinyCheckpoint.CreateRandom(temp.Sub("ckpt"), Config, seed: 9, new TinyCheckpointOptions { Method = "bip" });
+        var layout = TinyCheckpoint.CreateRandom(temp.Sub("ckpt"), Config, seed: 9, new RandomCheckpointOptions { Method = "bip" });
         var (_, last) = BalancingFile.Read(layout.BalancingPath, Config);
         float[][] averaged = last.Select(layer => layer.Select(v => (v * 0.5f) + 0.25f).ToArray()).ToArray();
         BalancingFile.Write(layout.AverageBalancingPath, "bip", averaged);
@@ -53,7 +53,7 @@ public sealed class CheckpointExporterTests
     public void Export_Manifest_CarriesRoutingTokensAndTrainingSummary()
     {
         using var temp = new TempDirectory();
-        var layout = TinyCheckpoint.CreateRandom(temp.Sub("ckpt"), Config with { ScoreFunction = ScoreFunction.Sigmoid, Renormalize = false }, seed: 9, new TinyCheckpointOptions { Method = "lossfree" });
+        var layout = TinyCheckpoint.CreateRandom(temp.Sub("ckpt"), Config with { ScoreFunction = ScoreFunction.Sigmoid, Renormalize = false }, seed: 9, new RandomCheckpointOptions { Method = "lossfree" });
         var (method, q) = BalancingFile.Read(layout.BalancingPath, Config);
         var time = new FixedTime(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero));
         new CheckpointExporter(time).Export(new ExportOptions { CheckpointDirectory = layout.Directory, OutputDirectory = temp.Sub("m"), Name = "tiny" });
@@ -95,7 +95,7 @@ public sealed class CheckpointExporterTests
     public void Export_WithoutBalancingOrSummary_UsesZeroQAndNoTraining()
     {
         using var temp = new TempDirectory();
-        var layout = TinyCheckpoint.CreateRandom(temp.Sub("ckpt"), Config, seed: 3, new TinyCheckpointOptions { WriteBalancing = false, WriteSummary = false });
+        var layout = TinyCheckpoint.CreateRandom(temp.Sub("ckpt"), Config, seed: 3, new RandomCheckpointOptions { WriteBalancing = false, WriteSummary = false });
         new CheckpointExporter().Export(new ExportOptions { CheckpointDirectory = layout.Directory, OutputDirectory = temp.Sub("m") });
         var manifest = ModelManifest.Load(temp.Sub("m"));
         Assert.Equal("none", manifest.Routing.Method);

@@ -1,6 +1,6 @@
 using MoeServe.Model.Export;
-using MoeServe.Model.Testing;
 using MoeServe.Model.Tests.Support;
+using MoeServe.TestSupport;
 
 namespace MoeServe.Model.Tests.Manifest;
 

@@ -1,7 +1,7 @@
 using MoeServe.Model.Export;
 using MoeServe.Model.Onnx;
 using MoeServe.Model.Reference;
-using MoeServe.Model.Testing;
+using MoeServe.TestSupport;
 
 namespace MoeServe.Model.Tests.Support;
 

@@ -35,8 +35,40 @@ public class BipBalancerTests
 
         policy.Route(s, new RoutingShape(128, 8, 2), new int[256], new float[256]);
 
-        Assert.Contains(state.Layer(0), v => v != 0f);
+        BalancingAssert.QBalances(s, new RoutingShape(128, 8, 2), state.Layer(0));
         Assert.False(policy.IsThreadSafe);
+    }
+}
+
+/// <summary>What a q learned by balancing must do, computed from the scores it was learned on.</summary>
+internal static class BalancingAssert
+{
+    /// <summary>
+    /// Routing <paramref name="scores"/> by TopK(s - q) at least halves plain top-K's MaxVio, and q is
+    /// largest on the expert top-K overloads most and larger there than on the one it loads least
+    /// (balancing raises the price of overloaded experts).
+    /// </summary>
+    public static void QBalances(float[] scores, RoutingShape shape, float[] q)
+    {
+        var topK = new int[shape.AssignmentLength];
+        new TopKPolicy().Route(scores, shape, topK, new float[topK.Length]);
+        var biased = new int[shape.AssignmentLength];
+        new BiasedTopKPolicy((float[])q.Clone()).Route(scores, shape, biased, new float[biased.Length]);
+        double before = LoadStatistics.MaxViolation(topK, shape);
+        double after = LoadStatistics.MaxViolation(biased, shape);
+
+        var loads = new int[shape.Experts];
+        foreach (int expert in topK)
+        {
+            loads[expert]++;
+        }
+
+        int most = Array.IndexOf(loads, loads.Max());
+        int least = Array.IndexOf(loads, loads.Min());
+        Assert.True(before > 0.2, $"the scores should be imbalanced under top-K (MaxVio {before:F3})");
+        Assert.True(after <= before / 2, $"MaxVio with q {after:F3}, plain top-K {before:F3}: q must at least halve it");
+        Assert.True(q[most] > q[least], $"q of the most loaded expert {most} ({q[most]:F4}, {loads[most]} tokens) must exceed q of the least loaded {least} ({q[least]:F4}, {loads[least]} tokens)");
+        Assert.Equal(q.Max(), q[most]);
     }
 }
 
@@ -74,9 +106,10 @@ public class BipBalancerBehaviourTests
     public void Route_BatchAtMinTokens_UpdatesQ()
     {
         float[] q = new float[16];
-        new BipBalancer(q, new BipOptions { MinTokensPerUpdate = 64 }).Route(Workloads.Softmax(64, 16, seed: 23), new RoutingShape(64, 16, 2), new int[128], new float[128]);
+        float[] s = Workloads.Softmax(64, 16, seed: 23);
+        new BipBalancer(q, new BipOptions { MinTokensPerUpdate = 64 }).Route(s, new RoutingShape(64, 16, 2), new int[128], new float[128]);
 
-        Assert.Contains(q, v => v > 0f);
+        BalancingAssert.QBalances(s, new RoutingShape(64, 16, 2), q);
     }
 
     [Fact]
@@ -121,13 +154,15 @@ public class BipBalancerBehaviourTests
     {
         var q = new float[8];
         var bip = new BipBalancer(q, new BipOptions { Clip = BipClip.Experts });
+        float[] last = [];
         for (int batch = 0; batch < 5; batch++)
         {
-            bip.Route(Workloads.Softmax(256, 8, seed: batch), new RoutingShape(256, 8, 2), new int[512], new float[512]);
+            last = Workloads.Softmax(256, 8, biasSeed: 7, noiseSeed: batch);
+            bip.Route(last, new RoutingShape(256, 8, 2), new int[512], new float[512]);
         }
 
         Assert.All(q, v => Assert.True(v >= 0f));
-        Assert.Contains(q, v => v > 0f);
+        BalancingAssert.QBalances(last, new RoutingShape(256, 8, 2), q);
     }
 
     [Fact]

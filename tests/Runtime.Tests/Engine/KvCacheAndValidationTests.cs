@@ -103,7 +103,7 @@ public sealed class KvCacheAndValidationTests(TinyModelFixture fixture) : IClass
     [Fact]
     public void Load_MissingGraphFiles_ListsEveryMissingFile()
     {
-        using var model = TinyModel.Create(MoeServe.Model.Testing.TinyCheckpoint.DefaultConfig, seed: 3);
+        using var model = TinyModel.Create(MoeServe.TestSupport.TinyCheckpoint.DefaultConfig, seed: 3);
         File.Delete(Path.Combine(model.ModelDirectory, "layer1.expert2.onnx"));
         File.Delete(Path.Combine(model.ModelDirectory, "head.onnx"));
         var ex = Assert.ThrowsAny<Exception>(() => MoeEngine.Load(model.Options()));
@@ -114,7 +114,7 @@ public sealed class KvCacheAndValidationTests(TinyModelFixture fixture) : IClass
     [Fact]
     public void Load_CorruptGraph_NamesTheFile()
     {
-        using var model = TinyModel.Create(MoeServe.Model.Testing.TinyCheckpoint.DefaultConfig, seed: 4);
+        using var model = TinyModel.Create(MoeServe.TestSupport.TinyCheckpoint.DefaultConfig, seed: 4);
         File.WriteAllText(Path.Combine(model.ModelDirectory, "layer0.expert1.onnx"), "not an onnx graph");
         var ex = Assert.Throws<InvalidDataException>(() => MoeEngine.Load(model.Options()));
         Assert.Contains("layer0.expert1.onnx", ex.Message, StringComparison.Ordinal);

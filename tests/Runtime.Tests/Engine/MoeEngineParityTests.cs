@@ -1,6 +1,6 @@
 using MoeServe.Model;
-using MoeServe.Model.Testing;
 using MoeServe.Runtime.Tests.Support;
+using MoeServe.TestSupport;
 
 namespace MoeServe.Runtime.Tests.Engine;
 

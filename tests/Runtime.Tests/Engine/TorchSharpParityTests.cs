@@ -1,7 +1,7 @@
 using MoeServe.Model;
-using MoeServe.Model.Testing;
 using MoeServe.Router;
 using MoeServe.Runtime.Tests.Support;
+using MoeServe.TestSupport;
 using MoeServe.Training.Modeling;
 using MoeServe.Training.Native;
 using MoeServe.Training.Routing;

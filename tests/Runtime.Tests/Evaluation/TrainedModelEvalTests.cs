@@ -1,7 +1,7 @@
 using MoeServe.Model;
 using MoeServe.Model.Export;
-using MoeServe.Model.Testing;
 using MoeServe.Runtime.Evaluation;
+using MoeServe.TestSupport;
 using MoeServe.Training.Configuration;
 using MoeServe.Training.Data;
 using MoeServe.Training.Routing;

@@ -1,7 +1,7 @@
 using MoeServe.Model;
 using MoeServe.Model.Export;
 using MoeServe.Model.Reference;
-using MoeServe.Model.Testing;
+using MoeServe.TestSupport;
 
 namespace MoeServe.Runtime.Tests.Support;
 
@@ -37,7 +37,7 @@ public sealed class TinyModel : IDisposable
         string root = Path.Combine(Path.GetTempPath(), "moeserve-runtime-tests", Guid.NewGuid().ToString("N"));
         string checkpoint = Path.Combine(root, "checkpoint");
         string model = Path.Combine(root, "model");
-        var layout = TinyCheckpoint.CreateRandom(checkpoint, config, seed, new TinyCheckpointOptions { QScale = qScale });
+        var layout = TinyCheckpoint.CreateRandom(checkpoint, config, seed, new RandomCheckpointOptions { QScale = qScale });
         new CheckpointExporter().Export(new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = model, WeightType = weightType, Name = "tiny" });
         var manifest = ModelManifest.Load(model);
         var weights = SafeTensorsFile.Read(layout.WeightsPath);

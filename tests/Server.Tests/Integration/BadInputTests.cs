@@ -84,6 +84,33 @@ public sealed class BadInputTests(SharedServer server) : IClassFixture<SharedSer
         Http.AssertError(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement);
     }
 
+    [Theory]
+    [InlineData("DELETE", "/v1/models/x", "GET")]
+    [InlineData("POST", "/v1/models/tiny", "GET")]
+    [InlineData("PUT", "/v1/models/x/", "GET")]
+    [InlineData("POST", "/", "GET")]
+    [InlineData("DELETE", "/v1/chat/completions", "POST")]
+    public async Task WrongMethodOnAnyKnownRoute_Returns405WithAllow(string method, string path, string allow)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        using var response = await _client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal([allow], response.Content.Headers.Allow);
+        Assert.Equal("method_not_allowed", Http.AssertError(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement).GetProperty("code").GetString());
+    }
+
+    [Theory]
+    [InlineData("/v1/models/x/y")]
+    [InlineData("/v1/modelsx")]
+    public async Task NearMissOfATemplateRoute_Returns404(string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Delete, path);
+        using var response = await _client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
     [Fact]
     public async Task OversizedBody_Returns413()
     {

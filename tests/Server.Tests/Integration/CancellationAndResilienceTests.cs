@@ -19,17 +19,20 @@ public sealed class CancellationAndResilienceTests
 
         // No response draining: disposing an unfinished response closes the connection, as a client crash would.
         using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = factory.BaseAddress };
-        var before = Http.MetricSum(await client.GetStringAsync("/metrics"), "moeserve_requests_finished_total");
+        var before = await client.GetStringAsync("/metrics");
 
-        var aborted = 0;
+        // Each round: the engine is held at the gate, so no token is generated while ten clients read
+        // the stream's first event (the echoed prompt, written before any token) and hang up; the gate opens only once
+        // the server has seen all ten aborts. Every step is ordered by events, none by time.
         for (var round = 0; round < 10; round++)
         {
+            factory.Gate.Close();
             await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
             {
                 using var cts = new CancellationTokenSource();
                 using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
                 {
-                    Content = new StringContent($$"""{"prompt":"abort {{round}} {{i}}","max_tokens":400,"stream":true}""", Encoding.UTF8, "application/json"),
+                    Content = new StringContent($$"""{"prompt":"abort {{round}} {{i}}","max_tokens":400,"stream":true,"echo":true}""", Encoding.UTF8, "application/json"),
                 };
                 using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -37,24 +40,33 @@ public sealed class CancellationAndResilienceTests
                 var buffer = new byte[64];
                 Assert.True(await stream.ReadAsync(buffer, cts.Token) > 0);
                 await cts.CancelAsync(); // hang up mid-stream
-                Interlocked.Increment(ref aborted);
             }));
+            await factory.Aborts.WhenAbortedAsync(10 * (round + 1)).WaitAsync(TimeSpan.FromSeconds(60)); // a bound against hanging, not a timing assumption
+            factory.Gate.Open();
         }
 
-        Assert.Equal(100, aborted);
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (factory.Model.LiveCacheCount != 0 || factory.Scheduler.RunningCount != 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{factory.Model.LiveCacheCount} KV caches still alive");
-            await Task.Delay(20);
-        }
+        Assert.Equal(100, factory.Aborts.Aborted);
+
+        // The scheduler serves in arrival order and drops cancelled sequences before every step, so once
+        // a later request has been answered, every aborted one is gone.
+        await Http.PostOkAsync(client, "/v1/completions", """{"prompt":"after the aborts","max_tokens":1}""");
+
+        // One more request, held at the gate: while its step is stalled, its KV cache is the only one alive.
+        factory.Gate.Close();
+        var probe = Http.PostOkAsync(client, "/v1/completions", """{"prompt":"probe","max_tokens":1}""");
+        await factory.Gate.WhenRunBlockedAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(1, factory.Model.LiveCacheCount);
+        Assert.Equal(1, factory.Scheduler.RunningCount);
+        factory.Gate.Open();
+        await probe;
 
         var metrics = await client.GetStringAsync("/metrics");
-        Assert.Equal(0, Http.MetricSum(metrics, "moeserve_kv_caches_live"));
-        Assert.Equal(before + 100, Http.MetricSum(metrics, "moeserve_requests_finished_total"));
-        // Most streams were cut long before 400 tokens (the generation counter shows far fewer than 100 x 400).
-        Assert.True(Http.MetricSum(metrics, "moeserve_generation_tokens_total") < 100 * 400 / 2);
-        Assert.Contains("moeserve_requests_finished_total{finish_reason=\"cancelled\"}", metrics, StringComparison.Ordinal);
+        Assert.Equal(102, Http.MetricSum(metrics, "moeserve_requests_finished_total") - Http.MetricSum(before, "moeserve_requests_finished_total"));
+        Assert.Contains("moeserve_requests_finished_total{finish_reason=\"cancelled\"} 100", metrics, StringComparison.Ordinal);
+        // The engine was held until each abort was seen: an aborted stream got at most the one token of
+        // the step it was stalled in; the two later requests one each.
+        double generated = Http.MetricSum(metrics, "moeserve_generation_tokens_total") - Http.MetricSum(before, "moeserve_generation_tokens_total");
+        Assert.InRange(generated, 2, 100 + 2);
     }
 
     [Fact]

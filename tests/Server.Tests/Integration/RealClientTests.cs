@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using MoeServe.Server.Tests.Support;
+using MoeServe.TestSupport;
 using OpenAI;
 using OpenAI.Chat;
 
@@ -69,6 +70,7 @@ public sealed class RealClientTests(KestrelServer server) : IClassFixture<Kestre
     }
 
     [Fact]
+    [Trait(TestTiers.Name, TestTiers.External)]
     public async Task Prometheus_ScrapesMetrics_ExpertTokensNonZero()
     {
         var prometheus = ExternalProcess.Find("prometheus");
@@ -131,6 +133,7 @@ public sealed class RealClientTests(KestrelServer server) : IClassFixture<Kestre
     }
 
     [Fact]
+    [Trait(TestTiers.Name, TestTiers.External)]
     public async Task Chromium_DashboardAfterRequests_RendersHeatMapAndCharts()
     {
         var chromium = ExternalProcess.Find("chromium");

@@ -10,6 +10,7 @@ namespace MoeServe.Server.Tests.Support;
 public sealed class EngineGate : IExpertFaultInjector, IDisposable
 {
     private readonly ManualResetEventSlim _open = new(initialState: true);
+    private TaskCompletionSource _blocked = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _throwing;
     private int _crashing;
     private long _runs;
@@ -19,7 +20,14 @@ public sealed class EngineGate : IExpertFaultInjector, IDisposable
     public long Runs => Interlocked.Read(ref _runs);
 
     /// <summary>Makes every following expert Run wait.</summary>
-    public void Close() => _open.Reset();
+    public void Close()
+    {
+        Volatile.Write(ref _blocked, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        _open.Reset();
+    }
+
+    /// <summary>Completes when an expert Run waits at the gate closed by the last <see cref="Close"/>: the engine step is stalled there.</summary>
+    public Task WhenRunBlockedAsync() => Volatile.Read(ref _blocked).Task;
 
     /// <summary>Lets expert Runs proceed.</summary>
     public void Open() => _open.Set();
@@ -51,6 +59,11 @@ public sealed class EngineGate : IExpertFaultInjector, IDisposable
         if (DelayMilliseconds > 0)
         {
             Thread.Sleep(DelayMilliseconds);
+        }
+
+        if (!_open.IsSet)
+        {
+            Volatile.Read(ref _blocked).TrySetResult();
         }
 
         if (!_open.Wait(TimeSpan.FromSeconds(30)))

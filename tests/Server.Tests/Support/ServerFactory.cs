@@ -1,6 +1,7 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using MoeServe.Runtime.Experts;
@@ -13,6 +14,7 @@ namespace MoeServe.Server.Tests.Support;
 public sealed class ServerFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string> _settings;
+    private readonly bool _kestrel;
 
     public ServerFactory(Dictionary<string, string>? settings = null, bool kestrel = false)
     {
@@ -33,18 +35,37 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
             _settings[key] = value;
         }
 
+        _kestrel = kestrel;
         if (kestrel)
         {
-            Port = FreePort();
-            UseKestrel(options => options.Listen(IPAddress.Loopback, Port));
+            // Port 0: the OS picks a free port as Kestrel binds. Probing for a free port first and binding
+            // it later lets another fixture take it in between.
+            UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
         }
     }
 
     /// <summary>The fault-injection seam passed to the runtime.</summary>
     public EngineGate Gate { get; } = new();
 
-    /// <summary>The Kestrel port (0 for the in-memory server).</summary>
-    public int Port { get; }
+    /// <summary>Sees client aborts as the server sees them.</summary>
+    public AbortObserver Aborts { get; } = new();
+
+    /// <summary>The port Kestrel bound (starts the server); 0 for the in-memory server.</summary>
+    public int Port
+    {
+        get
+        {
+            if (!_kestrel)
+            {
+                return 0;
+            }
+
+            StartServer();
+            var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses
+                ?? throw new InvalidOperationException("Kestrel reports no addresses.");
+            return new Uri(addresses.Single()).Port;
+        }
+    }
 
     /// <summary>http://127.0.0.1:PORT/ when on Kestrel.</summary>
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
@@ -56,11 +77,7 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
     /// <summary>Waits until readiness says ready (model loaded and warmed up).</summary>
     public async Task<HttpClient> CreateReadyClientAsync()
     {
-        var client = Port == 0 ? CreateClient() : new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        if (Port != 0)
-        {
-            StartServer();
-        }
+        var client = _kestrel ? new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) } : CreateClient();
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
@@ -87,7 +104,11 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
 
-        builder.ConfigureServices(services => services.AddSingleton<IExpertFaultInjector>(Gate));
+        builder.ConfigureServices(services =>
+        {
+            services.AddSingleton<IExpertFaultInjector>(Gate);
+            services.AddSingleton<IStartupFilter>(Aborts);
+        });
     }
 
     protected override void Dispose(bool disposing)
@@ -97,12 +118,5 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
         {
             Gate.Dispose();
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -1,6 +1,6 @@
 using MoeServe.Model;
 using MoeServe.Model.Export;
-using MoeServe.Model.Testing;
+using MoeServe.TestSupport;
 
 namespace MoeServe.Server.Tests.Support;
 

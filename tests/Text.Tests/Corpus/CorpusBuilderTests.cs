@@ -125,13 +125,28 @@ public sealed class CorpusBuilderTests
         Assert.EndsWith(SpecialTokens.EndOfText, sample, StringComparison.Ordinal);
     }
 
-    private sealed class FakeSource(string name, IReadOnlyList<CorpusDocument> documents) : ICorpusSource
+    [Fact]
+    public void Build_SourceFilesMissing_ThrowsNamingThePackagesAndWritesNothing()
+    {
+        using var directory = new TempDirectory();
+        var present = new FakeSource("here", [new CorpusDocument("here", "g", "d", "text")]);
+        var absent = new FakeSource("gone", [], ["pkg-a", "pkg-b"], available: false);
+        var alsoAbsent = new FakeSource("gone2", [], ["pkg-b", "pkg-c"], available: false);
+
+        var error = Assert.Throws<MissingCorpusPackagesException>(() => new CorpusBuilder(new CorpusOptions { OutputDirectory = directory.Path }).Build([present, absent, alsoAbsent]));
+
+        Assert.Equal(["pkg-a", "pkg-b", "pkg-c"], error.Packages);
+        Assert.Contains("pkg-a pkg-b pkg-c", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(directory.Path, CorpusBuilder.TrainFileName)));
+    }
+
+    private sealed class FakeSource(string name, IReadOnlyList<CorpusDocument> documents, IReadOnlyList<string>? packages = null, bool available = true) : ICorpusSource
     {
         public string Name => name;
 
-        public IReadOnlyList<string> DebianPackages => [];
+        public IReadOnlyList<string> DebianPackages => packages ?? [];
 
-        public bool IsAvailable() => true;
+        public bool IsAvailable() => available;
 
         public IEnumerable<CorpusDocument> ReadDocuments() => documents;
     }

@@ -1,12 +1,14 @@
 using System.Diagnostics;
 
-namespace MoeServe.Text.Corpus;
+namespace MoeServe.Cli.Corpus;
 
 /// <summary>
-/// Installs the Debian packages a source needs, with apt-get, when the process runs as root; otherwise
-/// callers print <see cref="InstallCommand"/> for the user to run.
+/// Installs the Debian packages a corpus source needs, with apt-get, when the process runs as root; otherwise
+/// callers print <see cref="InstallCommand"/> for the user to run. It lives in the CLI because changing
+/// the system is a command's decision: the Text library only names what is missing
+/// (<see cref="MoeServe.Text.Corpus.MissingCorpusPackagesException"/>).
 /// </summary>
-public static class DebianPackageInstaller
+internal static class DebianPackageInstaller
 {
     /// <summary>True when this process may run apt-get itself.</summary>
     public static bool CanInstall => Environment.IsPrivilegedProcess && File.Exists("/usr/bin/apt-get");

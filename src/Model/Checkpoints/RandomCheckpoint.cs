@@ -3,10 +3,10 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace MoeServe.Model.Testing;
+namespace MoeServe.Model;
 
-/// <summary>Choices for <see cref="TinyCheckpoint.CreateRandom"/>.</summary>
-public sealed record TinyCheckpointOptions
+/// <summary>Choices for <see cref="RandomCheckpoint.Write"/>.</summary>
+public sealed record RandomCheckpointOptions
 {
     /// <summary>
     /// A directory with tokenizer.tiktoken and tokenizer.json (src/Text format) to copy, e.g.
@@ -30,27 +30,12 @@ public sealed record TinyCheckpointOptions
 
 /// <summary>
 /// Writes complete random-weight checkpoints (config.json, model.safetensors, balancing.json with
-/// non-zero q, tokenizer files, summary.json) so tests of export, runtime and server can build tiny
-/// models in seconds. Same seed, same files.
+/// non-zero q, tokenizer files, summary.json): export's <c>--random-from-config</c> uses it to measure
+/// export and serving without training, and tests build tiny models with it in seconds. Same seed,
+/// same files.
 /// </summary>
-public static class TinyCheckpoint
+public static class RandomCheckpoint
 {
-    /// <summary>
-    /// A tiny configuration: vocab 272, d 32, 2 layers, 4 heads (hd 8), 4 experts, top-2,
-    /// expert hidden 16, no shared expert, context 64.
-    /// </summary>
-    public static ModelConfig DefaultConfig { get; } = new()
-    {
-        VocabSize = 272,
-        DModel = 32,
-        Layers = 2,
-        Heads = 4,
-        Experts = 4,
-        TopK = 2,
-        ExpertHidden = 16,
-        ContextLength = 64,
-    };
-
     /// <summary>The byte-level tokenizer's end-of-text id.</summary>
     public const int ByteTokenizerEndOfTextId = 256;
 
@@ -60,11 +45,11 @@ public static class TinyCheckpoint
     /// <param name="seed">Seed of every random value.</param>
     /// <param name="options">Tokenizer source, q scale, optional files.</param>
     /// <returns>The layout of the written checkpoint.</returns>
-    public static CheckpointLayout CreateRandom(string directory, ModelConfig config, int seed, TinyCheckpointOptions? options = null)
+    public static CheckpointLayout Write(string directory, ModelConfig config, int seed, RandomCheckpointOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
         ArgumentNullException.ThrowIfNull(config);
-        options ??= new TinyCheckpointOptions();
+        options ??= new RandomCheckpointOptions();
         config.EnsureValid();
         Directory.CreateDirectory(directory);
         var layout = new CheckpointLayout(directory);
@@ -72,7 +57,7 @@ public static class TinyCheckpoint
 
         WriteTokenizer(layout, config, options.TokenizerDirectory);
         config.Save(layout.ConfigPath);
-        SafeTensorsFile.Write(layout.WeightsPath, RandomWeights(config, random), TensorDType.Float32, new Dictionary<string, string> { ["format"] = "pt", ["source"] = "TinyCheckpoint" });
+        SafeTensorsFile.Write(layout.WeightsPath, RandomWeights(config, random), TensorDType.Float32, new Dictionary<string, string> { ["format"] = "pt", ["source"] = "RandomCheckpoint" });
 
         if (options.WriteBalancing)
         {
@@ -90,7 +75,7 @@ public static class TinyCheckpoint
                 ["steps"] = 0,
                 ["validationPerplexity"] = (double)config.VocabSize,
                 ["avgMaxVio"] = 0.0,
-                ["note"] = "random weights written by TinyCheckpoint (seed " + seed.ToString(CultureInfo.InvariantCulture) + ")",
+                ["note"] = "random weights written by RandomCheckpoint (seed " + seed.ToString(CultureInfo.InvariantCulture) + ")",
             };
             File.WriteAllText(layout.SummaryPath, summary.ToJsonString(ModelJson.Options));
         }
