@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using MoeServe.Runtime.Experts;
 using MoeServe.Server.Engine;
 using MoeServe.Server.Scheduling;
@@ -13,9 +14,14 @@ namespace MoeServe.Server.Tests.Support;
 public sealed class ServerFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string> _settings;
+    private readonly ILoggerProvider? _logs;
 
-    public ServerFactory(Dictionary<string, string>? settings = null, bool kestrel = false)
+    /// <param name="settings">Configuration overrides.</param>
+    /// <param name="kestrel">Listen on a real socket instead of the in-memory TestServer.</param>
+    /// <param name="logs">An extra logger provider (tests that assert what the server logs).</param>
+    public ServerFactory(Dictionary<string, string>? settings = null, bool kestrel = false, ILoggerProvider? logs = null)
     {
+        _logs = logs;
         _settings = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["MoeServe:ModelPath"] = TinyServerModel.Path,
@@ -86,6 +92,10 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
         }
 
         builder.ConfigureServices(services => services.AddSingleton<IExpertFaultInjector>(Gate));
+        if (_logs is not null)
+        {
+            builder.ConfigureLogging(logging => logging.AddProvider(_logs));
+        }
     }
 
     protected override void Dispose(bool disposing)
