@@ -1,4 +1,5 @@
 using System.Buffers;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -59,10 +60,15 @@ public static partial class RequestBodyReader
             LogBodyRejected(Logger(request), e.StatusCode, e.Message);
             return (null, ApiError.Invalid($"The request body could not be read: {e.Message}", null, "bad_request") with { Status = e.StatusCode });
         }
-        catch (Exception e) when (e is OperationCanceledException or IOException && request.HttpContext.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is ConnectionResetException || (e is OperationCanceledException or IOException && request.HttpContext.RequestAborted.IsCancellationRequested))
         {
             // The connection was reset mid-body: nobody will read the answer, but the handler still ends normally.
+            // A reset can surface here before Kestrel flags RequestAborted, so ConnectionResetException counts on its own.
             LogClientGone(Logger(request), e.GetType().Name);
+
+            // Say so to Kestrel too: otherwise, when the reset beat its own abort flag, it tries to drain
+            // the rest of a body whose reader already failed, and logs that at Error.
+            request.HttpContext.Abort();
             return (null, ApiError.Invalid("The client closed the connection before the whole body arrived.", null, "incomplete_body"));
         }
 

@@ -20,9 +20,9 @@ public enum Hangup
 /// <summary>HTTP/1.1 over a bare socket, for requests no HttpClient would send (a body cut mid-way).</summary>
 public static class RawHttp
 {
-    /// <summary>Sends <paramref name="head"/> (request line and headers, without the blank line) and <paramref name="body"/>, then hangs up.</summary>
+    /// <summary>Sends <paramref name="head"/> (request line and headers, without the blank line) and <paramref name="body"/>, then hangs up (after <c>pause</c>, so the server is already waiting in the body read).</summary>
     /// <returns>What the server sent back before closing (empty unless <see cref="Hangup.HalfClose"/>, and empty if the server reset the connection).</returns>
-    public static async Task<string> SendAndHangUpAsync(int port, string head, byte[] body, Hangup hangup, TimeSpan timeout)
+    public static async Task<string> SendAndHangUpAsync(int port, string head, byte[] body, Hangup hangup, TimeSpan timeout, TimeSpan pause = default)
     {
         using var cts = new CancellationTokenSource(timeout);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -31,6 +31,12 @@ public static class RawHttp
         if (body.Length > 0)
         {
             await socket.SendAsync(body, SocketFlags.None, cts.Token);
+        }
+
+        if (pause > TimeSpan.Zero)
+        {
+            // Let the server start the request and wait in the body read before the hang-up arrives.
+            await Task.Delay(pause, cts.Token);
         }
 
         switch (hangup)
