@@ -25,6 +25,14 @@ public static class RequestParser
 
     private static readonly string[] RefusedWhenNotZero = ["presence_penalty", "frequency_penalty"];
 
+    // The same reader settings the source-generated deserializer uses, so the pre-scan accepts and refuses the same syntax.
+    private static readonly JsonReaderOptions ReaderOptions = new()
+    {
+        CommentHandling = ServerJsonContext.Default.Options.ReadCommentHandling,
+        AllowTrailingCommas = ServerJsonContext.Default.Options.AllowTrailingCommas,
+        MaxDepth = ServerJsonContext.Default.Options.MaxDepth, // 0 means 64 for both
+    };
+
     /// <summary>Parses a /v1/completions body.</summary>
     public static (GenerationSpec? Spec, ApiError? Error) ParseCompletion(ReadOnlySpan<byte> body)
     {
@@ -181,6 +189,13 @@ public static class RequestParser
 
         try
         {
+            // Before deserializing: the deserializer and GetString throw InvalidOperationException on
+            // such strings, not JsonException, and without naming the field.
+            if (UnpairedSurrogateScanner.TryFind(body, ReaderOptions, out var at, out var inName))
+            {
+                return (null, UnpairedSurrogate(at, inName));
+            }
+
             var dto = JsonSerializer.Deserialize(body, typeInfo);
             return dto is null
                 ? (null, ApiError.Invalid("The request body must be a JSON object, got null.", null, "invalid_json"))
@@ -190,6 +205,18 @@ public static class RequestParser
         {
             return (null, DescribeJsonError(e));
         }
+    }
+
+    private static ApiError UnpairedSurrogate(string? param, bool inPropertyName)
+    {
+        const string What = "an unpaired UTF-16 surrogate escape (such as \\ud800 without a \\udc00-\\udfff after it), which is not Unicode text";
+        var message = (inPropertyName, param) switch
+        {
+            (true, null) => $"A property name holds {What}.",
+            (true, _) => $"A property name in '{param}' holds {What}.",
+            _ => $"'{param}' holds {What}.",
+        };
+        return ApiError.Invalid(message, param, "invalid_encoding");
     }
 
     private static ApiError DescribeJsonError(JsonException e)
@@ -267,7 +294,7 @@ public static class RequestParser
         foreach (var name in RefusedWhenNotZero)
         {
             if (dto.Extra.TryGetValue(name, out var value) && value.ValueKind != JsonValueKind.Null
-                && !(value.ValueKind == JsonValueKind.Number && value.GetDouble() == 0))
+                && !(value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var number) && number == 0))
             {
                 return ApiError.Unsupported(name, "only 0 is supported.");
             }

@@ -1,9 +1,6 @@
 using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using MoeServe.Server.Scheduling;
 using MoeServe.Server.Tests.Support;
 
 namespace MoeServe.Server.Tests.Integration;
@@ -92,10 +89,9 @@ public sealed class CancellationAndResilienceTests
     public async Task EngineStepFails_500CarriesTheTraceIdTheLogHolds()
     {
         var logs = new CapturingLoggerProvider();
-        await using var factory = new ServerFactory();
-        await using var logged = factory.WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddProvider(logs)));
-        using var client = logged.CreateClient();
-        var scheduler = logged.Services.GetRequiredService<BatchScheduler>();
+        await using var factory = new ServerFactory(logs: logs);
+        using var client = await factory.CreateReadyClientAsync();
+        var scheduler = factory.Scheduler;
         await Http.PostOkAsync(client, "/v1/completions", """{"prompt":"fine","max_tokens":2}""");
 
         factory.Gate.Crashing = true;

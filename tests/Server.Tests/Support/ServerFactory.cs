@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using MoeServe.Runtime.Experts;
 using MoeServe.Server.Engine;
 using MoeServe.Server.Scheduling;
@@ -15,9 +16,14 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string> _settings;
     private readonly bool _kestrel;
+    private readonly ILoggerProvider? _logs;
 
-    public ServerFactory(Dictionary<string, string>? settings = null, bool kestrel = false)
+    /// <param name="settings">Configuration overrides.</param>
+    /// <param name="kestrel">Listen on a real socket instead of the in-memory TestServer.</param>
+    /// <param name="logs">An extra logger provider (tests that assert what the server logs).</param>
+    public ServerFactory(Dictionary<string, string>? settings = null, bool kestrel = false, ILoggerProvider? logs = null)
     {
+        _logs = logs;
         _settings = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["MoeServe:ModelPath"] = TinyServerModel.Path,
@@ -109,6 +115,10 @@ public sealed class ServerFactory : WebApplicationFactory<Program>
             services.AddSingleton<IExpertFaultInjector>(Gate);
             services.AddSingleton<IStartupFilter>(Aborts);
         });
+        if (_logs is not null)
+        {
+            builder.ConfigureLogging(logging => logging.AddProvider(_logs));
+        }
     }
 
     protected override void Dispose(bool disposing)
