@@ -160,7 +160,7 @@ async function runLevel(args, level, prompts, order) {
     failures: [...new Set(results.filter((r) => !r.ok).map((r) => (r.status === 200 ? r.problems.join('; ') : `status ${r.status}: ${r.error}`)))].slice(0, 5),
     requestsPerSecond: ok.length / elapsed,
     generatedTokensPerSecond: tokens / elapsed,
-    latencyMs: { p50: quantile(ok.map((r) => r.latencyMs), 0.5), p95: quantile(ok.map((r) => r.latencyMs), 0.95), mean: mean(ok.map((r) => r.latencyMs)) },
+    latencyMs: { p50: quantile(ok.map((r) => r.latencyMs), 0.5), p95: quantile(ok.map((r) => r.latencyMs), 0.95), mean: mean(ok.map((r) => r.latencyMs)), max: Math.max(...ok.map((r) => r.latencyMs)) },
     firstTokenMs: args.stream ? { p50: quantile(ok.map((r) => r.firstTokenMs).filter(Number.isFinite), 0.5), p95: quantile(ok.map((r) => r.firstTokenMs).filter(Number.isFinite), 0.95) } : null,
     truncatedRate: ok.length > 0 ? ok.filter((r) => r.finishReason === shapes.truncatedFinishReason).length / ok.length : Number.NaN,
     server: balance && latency ? {

@@ -77,10 +77,12 @@ public sealed class ServerSmokeTests : IDisposable
             Assert.Equal(0, (int)level["failed"]!);
             Assert.True((double)level["generatedTokensPerSecond"]! > 0);
             // A random tiny model may emit only tokens that decode to no text yet (partial UTF-8);
-            // then the client sees no first token. When it does see one, it precedes the end.
+            // then the client sees no first token. When it does see one, it precedes the end. The
+            // first-token quantile is over that subset only, so it is bounded by the slowest request,
+            // not by the p95 of all of them (which it exceeded in one CI run: 129.4 vs 128.6 ms).
             if (level["firstTokenMs"]!["p95"] is { } firstToken)
             {
-                Assert.InRange((double)firstToken, 0.0, (double)level["latencyMs"]!["p95"]! + 1);
+                Assert.InRange((double)firstToken, 0.0, (double)level["latencyMs"]!["max"]! + 1);
             }
 
             Assert.True((double)level["server"]!["averageMaxVio"]! >= 0);
