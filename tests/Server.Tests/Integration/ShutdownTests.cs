@@ -22,7 +22,9 @@ public sealed class ShutdownTests(ITestOutputHelper output)
             ["MoeServe:MaxBatchSequences"] = Running.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["MoeServe:MaxWaitingRequests"] = Waiting.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["MoeServe:DrainTimeoutSeconds"] = "2",
-            ["MoeServe:ShutdownGraceSeconds"] = "1",
+            // Long enough that the probes below land inside it on a loaded CI machine (a 1 s grace once
+            // ran out before the late request connected: the listener had closed, as it should).
+            ["MoeServe:ShutdownGraceSeconds"] = "4",
             ["MoeServe:RetryAfterSeconds"] = "7",
         }, kestrel: true);
         using var client = await factory.CreateReadyClientAsync();
@@ -40,6 +42,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
         await WaitUntil(() => factory.Scheduler.RunningCount == Running, "a full batch");
         var stopping = Task.Run(() => factory.Dispose());
         await WaitUntil(() => state.Phase == ServerPhase.Draining, "draining");
+        var signalled = System.Diagnostics.Stopwatch.StartNew();
 
         // The listener is still open: a load balancer sees the drain, new work is sent elsewhere.
         using (var ready = await probe.GetAsync("/health/ready"))
@@ -54,6 +57,8 @@ public sealed class ShutdownTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.ServiceUnavailable, late.StatusCode);
             Assert.Equal(TimeSpan.FromSeconds(7), late.Headers.RetryAfter?.Delta);
         }
+
+        output.WriteLine($"probes answered {signalled.ElapsedMilliseconds} ms after the drain began");
 
         var outcomes = await Task.WhenAll(requests);
         await stopping;
