@@ -41,8 +41,8 @@ public static class HfToGgufConverter
         JsonObject c = hf.Config;
         string modelType = (string)c["model_type"]!;
         string arch = ArchitectureOf(modelType);
-        long Int(string key) => (long)c[key]!;
-        long? OptInt(string key) => c[key] is JsonValue v ? (long)v : null;
+        long Int(string key) => Json.Long(c[key]);
+        long? OptInt(string key) => c[key] is JsonValue v ? Json.Long(v) : null;
         int heads = (int)Int("num_attention_heads");
         int kvHeads = (int)(OptInt("num_key_value_heads") ?? heads);
         long hidden = Int("hidden_size");
@@ -65,9 +65,9 @@ public static class HfToGgufConverter
         }
         w.AddUInt32($"{arch}.attention.head_count", (uint)heads);
         w.AddUInt32($"{arch}.attention.head_count_kv", (uint)kvHeads);
-        w.AddFloat32($"{arch}.rope.freq_base", (float)(double)c["rope_theta"]!);
+        w.AddFloat32($"{arch}.rope.freq_base", (float)Json.Double(c["rope_theta"]));
         // OlmoeModel.set_gguf_parameters overwrites the eps with 1e-5.
-        w.AddFloat32($"{arch}.attention.layer_norm_rms_epsilon", modelType == "olmoe" ? 1e-5f : (float)(double)c["rms_norm_eps"]!);
+        w.AddFloat32($"{arch}.attention.layer_norm_rms_epsilon", modelType == "olmoe" ? 1e-5f : (float)Json.Double(c["rms_norm_eps"]));
         w.AddUInt32($"{arch}.expert_count", (uint)experts);
         w.AddUInt32($"{arch}.expert_used_count", (uint)Int("num_experts_per_tok"));
         if (headDim is { } hd)

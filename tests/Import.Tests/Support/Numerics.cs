@@ -51,3 +51,13 @@ public static class Numerics
         return diff / max;
     }
 }
+
+/// <summary>JSON numbers whatever CLR type built them (int, long, double, or parsed text).</summary>
+public static class Json
+{
+    public static long Long(System.Text.Json.Nodes.JsonNode? node) =>
+        long.Parse(node?.ToJsonString() ?? throw new ArgumentNullException(nameof(node)), System.Globalization.CultureInfo.InvariantCulture);
+
+    public static double Double(System.Text.Json.Nodes.JsonNode? node) =>
+        double.Parse(node?.ToJsonString() ?? throw new ArgumentNullException(nameof(node)), System.Globalization.CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,59 @@
+using MoeServe.Import.Tests.Support;
+using MoeServe.Model.Gguf;
+using Xunit.Abstractions;
+
+namespace MoeServe.Import.Tests.Gguf;
+
+/// <summary>
+/// For each family: a tiny random HF checkpoint, converted by the test converter, loads in llama.cpp,
+/// and llama.cpp's logits agree with an independent float64 forward over the HF tensors, and with the
+/// same forward over what GgufCheckpoint reads back. A converter bug llama.cpp rejects or computes
+/// differently fails here.
+/// </summary>
+public sealed class LlamaCppFamilyTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("gguf-family-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    public static TheoryData<string> Families => new(TinyMoe.Families);
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void Convert_TinyRandomFamily_LlamaCppMatchesFloat64Reference(string family)
+    {
+        using InMemoryHfCheckpoint hf = TinyMoe.Create(family, seed: 7);
+        string path = Path.Combine(_dir, family + ".gguf");
+        HfToGgufConverter.Convert(hf, TinyMoe.Tokenizer(), path, name: "tiny-" + family);
+        int[] ids = TinyMoe.RandomTokens(seed: 11, count: 24);
+
+        LlamaCppReference.Result r = LlamaCppReference.Evaluate(path, ids);
+        Assert.Equal(ids, r.TokenIds);
+        Assert.All(r.Logits, row => Assert.All(row, v => Assert.True(float.IsFinite(v))));
+        Assert.All(r.Logits, row => Assert.Equal(TinyMoe.VocabSize, row.Length));
+
+        float[][] reference = ToFloat(ReferenceForward.Logits(hf, ids));
+        double rel = Numerics.Relative(reference, r.Logits);
+        int argmaxAgree = reference.Zip(r.Logits).Count(p => Numerics.ArgMax(p.First) == Numerics.ArgMax(p.Second));
+        output.WriteLine($"{family}: llama.cpp vs float64 reference: {rel:E2} relative, argmax {argmaxAgree}/{ids.Length}, max |logit| {reference.Max(Numerics.MaxAbs):F2}");
+        Assert.True(rel < 1e-3, $"{family}: llama.cpp and the float64 reference differ by {rel:E2} relative");
+        Assert.Equal(ids.Length, argmaxAgree);
+
+        // And the reader: the GGUF seen through GgufCheckpoint is the same model.
+        using GgufCheckpoint gguf = GgufCheckpoint.Open(path);
+        Assert.Equal(hf.TensorNames.Order(StringComparer.Ordinal), gguf.TensorNames.Order(StringComparer.Ordinal));
+        foreach (string name in hf.TensorNames)
+        {
+            var a = new float[hf.Tensors[name].Data.Length];
+            gguf.ReadFloat32(name, a);
+            Assert.Equal(hf.Tensors[name].Data, a);
+        }
+        foreach ((string key, System.Text.Json.Nodes.JsonNode? value) in hf.Config)
+        {
+            Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(value, gguf.Config[key]),
+                $"{family} config {key}: hf {value?.ToJsonString() ?? "null"}, gguf {gguf.Config[key]?.ToJsonString() ?? "null"}");
+        }
+    }
+
+    private static float[][] ToFloat(double[][] a) => a.Select(r => r.Select(v => (float)v).ToArray()).ToArray();
+}
