@@ -38,6 +38,17 @@ public static class Numerics
         return Math.Exp(sum / (ids.Length - 1));
     }
 
+    /// <summary>Per position: max |a - b| / max |a| at that position.</summary>
+    public static double[] RelativePerPosition(float[][] expected, float[][] actual) =>
+        expected.Select((e, i) => MaxAbsDiff(e, actual[i]) / MaxAbs(e)).ToArray();
+
+    /// <summary>The median of <paramref name="values"/>.</summary>
+    public static double Median(IEnumerable<double> values)
+    {
+        double[] v = values.Order().ToArray();
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
+
     /// <summary>max |a - b| / max |a| over all positions.</summary>
     public static double Relative(float[][] expected, float[][] actual)
     {

@@ -56,7 +56,7 @@ public static class TinyMoe
     }
 
     /// <summary>A random checkpoint of <paramref name="family"/> (a transformers model_type).</summary>
-    public static InMemoryHfCheckpoint Create(string family, int seed)
+    public static InMemoryHfCheckpoint Create(string family, int seed, int hidden = Hidden, int expertInter = ExpertInter, int headDim = HeadDim)
     {
         var rng = new Random(seed);
         int kvHeads = family == "olmoe" ? Heads : 2; // llama.cpp's olmoe wants k_norm over n_embd, so no GQA there
@@ -64,7 +64,7 @@ public static class TinyMoe
         {
             ["model_type"] = family,
             ["vocab_size"] = VocabSize,
-            ["hidden_size"] = Hidden,
+            ["hidden_size"] = hidden,
             ["num_hidden_layers"] = Layers,
             ["num_attention_heads"] = Heads,
             ["num_key_value_heads"] = kvHeads,
@@ -80,14 +80,14 @@ public static class TinyMoe
         switch (family)
         {
             case "mixtral":
-                c["head_dim"] = HeadDim;
-                c["intermediate_size"] = ExpertInter;
+                c["head_dim"] = headDim;
+                c["intermediate_size"] = expertInter;
                 c["num_local_experts"] = Experts;
                 c["sliding_window"] = null;
                 break;
             case "qwen2_moe":
                 c["intermediate_size"] = 96;
-                c["moe_intermediate_size"] = ExpertInter;
+                c["moe_intermediate_size"] = expertInter;
                 c["shared_expert_intermediate_size"] = SharedInter;
                 c["num_experts"] = Experts;
                 c["norm_topk_prob"] = false;
@@ -97,9 +97,9 @@ public static class TinyMoe
                 c["sliding_window"] = null;
                 break;
             case "qwen3_moe":
-                c["head_dim"] = HeadDim;
+                c["head_dim"] = headDim;
                 c["intermediate_size"] = 96;
-                c["moe_intermediate_size"] = ExpertInter;
+                c["moe_intermediate_size"] = expertInter;
                 c["num_experts"] = Experts;
                 c["norm_topk_prob"] = true;
                 c["decoder_sparse_step"] = 1;
@@ -108,7 +108,7 @@ public static class TinyMoe
                 c["sliding_window"] = null;
                 break;
             case "olmoe":
-                c["intermediate_size"] = ExpertInter;
+                c["intermediate_size"] = expertInter;
                 c["num_experts"] = Experts;
                 c["norm_topk_prob"] = false;
                 break;
@@ -133,55 +133,55 @@ public static class TinyMoe
             }
             t[name] = new FloatTensor([n], data);
         }
-        float w = 1.7f / MathF.Sqrt(Hidden);
-        Rand("model.embed_tokens.weight", 1f, VocabSize, Hidden);
+        float w = 1.7f / MathF.Sqrt(hidden);
+        Rand("model.embed_tokens.weight", 1f, VocabSize, hidden);
         bool mixtral = family == "mixtral";
         for (int l = 0; l < Layers; l++)
         {
             string p = $"model.layers.{l}.";
-            Norm(p + "input_layernorm.weight", Hidden);
-            Norm(p + "post_attention_layernorm.weight", Hidden);
-            Rand(p + "self_attn.q_proj.weight", w, Heads * HeadDim, Hidden);
-            Rand(p + "self_attn.k_proj.weight", w, kvHeads * HeadDim, Hidden);
-            Rand(p + "self_attn.v_proj.weight", w, kvHeads * HeadDim, Hidden);
-            Rand(p + "self_attn.o_proj.weight", w, Hidden, Heads * HeadDim);
+            Norm(p + "input_layernorm.weight", hidden);
+            Norm(p + "post_attention_layernorm.weight", hidden);
+            Rand(p + "self_attn.q_proj.weight", w, Heads * headDim, hidden);
+            Rand(p + "self_attn.k_proj.weight", w, kvHeads * headDim, hidden);
+            Rand(p + "self_attn.v_proj.weight", w, kvHeads * headDim, hidden);
+            Rand(p + "self_attn.o_proj.weight", w, hidden, Heads * headDim);
             if (family == "qwen2_moe")
             {
-                Rand(p + "self_attn.q_proj.bias", 0.3f, Heads * HeadDim);
-                Rand(p + "self_attn.k_proj.bias", 0.3f, kvHeads * HeadDim);
-                Rand(p + "self_attn.v_proj.bias", 0.3f, kvHeads * HeadDim);
+                Rand(p + "self_attn.q_proj.bias", 0.3f, Heads * headDim);
+                Rand(p + "self_attn.k_proj.bias", 0.3f, kvHeads * headDim);
+                Rand(p + "self_attn.v_proj.bias", 0.3f, kvHeads * headDim);
             }
             if (family == "qwen3_moe")
             {
-                Norm(p + "self_attn.q_norm.weight", HeadDim);
-                Norm(p + "self_attn.k_norm.weight", HeadDim);
+                Norm(p + "self_attn.q_norm.weight", headDim);
+                Norm(p + "self_attn.k_norm.weight", headDim);
             }
             if (family == "olmoe")
             {
-                Norm(p + "self_attn.q_norm.weight", Heads * HeadDim);
-                Norm(p + "self_attn.k_norm.weight", kvHeads * HeadDim);
+                Norm(p + "self_attn.q_norm.weight", Heads * headDim);
+                Norm(p + "self_attn.k_norm.weight", kvHeads * headDim);
             }
             string moe = mixtral ? p + "block_sparse_moe." : p + "mlp.";
-            Rand(moe + "gate.weight", 2f / MathF.Sqrt(Hidden), Experts, Hidden);
+            Rand(moe + "gate.weight", 2f / MathF.Sqrt(hidden), Experts, hidden);
             for (int e = 0; e < Experts; e++)
             {
                 string x = $"{moe}experts.{e}.";
-                Rand(x + (mixtral ? "w1" : "gate_proj") + ".weight", w, ExpertInter, Hidden);
-                Rand(x + (mixtral ? "w3" : "up_proj") + ".weight", w, ExpertInter, Hidden);
-                Rand(x + (mixtral ? "w2" : "down_proj") + ".weight", 1.7f / MathF.Sqrt(ExpertInter), Hidden, ExpertInter);
+                Rand(x + (mixtral ? "w1" : "gate_proj") + ".weight", w, expertInter, hidden);
+                Rand(x + (mixtral ? "w3" : "up_proj") + ".weight", w, expertInter, hidden);
+                Rand(x + (mixtral ? "w2" : "down_proj") + ".weight", 1.7f / MathF.Sqrt(expertInter), hidden, expertInter);
             }
             if (family == "qwen2_moe")
             {
-                Rand(p + "mlp.shared_expert.gate_proj.weight", w, SharedInter, Hidden);
-                Rand(p + "mlp.shared_expert.up_proj.weight", w, SharedInter, Hidden);
-                Rand(p + "mlp.shared_expert.down_proj.weight", 1.7f / MathF.Sqrt(SharedInter), Hidden, SharedInter);
-                Rand(p + "mlp.shared_expert_gate.weight", w, 1, Hidden);
+                Rand(p + "mlp.shared_expert.gate_proj.weight", w, SharedInter, hidden);
+                Rand(p + "mlp.shared_expert.up_proj.weight", w, SharedInter, hidden);
+                Rand(p + "mlp.shared_expert.down_proj.weight", 1.7f / MathF.Sqrt(SharedInter), hidden, SharedInter);
+                Rand(p + "mlp.shared_expert_gate.weight", w, 1, hidden);
             }
         }
-        Norm("model.norm.weight", Hidden);
+        Norm("model.norm.weight", hidden);
         if (!(bool)c["tie_word_embeddings"]!)
         {
-            Rand("lm_head.weight", 2f / MathF.Sqrt(Hidden), VocabSize, Hidden);
+            Rand("lm_head.weight", 2f / MathF.Sqrt(hidden), VocabSize, hidden);
         }
         return new InMemoryHfCheckpoint($"tiny-{family}", c, t);
     }
