@@ -55,5 +55,54 @@ public sealed class LlamaCppFamilyTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [Fact]
+    public void Convert_MixtralWithoutQkPermutation_LlamaCppDisagrees()
+    {
+        // Negative control: the test above would catch a converter (or reader) that skips llama's q/k permutation.
+        using InMemoryHfCheckpoint hf = TinyMoe.Create("mixtral", seed: 7);
+        string path = Path.Combine(_dir, "unpermuted.gguf");
+        HfToGgufConverter.Convert(hf, TinyMoe.Tokenizer(), path, permuteLlamaQk: false);
+        int[] ids = TinyMoe.RandomTokens(seed: 11, count: 24);
+        double rel = Numerics.Relative(ToFloat(ReferenceForward.Logits(hf, ids)), LlamaCppReference.Evaluate(path, ids).Logits);
+        output.WriteLine($"unpermuted mixtral: llama.cpp vs float64 reference {rel:E2}");
+        Assert.True(rel > 1e-2, $"without the permutation llama.cpp still agrees ({rel:E2}): the test cannot see RoPE layout mistakes");
+    }
+
+    [Theory]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    public void Convert_HalfPrecisionEmbeddings_LlamaCppUsesTheReadersValues(GgmlType type)
+    {
+        // token_embd rows are dequantized exactly by llama.cpp (get_rows), so with only the embeddings in
+        // half precision llama.cpp must compute what the float64 forward over the reader's weights does.
+        using InMemoryHfCheckpoint hf = TinyMoe.Create("qwen2_moe", seed: 8);
+        string full = Path.Combine(_dir, $"{type}.gguf");
+        HfToGgufConverter.Convert(hf, TinyMoe.Tokenizer(), full, type);
+        string probe = Path.Combine(_dir, $"{type}-probe.gguf");
+        using (GgufFile f = GgufFile.Open(full))
+        {
+            Assert.Equal(type, f.GetTensor("token_embd.weight").Type);
+            Assert.Equal(type, f.GetTensor("blk.0.ffn_gate_exps.weight").Type);
+            var w = new GgufWriter();
+            foreach (string key in f.MetadataKeys)
+            {
+                w.Add(key, f.Metadata[key]);
+            }
+            foreach (GgufTensorInfo t in f.Tensors)
+            {
+                var data = new float[t.ElementCount];
+                f.ReadFloat32(t, data);
+                GgmlType keep = t.Name == "token_embd.weight" ? type : GgmlType.F32;
+                w.AddTensor(t.Name, t.Dimensions, keep, GgufWriter.Encode(keep, data));
+            }
+            w.WriteTo(probe);
+        }
+        using GgufCheckpoint gguf = GgufCheckpoint.Open(probe);
+        int[] ids = TinyMoe.RandomTokens(seed: 12, count: 12);
+        double rel = Numerics.Relative(ToFloat(ReferenceForward.Logits(gguf, ids)), LlamaCppReference.Evaluate(probe, ids).Logits);
+        output.WriteLine($"{type} embeddings: llama.cpp vs float64 over the reader's weights {rel:E2}");
+        Assert.True(rel < 1e-5, $"{type}: {rel:E2}");
+    }
+
     private static float[][] ToFloat(double[][] a) => a.Select(r => r.Select(v => (float)v).ToArray()).ToArray();
 }

@@ -29,14 +29,15 @@ public static class HfToGgufConverter
     /// <paramref name="weightType"/> (F32, F16, BF16, Q8_0 or Q4_0; rows that are not whole blocks fall
     /// back to F16 as the converter does); norms, biases and routers stay F32 as the converter keeps them.
     /// </summary>
-    public static void Convert(IHfCheckpoint hf, GgufTokenizerMetadata? tokenizer, string path, GgmlType weightType = GgmlType.F32, string name = "converted")
+    public static void Convert(IHfCheckpoint hf, GgufTokenizerMetadata? tokenizer, string path, GgmlType weightType = GgmlType.F32, string name = "converted", bool permuteLlamaQk = true)
     {
-        GgufWriter w = Build(hf, tokenizer, weightType, name);
+        GgufWriter w = Build(hf, tokenizer, weightType, name, permuteLlamaQk);
         w.WriteTo(path);
     }
 
     /// <summary>Builds the writer (metadata and tensors) without writing it.</summary>
-    public static GgufWriter Build(IHfCheckpoint hf, GgufTokenizerMetadata? tokenizer, GgmlType weightType = GgmlType.F32, string name = "converted")
+    /// <remarks><paramref name="permuteLlamaQk"/> false writes a deliberately wrong file (for negative controls).</remarks>
+    public static GgufWriter Build(IHfCheckpoint hf, GgufTokenizerMetadata? tokenizer, GgmlType weightType = GgmlType.F32, string name = "converted", bool permuteLlamaQk = true)
     {
         JsonObject c = hf.Config;
         string modelType = (string)c["model_type"]!;
@@ -113,6 +114,7 @@ public static class HfToGgufConverter
             return data;
         }
         bool isLlama = arch == "llama";
+        bool permute = isLlama && permuteLlamaQk;
         void Tensor(string gguf, string hfName, bool keepF32 = false, int permuteHeads = 0)
         {
             long[] shape = hf.Shape(hfName).ToArray();
@@ -133,10 +135,10 @@ public static class HfToGgufConverter
             Tensor(b + "attn_norm.weight", p + "input_layernorm.weight");
             foreach ((string g, string h, int perm) in new[] { ("attn_q", "q_proj", heads), ("attn_k", "k_proj", kvHeads), ("attn_v", "v_proj", 0), ("attn_output", "o_proj", 0) })
             {
-                Tensor($"{b}{g}.weight", $"{p}self_attn.{h}.weight", permuteHeads: isLlama ? perm : 0);
+                Tensor($"{b}{g}.weight", $"{p}self_attn.{h}.weight", permuteHeads: permute ? perm : 0);
                 if (Has($"{p}self_attn.{h}.bias"))
                 {
-                    Tensor($"{b}{g}.bias", $"{p}self_attn.{h}.bias", permuteHeads: isLlama ? perm : 0);
+                    Tensor($"{b}{g}.bias", $"{p}self_attn.{h}.bias", permuteHeads: permute ? perm : 0);
                 }
             }
             if (Has(p + "self_attn.q_norm.weight"))
