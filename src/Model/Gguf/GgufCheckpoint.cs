@@ -291,7 +291,9 @@ public sealed partial class GgufCheckpoint : IHfCheckpoint
                 }
                 break;
         }
-        return c;
+        // As if parsed from config.json text: numbers then convert to any CLR width (GetValue<int>,
+        // (int) casts) as an HF directory's do, not only to the long/double they were built from.
+        return JsonNode.Parse(c.ToJsonString())!.AsObject();
     }
 
     private JsonObject? RopeScaling()

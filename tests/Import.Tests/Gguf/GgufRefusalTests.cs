@@ -146,3 +146,17 @@ public sealed class GgufRefusalTests : IDisposable
         Assert.Contains("rope_freqs.weight", e.Message, StringComparison.Ordinal);
     }
 }
+
+public sealed class GgufConfigShapeTests
+{
+    [Fact]
+    public void Config_Numbers_ConvertLikeParsedConfigJson()
+    {
+        using GgufCheckpoint gguf = GgufCheckpoint.Open(Fixtures.MixtralGguf);
+        Assert.Equal(64, gguf.Config["hidden_size"]!.GetValue<int>());
+        Assert.Equal(64L, gguf.Config["hidden_size"]!.GetValue<long>());
+        Assert.Equal(1e-6, gguf.Config["rms_norm_eps"]!.GetValue<double>());
+        Assert.Equal(10000.0, gguf.Config["rope_theta"]!.GetValue<double>());
+        Assert.Equal(4095, (int)gguf.Config["eos_token_id"]!);
+    }
+}
