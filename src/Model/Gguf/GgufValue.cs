@@ -142,4 +142,7 @@ public sealed record GgufTensorInfo(string Name, IReadOnlyList<long> Dimensions,
 
     /// <summary>Bytes of data (throws for a type the reader does not support).</summary>
     public long ByteCount => GgmlTypes.ByteCount(Type, ElementCount);
+
+    /// <summary>"name type [ne0, ne1, ...]" (safe for any type, unlike the computed members).</summary>
+    public override string ToString() => $"{Name} {Type} [{string.Join(", ", Dimensions)}]";
 }

@@ -80,12 +80,61 @@ public sealed class GgufFixtureTests
         Assert.NotEqual(hf.Tensors["model.layers.0.self_attn.q_proj.weight"].Data, raw);
     }
 
+    [Fact]
+    public void Checkpoint_PerExpertMixtralLayout_ReadsTheSameTensors()
+    {
+        // Mixtral GGUFs from before stacked experts hold blk.N.ffn_{gate,up,down}.E.weight, one per expert.
+        string dir = Directory.CreateTempSubdirectory("gguf-per-expert-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "per-expert.gguf");
+            using (GgufFile src = GgufFile.Open(Fixtures.MixtralGguf))
+            {
+                var w = new GgufWriter();
+                foreach (string key in src.MetadataKeys)
+                {
+                    w.Add(key, src.Metadata[key]);
+                }
+                foreach (GgufTensorInfo t in src.Tensors)
+                {
+                    if (t.Name.EndsWith("_exps.weight", StringComparison.Ordinal))
+                    {
+                        string stem = t.Name.Replace("_exps.weight", "", StringComparison.Ordinal);
+                        long per = t.Dimensions[0] * t.Dimensions[1];
+                        for (int e = 0; e < t.Dimensions[2]; e++)
+                        {
+                            w.AddTensor($"{stem}.{e}.weight", [t.Dimensions[0], t.Dimensions[1]], t.Type, src.GetBytes(t, e * per, per).ToArray());
+                        }
+                    }
+                    else
+                    {
+                        w.AddTensor(t.Name, t.Dimensions, t.Type, src.GetBytes(t, 0, t.ElementCount).ToArray());
+                    }
+                }
+                w.WriteTo(path);
+            }
+            using InMemoryHfCheckpoint hf = Fixtures.LoadMixtralHf();
+            using GgufCheckpoint gguf = GgufCheckpoint.Open(path);
+            Assert.Equal(hf.TensorNames.Order(StringComparer.Ordinal), gguf.TensorNames.Order(StringComparer.Ordinal));
+            foreach (string name in hf.TensorNames)
+            {
+                var actual = new float[hf.Tensors[name].Data.Length];
+                gguf.ReadFloat32(name, actual);
+                Assert.Equal(hf.Tensors[name].Data, actual);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     public static TheoryData<string> ImporterKeys => new()
     {
         "model_type", "vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
         "head_dim", "intermediate_size", "num_local_experts", "num_experts_per_tok", "rope_theta", "rms_norm_eps",
         "max_position_embeddings", "tie_word_embeddings", "bos_token_id", "eos_token_id", "rope_scaling", "sliding_window",
-        "hidden_act", "architectures",
+        "hidden_act", "architectures", "pad_token_id",
     };
 
     [Theory]
