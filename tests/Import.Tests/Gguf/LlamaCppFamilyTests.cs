@@ -56,6 +56,19 @@ public sealed class LlamaCppFamilyTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void Convert_Tokenizer_LlamaCppTokenizesWithTheMerges()
+    {
+        // The gpt2 tokenizer keys as written are what llama.cpp reads: " the" is bytes "Ġ t h e", merged
+        // by rank ("Ġ t" first, then "h e") into "Ġt" (256) and "he" (258); add_bos_token false adds no BOS.
+        using InMemoryHfCheckpoint hf = TinyMoe.Create("olmoe", seed: 2);
+        string path = Path.Combine(_dir, "tok.gguf");
+        HfToGgufConverter.Convert(hf, TinyMoe.Tokenizer(), path);
+        Assert.Equal([256, 258], LlamaCppReference.Evaluate(path, " the").TokenIds);
+        // Byte tokens are ids 0..255 in byte order; " a" merges to "Ġa" (259).
+        Assert.Equal([(int)'x', 259, 256, 258], LlamaCppReference.Evaluate(path, "x a the").TokenIds);
+    }
+
+    [Fact]
     public void Convert_MixtralWithoutQkPermutation_LlamaCppDisagrees()
     {
         // Negative control: the test above would catch a converter (or reader) that skips llama's q/k permutation.
