@@ -7,7 +7,7 @@ namespace MoeServe.Import.Tests.Gguf;
 /// The in-process llama.cpp reproduces what the fixture recorded from llama.cpp (commit de3ff81) on
 /// mixtral.gguf: so the harness is a faithful reference for the other tests.
 /// </summary>
-public sealed class LlamaCppFixtureTests
+public sealed class LlamaCppFixtureTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     public static TheoryData<string> Cases()
     {
@@ -38,6 +38,8 @@ public sealed class LlamaCppFixtureTests
         float[] last = r.Logits[^1];
         Assert.Equal(expectedLast.Length, last.Length);
         double rel = Numerics.MaxAbsDiff(expectedLast, last) / Numerics.MaxAbs(expectedLast);
+        double perplexityNow = Numerics.Perplexity(r.Logits, r.TokenIds);
+        output.WriteLine($"{promptId}: {r.TokenIds.Length} tokens, last logits {rel:E2} relative, perplexity {perplexityNow:F4} vs {expectedPerplexity:F4}");
         Assert.True(rel < 1e-4, $"last-position logits differ by {rel:E2} relative");
         Assert.Equal(expectedArgmax, r.Logits.Select(Numerics.ArgMax).ToArray());
         double perplexity = Numerics.Perplexity(r.Logits, r.TokenIds);
