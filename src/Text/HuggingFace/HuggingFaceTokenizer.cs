@@ -5,7 +5,7 @@ namespace MoeServe.Text.HuggingFace;
 /// <summary>
 /// A checkpoint's tokenizer plus the facts the server needs: special and added tokens, BOS/EOS ids
 /// and whether BOS/EOS are added. Built by <see cref="HuggingFaceTokenizerLoader"/> (tokenizer.json,
-/// tokenizer.model) or from GGUF metadata via GgufTokenizerConverter.
+/// tokenizer.model) or from GGUF metadata via <see cref="GgufTokenizerConverter"/>.
 /// </summary>
 public sealed class HuggingFaceTokenizer
 {
