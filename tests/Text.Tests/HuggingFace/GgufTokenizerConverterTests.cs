@@ -128,10 +128,11 @@ public sealed class GgufTokenizerConverterTests
 
         // SentencePiece scores: a piece's score ranks the first merge that makes it (higher first);
         // pieces no merge makes (single characters) score lowest.
+        var ids = byId.ToDictionary(p => p.Value.Token, p => p.Key, StringComparer.Ordinal);
         var score = new Dictionary<int, float>();
-        for (int rank = merges.Count - 1; rank >= 0; rank--)
+        for (int rank = model == "llama" ? merges.Count - 1 : -1; rank >= 0; rank--)
         {
-            score[vocab.GetProperty(merges[rank].Replace(" ", "", StringComparison.Ordinal)).GetInt32()] = -rank;
+            score[ids[merges[rank].Replace(" ", "", StringComparison.Ordinal)]] = -rank;
         }
 
         return new GgufTokenizerMetadata
