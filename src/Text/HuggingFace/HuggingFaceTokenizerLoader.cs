@@ -171,7 +171,17 @@ public static class HuggingFaceTokenizerLoader
             tokenizer = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false, specialTokens: added);
         }
 
-        var byId = added.GroupBy(p => p.Value).ToDictionary(g => g.Key, g => g.First().Key);
+        var byId = new Dictionary<int, string>();
+        foreach (var (piece, id) in tokenizer.Vocabulary)
+        {
+            byId.TryAdd(id, piece);
+        }
+
+        foreach (var (content, id) in added)
+        {
+            byId[id] = content;
+        }
+
         int? Lookup(string? content) => content is not null && added.TryGetValue(content, out int id) ? id : null;
         int eos = Lookup(TokenContent(tc, "eos_token")) ?? tokenizer.EndOfSentenceId;
         return new HuggingFaceTokenizer(
@@ -179,7 +189,7 @@ public static class HuggingFaceTokenizerLoader
             TokenizerKind.SentencePieceModel,
             added,
             special,
-            id => byId.TryGetValue(id, out string? s) ? s : tokenizer.Vocabulary.FirstOrDefault(p => p.Value == id).Key,
+            id => byId.GetValueOrDefault(id),
             (ids, skip) => tokenizer.Decode(ids, considerSpecialTokens: !skip))
         {
             BosId = Lookup(TokenContent(tc, "bos_token")) ?? tokenizer.BeginningOfSentenceId,
