@@ -17,8 +17,13 @@ public sealed class ReferenceTokenizerTests(ITestOutputHelper output)
 {
     public static TheoryData<string> Tokenizers => new() { "qwen3", "llama2", "fixture" };
 
+    /// <summary>The real tokenizers plus variants of them in the other shapes checkpoints ship: a Metaspace
+    /// pre-tokenizer (newer Mistral/Mixtral files), GPT-NeoX's ByteLevel-with-regex pre-tokenizer (OLMoE),
+    /// with and without add_prefix_space.</summary>
+    public static TheoryData<string> TokenizersAndVariants => new() { "qwen3", "llama2", "fixture", "llama2-metaspace", "fixture-bytelevel-regex", "fixture-prefix-space" };
+
     [Theory]
-    [MemberData(nameof(Tokenizers))]
+    [MemberData(nameof(TokenizersAndVariants))]
     public void Encode_HardStrings_MatchesTransformersJs(string name)
     {
         var (json, config) = Paths(name);
@@ -111,6 +116,11 @@ public sealed class ReferenceTokenizerTests(ITestOutputHelper output)
 
     internal static (string Json, string? Config) Paths(string name)
     {
+        if (name.Contains('-', StringComparison.Ordinal))
+        {
+            return Variant(name);
+        }
+
         string dir = name switch
         {
             "qwen3" => HfTestFiles.Qwen3Directory,
@@ -120,5 +130,40 @@ public sealed class ReferenceTokenizerTests(ITestOutputHelper output)
         };
         string config = Path.Combine(dir, "tokenizer_config.json");
         return (Path.Combine(dir, "tokenizer.json"), File.Exists(config) ? config : null);
+    }
+
+    /// <summary>Writes a variant of a real tokenizer.json to a temporary directory (kept for the process's life).</summary>
+    private static (string Json, string? Config) Variant(string name)
+    {
+        var (baseJson, baseConfig) = Paths(name.StartsWith("llama2", StringComparison.Ordinal) ? "llama2" : "fixture");
+        var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(baseJson))!.AsObject();
+        switch (name)
+        {
+            case "llama2-metaspace":
+                root["normalizer"] = null;
+                root["pre_tokenizer"] = System.Text.Json.Nodes.JsonNode.Parse("{\"type\":\"Metaspace\",\"replacement\":\"▁\",\"prepend_scheme\":\"first\",\"split\":false}");
+                break;
+            case "fixture-bytelevel-regex":
+                root["pre_tokenizer"] = System.Text.Json.Nodes.JsonNode.Parse("{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true}");
+                break;
+            case "fixture-prefix-space":
+                root["pre_tokenizer"] = System.Text.Json.Nodes.JsonNode.Parse("{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":true,\"use_regex\":true}");
+                break;
+            default:
+                throw new ArgumentException(name);
+        }
+
+        string dir = Path.Combine(Path.GetTempPath(), "moeserve-tokenizer-variants", name);
+        Directory.CreateDirectory(dir);
+        string json = Path.Combine(dir, "tokenizer.json");
+        File.WriteAllText(json, root.ToJsonString());
+        string? config = null;
+        if (baseConfig is not null)
+        {
+            config = Path.Combine(dir, "tokenizer_config.json");
+            File.Copy(baseConfig, config, overwrite: true);
+        }
+
+        return (json, config);
     }
 }
