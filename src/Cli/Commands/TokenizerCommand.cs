@@ -4,13 +4,15 @@ using System.Globalization;
 using System.Text;
 
 using MoeServe.Text;
+using MoeServe.Text.HuggingFace;
 using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Commands;
 
 /// <summary>
-/// <c>tokenizer train|encode|eval</c>: trains the byte-level BPE tokenizer and writes it in the tiktoken
-/// format, shows how a text encodes, and measures compression on a corpus file.
+/// <c>tokenizer train|encode|decode|eval</c>: trains the byte-level BPE tokenizer and writes it in the tiktoken
+/// format, shows how a text encodes (with the project's tokenizer, <c>--dir</c>, or a Hugging Face one,
+/// <c>--from</c>), decodes ids, and measures compression on a corpus file.
 /// </summary>
 internal static class TokenizerCommand
 {
@@ -18,6 +20,7 @@ internal static class TokenizerCommand
     {
         CreateTrain(),
         CreateEncode(),
+        CreateDecode(),
         CreateEval(),
     };
 
@@ -34,12 +37,97 @@ internal static class TokenizerCommand
 
     private static Command CreateEncode()
     {
-        var directory = new Option<string>("--dir") { Description = "Tokenizer directory.", DefaultValueFactory = _ => "data/tokenizer" };
+        var directory = new Option<string>("--dir") { Description = "Tokenizer directory (the project's own tiktoken tokenizer).", DefaultValueFactory = _ => "data/tokenizer" };
+        var from = new Option<string?>("--from") { Description = "A Hugging Face tokenizer.json, a tokenizer.model, or a model directory holding one (instead of --dir)." };
         var text = new Option<string>("--text") { Description = "Text to encode.", Required = true };
-        var command = new Command("encode", "Show the ids and pieces a text encodes to, and check that it decodes back.") { directory, text };
-        command.SetAction(parse => Encode(parse.GetValue(directory)!, parse.GetValue(text)!));
+        var json = new Option<bool>("--json") { Description = "With --from: print {\"ids\":[...],\"tokens\":[...],\"count\":N}." };
+        var raw = new Option<bool>("--raw") { Description = "With --from: leave out the BOS/EOS the tokenizer adds." };
+        var command = new Command("encode", "Show the ids and pieces a text encodes to, and check that it decodes back.") { directory, from, text, json, raw };
+        command.SetAction(parse => parse.GetValue(from) is { } source
+            ? EncodeFrom(source, parse.GetValue(text)!, parse.GetValue(json), parse.GetValue(raw))
+            : parse.GetValue(json) || parse.GetValue(raw)
+                ? Fail("--json and --raw need --from (a Hugging Face tokenizer).")
+                : Encode(parse.GetValue(directory)!, parse.GetValue(text)!));
         return command;
     }
+
+    private static Command CreateDecode()
+    {
+        var from = new Option<string>("--from") { Description = "A Hugging Face tokenizer.json, a tokenizer.model, or a model directory holding one.", Required = true };
+        var ids = new Option<string>("--ids") { Description = "Token ids, comma-separated (1,2,3).", Required = true };
+        var json = new Option<bool>("--json") { Description = "Print {\"text\":...,\"ids\":[...],\"count\":N}." };
+        var skip = new Option<bool>("--skip-special") { Description = "Leave special tokens out of the text." };
+        var command = new Command("decode", "Decode token ids with a Hugging Face tokenizer.") { from, ids, json, skip };
+        command.SetAction(parse => DecodeFrom(parse.GetValue(from)!, parse.GetValue(ids)!, parse.GetValue(json), parse.GetValue(skip)));
+        return command;
+    }
+
+    private static int EncodeFrom(string source, string text, bool json, bool raw)
+    {
+        if (!TryLoadHuggingFace(source, out var tokenizer))
+        {
+            return 2;
+        }
+
+        var ids = tokenizer.Encode(text, addSpecialTokens: !raw);
+        var tokens = ids.Select(id => tokenizer.IdToToken(id) ?? "").ToList();
+        if (json)
+        {
+            Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { ids, tokens, count = ids.Count }, CliJson));
+            return 0;
+        }
+
+        Console.WriteLine($"{ids.Count} tokens ({tokenizer.Kind}{(tokenizer.AddBos && !raw ? ", BOS added" : "")}):");
+        Console.WriteLine("ids: " + string.Join(' ', ids.Select(id => Invariant(id))));
+        Console.WriteLine("tokens: " + string.Join(' ', tokens.Select(t => System.Text.Json.JsonSerializer.Serialize(t, CliJson))));
+        return 0;
+    }
+
+    private static int DecodeFrom(string source, string idList, bool json, bool skipSpecial)
+    {
+        var ids = new List<int>();
+        foreach (string part in idList.Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int id))
+            {
+                return Fail($"--ids: '{part}' is not a token id (expected comma-separated non-negative integers, e.g. 1,2,3).");
+            }
+
+            ids.Add(id);
+        }
+
+        if (!TryLoadHuggingFace(source, out var tokenizer))
+        {
+            return 2;
+        }
+
+        string text = tokenizer.Decode(ids, skipSpecial);
+        Console.WriteLine(json ? System.Text.Json.JsonSerializer.Serialize(new { text, ids, count = ids.Count }, CliJson) : text);
+        return 0;
+    }
+
+    private static bool TryLoadHuggingFace(string source, out HuggingFaceTokenizer tokenizer)
+    {
+        try
+        {
+            tokenizer = TokenizerSource.Load(source);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: --from: {e.Message}");
+            tokenizer = null!;
+            return false;
+        }
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine("error: " + message);
+        return 2;
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions CliJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static Command CreateEval()
     {

@@ -1,0 +1,124 @@
+namespace MoeServe.Text.HuggingFace;
+
+/// <summary>What a tokenizer path holds.</summary>
+public enum TokenizerSourceKind
+{
+    /// <summary>Nothing usable was found.</summary>
+    Unknown,
+
+    /// <summary>A Hugging Face tokenizer.json (or a directory holding one).</summary>
+    HuggingFaceJson,
+
+    /// <summary>A SentencePiece tokenizer.model (or a directory holding one and no Hugging Face tokenizer.json).</summary>
+    SentencePieceModel,
+
+    /// <summary>A GGUF file.</summary>
+    Gguf,
+
+    /// <summary>MoeServe's own tokenizer description (tokenizer.json with format "tiktoken", next to tokenizer.tiktoken).</summary>
+    MoeServeTiktoken,
+}
+
+/// <summary>
+/// The one entry point for "load the tokenizer at this path": a Hugging Face tokenizer.json, a
+/// SentencePiece tokenizer.model, or a directory holding either (tokenizer.json is preferred, as
+/// transformers does). GGUF files are detected but not loaded yet: that is the extension point for the
+/// GGUF reader (see <see cref="Load"/>).
+/// </summary>
+public static class TokenizerSource
+{
+    /// <summary>Says what <paramref name="path"/> holds, without loading it.</summary>
+    /// <param name="path">A file or a directory.</param>
+    /// <returns>The kind, and the file that would be loaded (null when none).</returns>
+    public static (TokenizerSourceKind Kind, string? File) Detect(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path))
+        {
+            string json = Path.Combine(path, HuggingFaceTokenizerLoader.TokenizerJsonFileName);
+            if (HuggingFaceTokenizerLoader.IsHuggingFaceTokenizerJson(json))
+            {
+                return (TokenizerSourceKind.HuggingFaceJson, json);
+            }
+
+            string model = Path.Combine(path, HuggingFaceTokenizerLoader.TokenizerModelFileName);
+            if (File.Exists(model))
+            {
+                return (TokenizerSourceKind.SentencePieceModel, model);
+            }
+
+            if (File.Exists(json) && File.Exists(Path.Combine(path, "tokenizer.tiktoken")))
+            {
+                return (TokenizerSourceKind.MoeServeTiktoken, json);
+            }
+
+            var ggufs = Directory.GetFiles(path, "*.gguf");
+            return ggufs.Length == 1 ? (TokenizerSourceKind.Gguf, ggufs[0]) : (TokenizerSourceKind.Unknown, null);
+        }
+
+        if (!File.Exists(path))
+        {
+            return (TokenizerSourceKind.Unknown, null);
+        }
+
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || HasGgufMagic(path))
+        {
+            return (TokenizerSourceKind.Gguf, path);
+        }
+
+        if (path.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
+        {
+            return (TokenizerSourceKind.SentencePieceModel, path);
+        }
+
+        if (HuggingFaceTokenizerLoader.IsHuggingFaceTokenizerJson(path))
+        {
+            return (TokenizerSourceKind.HuggingFaceJson, path);
+        }
+
+        string sibling = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer.tiktoken");
+        return File.Exists(sibling) ? (TokenizerSourceKind.MoeServeTiktoken, path) : (TokenizerSourceKind.Unknown, null);
+    }
+
+    /// <summary>Loads the tokenizer at <paramref name="path"/>.</summary>
+    /// <param name="path">A tokenizer.json, a tokenizer.model, or a directory holding one.</param>
+    /// <returns>The tokenizer with its facts.</returns>
+    /// <exception cref="FileNotFoundException">Nothing loadable at the path.</exception>
+    /// <exception cref="NotSupportedException">A kind not supported (yet): GGUF, MoeServe's own tiktoken description; the message says what to do.</exception>
+    /// <exception cref="InvalidDataException">The file is malformed.</exception>
+    public static HuggingFaceTokenizer Load(string path)
+    {
+        var (kind, file) = Detect(path);
+        return kind switch
+        {
+            TokenizerSourceKind.HuggingFaceJson => HuggingFaceTokenizerLoader.Load(file!),
+            TokenizerSourceKind.SentencePieceModel => HuggingFaceTokenizerLoader.LoadSentencePieceModel(file!),
+
+            // Extension point for the GGUF reader: read the tokenizer.ggml.* keys into a
+            // GgufTokenizerMetadata and return GgufTokenizerConverter.Load(metadata) here.
+            TokenizerSourceKind.Gguf => throw new NotSupportedException(
+                $"'{file}' is a GGUF file: loading its tokenizer is not supported yet (the GGUF reader will fill GgufTokenizerMetadata for GgufTokenizerConverter). Use the model's tokenizer.json or tokenizer.model meanwhile."),
+            TokenizerSourceKind.MoeServeTiktoken => throw new NotSupportedException(
+                $"'{file}' is MoeServe's own tokenizer description (tiktoken format), not a Hugging Face tokenizer.json: use `tokenizer encode --dir {Path.GetDirectoryName(Path.GetFullPath(file!))}`."),
+            _ => throw new FileNotFoundException(
+                Directory.Exists(path)
+                    ? $"'{path}' holds no tokenizer.json (Hugging Face) or tokenizer.model."
+                    : File.Exists(path) ? $"'{path}' is neither a Hugging Face tokenizer.json (no \"model\" object), a tokenizer.model nor a GGUF file." : $"'{path}' does not exist.",
+                path),
+        };
+    }
+
+    private static bool HasGgufMagic(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            Span<byte> magic = stackalloc byte[4];
+            return stream.Read(magic) == 4 && magic.SequenceEqual("GGUF"u8);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+}
