@@ -2,39 +2,56 @@ namespace MoeServe.Model.Gguf;
 
 /// <summary>
 /// The tokenizer and chat template a GGUF carries (the <c>tokenizer.*</c> keys llama.cpp's converter
-/// writes), for the tokenizer and chat-template code to build from. Lists are as stored: index i is
-/// token id i.
+/// writes), as plain arrays: index i is token id i. The GGUF reader fills it; the tokenizer code
+/// (MoeServe.Text.HuggingFace.GgufTokenizerConverter) turns it into a Hugging Face tokenizer.json.
 /// </summary>
-/// <param name="Model">tokenizer.ggml.model: "gpt2" (byte-level BPE), "llama" (SentencePiece), ...</param>
-/// <param name="Pre">tokenizer.ggml.pre: the pre-tokenizer llama.cpp recognises ("qwen2", "llama-bpe", "olmo", ...), or null.</param>
-/// <param name="Tokens">tokenizer.ggml.tokens.</param>
-/// <param name="Merges">tokenizer.ggml.merges ("a b" per merge, highest priority first), or null.</param>
-/// <param name="TokenTypes">tokenizer.ggml.token_type (see <see cref="GgufTokenType"/>), or null.</param>
-/// <param name="Scores">tokenizer.ggml.scores, or null.</param>
-/// <param name="BosTokenId">tokenizer.ggml.bos_token_id.</param>
-/// <param name="EosTokenId">tokenizer.ggml.eos_token_id.</param>
-/// <param name="PadTokenId">tokenizer.ggml.padding_token_id.</param>
-/// <param name="UnknownTokenId">tokenizer.ggml.unknown_token_id.</param>
-/// <param name="EotTokenId">tokenizer.ggml.eot_token_id (end of turn).</param>
-/// <param name="AddBosToken">tokenizer.ggml.add_bos_token (null when absent: llama.cpp then decides by model).</param>
-/// <param name="AddEosToken">tokenizer.ggml.add_eos_token.</param>
-/// <param name="ChatTemplate">tokenizer.chat_template (Jinja), or null.</param>
-public sealed record GgufTokenizerMetadata(
-    string Model,
-    string? Pre,
-    IReadOnlyList<string> Tokens,
-    IReadOnlyList<string>? Merges,
-    IReadOnlyList<int>? TokenTypes,
-    IReadOnlyList<float>? Scores,
-    int? BosTokenId,
-    int? EosTokenId,
-    int? PadTokenId,
-    int? UnknownTokenId,
-    int? EotTokenId,
-    bool? AddBosToken,
-    bool? AddEosToken,
-    string? ChatTemplate)
+public sealed record GgufTokenizerMetadata
 {
+    /// <summary>tokenizer.ggml.model: "gpt2" (byte-level BPE with merges) or "llama" (SentencePiece BPE with scores).</summary>
+    public required string Model { get; init; }
+
+    /// <summary>tokenizer.ggml.pre: the pre-tokenizer llama.cpp recognises ("qwen2", "default", "llama-bpe", "olmo", "gpt-2", ...), or null.</summary>
+    public string? Pre { get; init; }
+
+    /// <summary>tokenizer.ggml.tokens: token text by id.</summary>
+    public required IReadOnlyList<string> Tokens { get; init; }
+
+    /// <summary>tokenizer.ggml.merges: "left right" by rank, highest priority first (gpt2), or null.</summary>
+    public IReadOnlyList<string>? Merges { get; init; }
+
+    /// <summary>tokenizer.ggml.token_type by id (see <see cref="GgufTokenType"/>), or null.</summary>
+    public IReadOnlyList<int>? TokenTypes { get; init; }
+
+    /// <summary>tokenizer.ggml.scores by id (llama): higher merges first; or null.</summary>
+    public IReadOnlyList<float>? Scores { get; init; }
+
+    /// <summary>tokenizer.ggml.bos_token_id.</summary>
+    public int? BosTokenId { get; init; }
+
+    /// <summary>tokenizer.ggml.eos_token_id.</summary>
+    public int? EosTokenId { get; init; }
+
+    /// <summary>tokenizer.ggml.padding_token_id.</summary>
+    public int? PaddingTokenId { get; init; }
+
+    /// <summary>tokenizer.ggml.unknown_token_id.</summary>
+    public int? UnknownTokenId { get; init; }
+
+    /// <summary>tokenizer.ggml.eot_token_id (end of turn).</summary>
+    public int? EotTokenId { get; init; }
+
+    /// <summary>tokenizer.ggml.add_bos_token (null when absent: llama.cpp then decides by model).</summary>
+    public bool? AddBosToken { get; init; }
+
+    /// <summary>tokenizer.ggml.add_eos_token.</summary>
+    public bool? AddEosToken { get; init; }
+
+    /// <summary>tokenizer.ggml.add_space_prefix (llama; default true): prepend ▁ to the text.</summary>
+    public bool? AddSpacePrefix { get; init; }
+
+    /// <summary>tokenizer.chat_template (Jinja), or null.</summary>
+    public string? ChatTemplate { get; init; }
+
     /// <summary>The tokenizer metadata of <paramref name="file"/>, or null when it has no tokenizer.ggml.model.</summary>
     public static GgufTokenizerMetadata? FromFile(GgufFile file)
     {
@@ -44,23 +61,27 @@ public sealed record GgufTokenizerMetadata(
         {
             return null;
         }
+
         string[] tokens = file.Find("tokenizer.ggml.tokens")?.AsArray<string>()
             ?? throw new InvalidDataException($"{file.Path}: tokenizer.ggml.model is '{model}' but there is no tokenizer.ggml.tokens.");
-        return new GgufTokenizerMetadata(
-            model,
-            file.GetString("tokenizer.ggml.pre"),
-            tokens,
-            file.Find("tokenizer.ggml.merges")?.AsArray<string>(),
-            file.Find("tokenizer.ggml.token_type") is { } types ? Array.ConvertAll(types.AsInt64Array(), t => checked((int)t)) : null,
-            file.Find("tokenizer.ggml.scores")?.AsFloat32Array(),
-            Id(file, "tokenizer.ggml.bos_token_id"),
-            Id(file, "tokenizer.ggml.eos_token_id"),
-            Id(file, "tokenizer.ggml.padding_token_id"),
-            Id(file, "tokenizer.ggml.unknown_token_id"),
-            Id(file, "tokenizer.ggml.eot_token_id"),
-            file.GetBool("tokenizer.ggml.add_bos_token"),
-            file.GetBool("tokenizer.ggml.add_eos_token"),
-            file.GetString("tokenizer.chat_template"));
+        return new GgufTokenizerMetadata
+        {
+            Model = model,
+            Pre = file.GetString("tokenizer.ggml.pre"),
+            Tokens = tokens,
+            Merges = file.Find("tokenizer.ggml.merges")?.AsArray<string>(),
+            TokenTypes = file.Find("tokenizer.ggml.token_type") is { } types ? Array.ConvertAll(types.AsInt64Array(), t => checked((int)t)) : null,
+            Scores = file.Find("tokenizer.ggml.scores")?.AsFloat32Array(),
+            BosTokenId = Id(file, "tokenizer.ggml.bos_token_id"),
+            EosTokenId = Id(file, "tokenizer.ggml.eos_token_id"),
+            PaddingTokenId = Id(file, "tokenizer.ggml.padding_token_id"),
+            UnknownTokenId = Id(file, "tokenizer.ggml.unknown_token_id"),
+            EotTokenId = Id(file, "tokenizer.ggml.eot_token_id"),
+            AddBosToken = file.GetBool("tokenizer.ggml.add_bos_token"),
+            AddEosToken = file.GetBool("tokenizer.ggml.add_eos_token"),
+            AddSpacePrefix = file.GetBool("tokenizer.ggml.add_space_prefix"),
+            ChatTemplate = file.GetString("tokenizer.chat_template"),
+        };
     }
 
     private static int? Id(GgufFile file, string key) => file.GetInteger(key) is { } v ? checked((int)v) : null;

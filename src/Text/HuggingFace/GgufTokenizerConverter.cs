@@ -3,53 +3,9 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
+using MoeServe.Model.Gguf;
+
 namespace MoeServe.Text.HuggingFace;
-
-/// <summary>
-/// What a GGUF file says about its tokenizer (the tokenizer.ggml.* keys), as plain arrays: the GGUF
-/// reader fills it, <see cref="GgufTokenizerConverter"/> turns it into a Hugging Face tokenizer.json.
-/// </summary>
-public sealed record GgufTokenizerMetadata
-{
-    /// <summary>tokenizer.ggml.model: "gpt2" (byte-level BPE with merges) or "llama" (SentencePiece BPE with scores).</summary>
-    public required string Model { get; init; }
-
-    /// <summary>tokenizer.ggml.pre: the pre-tokenizer ("qwen2", "default", "llama-bpe", "olmo", "gpt-2", ...); gpt2 models only.</summary>
-    public string? Pre { get; init; }
-
-    /// <summary>tokenizer.ggml.tokens: token text by id.</summary>
-    public required IReadOnlyList<string> Tokens { get; init; }
-
-    /// <summary>tokenizer.ggml.merges: "left right" by rank (gpt2).</summary>
-    public IReadOnlyList<string>? Merges { get; init; }
-
-    /// <summary>tokenizer.ggml.token_type by id: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte.</summary>
-    public IReadOnlyList<int>? TokenTypes { get; init; }
-
-    /// <summary>tokenizer.ggml.scores by id (llama): higher merges first.</summary>
-    public IReadOnlyList<float>? Scores { get; init; }
-
-    /// <summary>tokenizer.ggml.bos_token_id.</summary>
-    public int? BosTokenId { get; init; }
-
-    /// <summary>tokenizer.ggml.eos_token_id.</summary>
-    public int? EosTokenId { get; init; }
-
-    /// <summary>tokenizer.ggml.padding_token_id.</summary>
-    public int? PaddingTokenId { get; init; }
-
-    /// <summary>tokenizer.ggml.unknown_token_id.</summary>
-    public int? UnknownTokenId { get; init; }
-
-    /// <summary>tokenizer.ggml.add_bos_token (llama.cpp's default when absent: true for llama and the llama3 pre types, else false).</summary>
-    public bool? AddBosToken { get; init; }
-
-    /// <summary>tokenizer.ggml.add_eos_token.</summary>
-    public bool? AddEosToken { get; init; }
-
-    /// <summary>tokenizer.ggml.add_space_prefix (llama; default true): prepend ▁ to the text.</summary>
-    public bool? AddSpacePrefix { get; init; }
-}
 
 /// <summary>A pre-tokenizer for a tokenizer.ggml.pre value.</summary>
 /// <param name="Regexes">Split regexes applied in order (each Isolated), as llama.cpp does.</param>

@@ -1,3 +1,5 @@
+using MoeServe.Model.Gguf;
+
 namespace MoeServe.Text.HuggingFace;
 
 /// <summary>What a tokenizer path holds.</summary>
@@ -94,10 +96,7 @@ public static class TokenizerSource
             TokenizerSourceKind.HuggingFaceJson => HuggingFaceTokenizerLoader.Load(file!),
             TokenizerSourceKind.SentencePieceModel => HuggingFaceTokenizerLoader.LoadSentencePieceModel(file!),
 
-            // Extension point for the GGUF reader: read the tokenizer.ggml.* keys into a
-            // GgufTokenizerMetadata and return GgufTokenizerConverter.Load(metadata) here.
-            TokenizerSourceKind.Gguf => throw new NotSupportedException(
-                $"'{file}' is a GGUF file: loading its tokenizer is not supported yet (the GGUF reader will fill GgufTokenizerMetadata for GgufTokenizerConverter). Use the model's tokenizer.json or tokenizer.model meanwhile."),
+            TokenizerSourceKind.Gguf => LoadGguf(file!),
             TokenizerSourceKind.MoeServeTiktoken => throw new NotSupportedException(
                 $"'{file}' is MoeServe's own tokenizer description (tiktoken format), not a Hugging Face tokenizer.json: use `tokenizer encode --dir {Path.GetDirectoryName(Path.GetFullPath(file!))}`."),
             _ => throw new FileNotFoundException(
@@ -120,5 +119,13 @@ public static class TokenizerSource
         {
             return false;
         }
+    }
+
+    private static HuggingFaceTokenizer LoadGguf(string file)
+    {
+        using var gguf = GgufFile.Open(file);
+        var metadata = GgufTokenizerMetadata.FromFile(gguf)
+            ?? throw new InvalidDataException($"'{file}' carries no tokenizer (no tokenizer.ggml.model key).");
+        return GgufTokenizerConverter.Load(metadata);
     }
 }

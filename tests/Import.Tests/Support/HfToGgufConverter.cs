@@ -242,7 +242,7 @@ public static class HfToGgufConverter
         Id("tokenizer.ggml.bos_token_id", t.BosTokenId);
         Id("tokenizer.ggml.eos_token_id", t.EosTokenId);
         Id("tokenizer.ggml.unknown_token_id", t.UnknownTokenId);
-        Id("tokenizer.ggml.padding_token_id", t.PadTokenId);
+        Id("tokenizer.ggml.padding_token_id", t.PaddingTokenId);
         Id("tokenizer.ggml.eot_token_id", t.EotTokenId);
         if (t.AddBosToken is { } addBos)
         {
@@ -298,9 +298,20 @@ public static class HfToGgufConverter
         }
         int? Special(string key) => tc[key] is JsonValue v && v.TryGetValue(out string? s) && byContent.TryGetValue(s, out int id) ? id : null;
         bool? Flag(string key) => tc[key] is JsonValue v && v.TryGetValue(out bool b) ? b : null;
-        return new GgufTokenizerMetadata(
-            "gpt2", pre, tokens!, merges, types, null,
-            Special("bos_token"), Special("eos_token"), Special("pad_token"), Special("unk_token"), null,
-            Flag("add_bos_token"), Flag("add_eos_token"), tc["chat_template"] is JsonValue ct ? (string)ct! : null);
+        return new GgufTokenizerMetadata
+        {
+            Model = "gpt2",
+            Pre = pre,
+            Tokens = tokens!,
+            Merges = merges,
+            TokenTypes = types,
+            BosTokenId = Special("bos_token"),
+            EosTokenId = Special("eos_token"),
+            PaddingTokenId = Special("pad_token"),
+            UnknownTokenId = Special("unk_token"),
+            AddBosToken = Flag("add_bos_token"),
+            AddEosToken = Flag("add_eos_token"),
+            ChatTemplate = tc["chat_template"] is JsonValue ct ? (string)ct! : null,
+        };
     }
 }

@@ -34,7 +34,7 @@ public static class TinyMoe
         tokens.Add("<|endoftext|>");
         int[] types = tokens.Select((_, i) => i == tokens.Count - 1 ? GgufTokenType.Control : GgufTokenType.Normal).ToArray();
         int eos = tokens.Count - 1;
-        return new GgufTokenizerMetadata("gpt2", "gpt-2", tokens, merges, types, null, eos, eos, null, null, null, false, false, null);
+        return new GgufTokenizerMetadata { Model = "gpt2", Pre = "gpt-2", Tokens = tokens, Merges = merges, TokenTypes = types, BosTokenId = eos, EosTokenId = eos, AddBosToken = false, AddEosToken = false };
     }
 
     public static int VocabSize => 256 + 4 + 1;

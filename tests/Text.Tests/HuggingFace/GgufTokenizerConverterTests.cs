@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
+using MoeServe.Model.Gguf;
 using MoeServe.Text.HuggingFace;
 
 namespace MoeServe.Text.Tests.HuggingFace;
@@ -12,7 +13,8 @@ public sealed class GgufTokenizerConverterTests
     public void Convert_FixtureGgufMetadata_TokenizesLikeLlamaCppAndTheHfFile()
     {
         string dir = HfTestFiles.MixtralFixtureDirectory;
-        var metadata = GgufMetadataReader.ReadTokenizer(Path.Combine(dir, "mixtral.gguf"));
+        using var gguf = GgufFile.Open(Path.Combine(dir, "mixtral.gguf"));
+        var metadata = GgufTokenizerMetadata.FromFile(gguf)!;
         Assert.Equal("gpt2", metadata.Model);
         Assert.Equal("gpt-2", metadata.Pre);
 
@@ -144,80 +146,5 @@ public sealed class GgufTokenizerConverterTests
             Merges = model == "gpt2" ? merges : null,
             Scores = model == "llama" ? byId.Select(p => p.Value.Type != 1 ? 0f : score.GetValueOrDefault(p.Key, -1e9f)).ToList() : null,
         };
-    }
-}
-
-/// <summary>Just enough of GGUF (v2/v3 header and metadata) to read the tokenizer.ggml.* keys of the fixture.</summary>
-internal static class GgufMetadataReader
-{
-    public static GgufTokenizerMetadata ReadTokenizer(string path)
-    {
-        using var reader = new BinaryReader(File.OpenRead(path), Encoding.UTF8);
-        if (reader.ReadUInt32() != 0x46554747)
-        {
-            throw new InvalidDataException("not a GGUF file");
-        }
-
-        reader.ReadUInt32(); // version
-        reader.ReadUInt64(); // tensor count
-        ulong count = reader.ReadUInt64();
-        var kv = new Dictionary<string, object>(StringComparer.Ordinal);
-        for (ulong i = 0; i < count; i++)
-        {
-            string key = ReadString(reader);
-            kv[key] = ReadValue(reader, reader.ReadUInt32());
-        }
-
-        static List<T> List<T>(object o) => ((List<object>)o).Select(x => (T)Convert.ChangeType(x, typeof(T), System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        int? Id(string key) => kv.TryGetValue(key, out var v) ? Convert.ToInt32(v, System.Globalization.CultureInfo.InvariantCulture) : null;
-        bool? Flag(string key) => kv.TryGetValue(key, out var v) ? (bool)v : null;
-        return new GgufTokenizerMetadata
-        {
-            Model = (string)kv["tokenizer.ggml.model"],
-            Pre = kv.TryGetValue("tokenizer.ggml.pre", out var pre) ? (string)pre : null,
-            Tokens = List<string>(kv["tokenizer.ggml.tokens"]),
-            Merges = kv.TryGetValue("tokenizer.ggml.merges", out var merges) ? List<string>(merges) : null,
-            TokenTypes = kv.TryGetValue("tokenizer.ggml.token_type", out var types) ? List<int>(types) : null,
-            Scores = kv.TryGetValue("tokenizer.ggml.scores", out var scores) ? List<float>(scores) : null,
-            BosTokenId = Id("tokenizer.ggml.bos_token_id"),
-            EosTokenId = Id("tokenizer.ggml.eos_token_id"),
-            PaddingTokenId = Id("tokenizer.ggml.padding_token_id"),
-            UnknownTokenId = Id("tokenizer.ggml.unknown_token_id"),
-            AddBosToken = Flag("tokenizer.ggml.add_bos_token"),
-            AddEosToken = Flag("tokenizer.ggml.add_eos_token"),
-        };
-    }
-
-    private static string ReadString(BinaryReader r) => Encoding.UTF8.GetString(r.ReadBytes(checked((int)r.ReadUInt64())));
-
-    private static object ReadValue(BinaryReader r, uint type) => type switch
-    {
-        0 => r.ReadByte(),
-        1 => r.ReadSByte(),
-        2 => r.ReadUInt16(),
-        3 => r.ReadInt16(),
-        4 => r.ReadUInt32(),
-        5 => r.ReadInt32(),
-        6 => r.ReadSingle(),
-        7 => r.ReadByte() != 0,
-        8 => ReadString(r),
-        9 => ReadArray(r),
-        10 => r.ReadUInt64(),
-        11 => r.ReadInt64(),
-        12 => r.ReadDouble(),
-        _ => throw new InvalidDataException($"GGUF value type {type}"),
-    };
-
-    private static List<object> ReadArray(BinaryReader r)
-    {
-        uint type = r.ReadUInt32();
-        ulong n = r.ReadUInt64();
-        var list = new List<object>((int)n);
-        for (ulong i = 0; i < n; i++)
-        {
-            list.Add(ReadValue(r, type));
-        }
-
-        return list;
     }
 }
