@@ -320,7 +320,7 @@ internal sealed class JinjaEvaluator
                     "not" => !JinjaValues.IsTrue(operand),
                     "-" => operand switch
                     {
-                        long l => -l,
+                        long l => (object)(-l),
                         double d => -d,
                         bool b => b ? -1L : 0L,
                         _ => throw Error($"bad operand type for unary -: '{JinjaValues.TypeName(operand)}'", unary.Offset),

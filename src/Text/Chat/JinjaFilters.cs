@@ -117,7 +117,7 @@ internal static class JinjaFilters
             case "int":
                 return value switch
                 {
-                    long l => l,
+                    long l => (object)l,
                     double dv => (long)Math.Truncate(dv),
                     bool b => b ? 1L : 0L,
                     string s when long.TryParse(s.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out long parsed) => parsed,
@@ -127,7 +127,7 @@ internal static class JinjaFilters
             case "float":
                 return value switch
                 {
-                    long l => (double)l,
+                    long l => (object)(double)l,
                     double dv => dv,
                     bool b => b ? 1.0 : 0.0,
                     string s when double.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double parsed) => parsed,
@@ -136,7 +136,7 @@ internal static class JinjaFilters
             case "abs":
                 return value switch
                 {
-                    long l => Math.Abs(l),
+                    long l => (object)Math.Abs(l),
                     double dv => Math.Abs(dv),
                     bool b => b ? 1L : 0L,
                     _ => throw new InvalidOperationException($"bad operand type for abs(): '{JinjaValues.TypeName(value)}'"),

@@ -55,7 +55,7 @@ internal static class JinjaValues
                     JsonValueKind.True => true,
                     JsonValueKind.False => false,
                     JsonValueKind.Number => element.TryGetInt64(out long l) ? l
-                        : element.GetDouble() is var d && Math.Floor(d) == d && Math.Abs(d) < 9e15 ? (long)d : d,
+                        : element.GetDouble() is var d && Math.Floor(d) == d && Math.Abs(d) < 9e15 ? (long)d : (object)d,
                     _ => null,
                 };
         }
