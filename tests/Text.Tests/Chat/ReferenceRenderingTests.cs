@@ -7,8 +7,10 @@ public sealed class ReferenceRenderings
 {
     private readonly Lazy<Dictionary<string, HuggingFaceJinja.Result>> _results = new(() =>
     {
-        var cases = ChatTemplateCases.All;
-        var results = HuggingFaceJinja.Render(cases.Select(c => (c.Template, c.Context)).ToList());
+        var cases = ChatTemplateCases.All.Select(c => (c.Id, c.Template, c.Context))
+            .Concat(ConstructCases.All.Select(c => (c.Id, c.Template, System.Text.Json.Nodes.JsonNode.Parse(c.ContextJson)!.AsObject())))
+            .ToList();
+        var results = HuggingFaceJinja.Render(cases.Select(c => (c.Template, c.Item3)).ToList());
         return cases.Zip(results).ToDictionary(p => p.First.Id, p => p.Second);
     });
 
@@ -37,6 +39,19 @@ public sealed class ReferenceRenderingTests(ReferenceRenderings reference) : ICl
         }
 
         string actual = template.Render(testCase.Context);
+        Assert.Equal(expected.Text, actual);
+    }
+
+    public static TheoryData<string> ConstructIds => new(ConstructCases.All.Select(c => c.Id));
+
+    [Theory]
+    [MemberData(nameof(ConstructIds))]
+    public void Construct_MatchesHuggingFaceJinja(string id)
+    {
+        var (_, source, contextJson) = ConstructCases.All.Single(c => c.Id == id);
+        var expected = reference[id];
+        Assert.True(expected.Error is null, $"the reference failed: {expected.Error}");
+        string actual = JinjaTemplate.Parse(source).Render(System.Text.Json.Nodes.JsonNode.Parse(contextJson)!.AsObject());
         Assert.Equal(expected.Text, actual);
     }
 
