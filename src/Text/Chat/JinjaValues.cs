@@ -39,25 +39,35 @@ internal static class JinjaValues
                 return null;
             case JsonObject obj:
                 var dict = new OrderedDictionary<string, object?>(StringComparer.Ordinal);
-                foreach (var (key, value) in obj)
+                foreach (var (key, child) in obj)
                 {
-                    dict[key] = FromJson(value);
+                    dict[key] = FromJson(child);
                 }
 
                 return dict;
             case JsonArray array:
                 return array.Select(FromJson).ToList();
             default:
-                var element = node.GetValue<JsonElement>();
-                return element.ValueKind switch
+                var value = node.AsValue();
+                switch (value.GetValueKind())
                 {
-                    JsonValueKind.String => element.GetString(),
-                    JsonValueKind.True => true,
-                    JsonValueKind.False => false,
-                    JsonValueKind.Number => element.TryGetInt64(out long l) ? l
-                        : element.GetDouble() is var d && Math.Floor(d) == d && Math.Abs(d) < 9e15 ? (long)d : (object)d,
-                    _ => null,
-                };
+                    case JsonValueKind.String:
+                        return value.GetValue<string>();
+                    case JsonValueKind.True:
+                        return true;
+                    case JsonValueKind.False:
+                        return false;
+                    case JsonValueKind.Number:
+                        using (var doc = JsonDocument.Parse(value.ToJsonString()))
+                        {
+                            var element = doc.RootElement;
+                            return element.TryGetInt64(out long l) ? l
+                                : element.GetDouble() is var d && Math.Floor(d) == d && Math.Abs(d) < 9e15 ? (long)d : (object)d;
+                        }
+
+                    default:
+                        return null;
+                }
         }
     }
 
