@@ -129,6 +129,22 @@ internal static class ChatTemplateCases
         cases.AddRange(Common("qwen2-moe", "qwen2-moe.jinja", "null", "\"<|im_end|>\""));
         cases.AddRange(Common("olmoe-tulu", "tulu.jinja", "\"<|endoftext|>\"", "\"<|endoftext|>\""));
 
+        // Other published templates (llama.cpp's tests/test-chat-template.cpp): the common conversations, where a
+        // template's own raise_exception (system or tool roles) must give the same message.
+        foreach (var (name, otherBos, otherEos) in new[]
+        {
+            ("deepseek-v2", "\"<｜begin▁of▁sentence｜>\"", "\"<｜end▁of▁sentence｜>\""),
+            ("gemma-7b-it", "\"<bos>\"", "\"<eos>\""),
+            ("llama-3", "\"<|begin_of_text|>\"", "\"<|eot_id|>\""),
+            ("phi-3-small", "\"<|endoftext|>\"", "\"<|endoftext|>\""),
+            ("mistral-v1", "\"<s>\"", "\"</s>\""),
+            ("mistral-v7", "\"<s>\"", "\"</s>\""),
+            ("command-r-plus", "\"<BOS_TOKEN>\"", "\"<|END_OF_TURN_TOKEN|>\""),
+        })
+        {
+            cases.AddRange(Common($"other/{name}", $"other/{name}.jinja", otherBos, otherEos));
+        }
+
         const string mixtral = "mixtral-8x7b-instruct-v0.1.jinja";
         const string bos = "\"<s>\"", eos = "\"</s>\"";
         cases.AddRange(
