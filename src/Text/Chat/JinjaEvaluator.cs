@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace MoeServe.Text.Chat;
@@ -7,6 +6,9 @@ namespace MoeServe.Text.Chat;
 /// <see cref="JinjaValues"/> describes. Semantics follow Python Jinja 2/3 as transformers configures it.</summary>
 internal sealed class JinjaEvaluator
 {
+    /// <summary>range() longer than this is an error rather than a huge list.</summary>
+    private const int MaxRange = 1_000_000;
+
     private static readonly IReadOnlyDictionary<string, object?> NoKeywords = new Dictionary<string, object?>();
 
     private readonly string _source;
@@ -651,11 +653,14 @@ internal sealed class JinjaEvaluator
         var result = new List<object?>();
         for (long i = start; step > 0 ? i < stop : i > stop; i += step)
         {
+            if (result.Count == MaxRange)
+            {
+                throw new InvalidOperationException($"range() of more than {MaxRange} items");
+            }
+
             result.Add(i);
         }
 
         return result;
     }
-
-    internal static string FormatInvariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 }

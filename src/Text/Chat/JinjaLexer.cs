@@ -174,7 +174,7 @@ internal sealed class JinjaLexer
     private bool LexComment()
     {
         int end = _src.IndexOf("#}", _pos + 2, StringComparison.Ordinal);
-        if (end < 0 || end >= _length + 1)
+        if (end < 0)
         {
             throw Error("unterminated comment '{#'", _pos);
         }
@@ -281,7 +281,6 @@ internal sealed class JinjaLexer
 
         string text = _src[s.._pos].Replace("_", "", StringComparison.Ordinal);
         _tokens.Add(new Token(isFloat ? TokenKind.Float : TokenKind.Integer, text, s));
-        _ = isFloat ? double.Parse(text, CultureInfo.InvariantCulture) : 0; // validates
     }
 
     /// <summary>A Python string literal: \n \t \r \\ \' \" \xHH \uHHHH; an unknown escape stays as written.</summary>
