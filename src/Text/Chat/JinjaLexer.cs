@@ -208,7 +208,7 @@ internal sealed class JinjaLexer
                 throw Error($"unterminated tag (no '{closer}')", start);
             }
 
-            if (depth == 0)
+            if (depth <= 0)
             {
                 if (string.CompareOrdinal(_src, _pos, "-" + closer, 0, 3) == 0)
                 {

@@ -21,6 +21,8 @@ public sealed class JinjaTemplateTests
     [InlineData("{{ -7 % 3 }}|{{ -7 // 2 }}|{{ 7 / 2 }}|{{ 2.0 }}", "2|-4|3.5|2.0")]
     [InlineData("{{ {'items': 1}['items'] }}|{{ {'a': 1}.items() | list | length }}", "1|1")]
     [InlineData("{{ 'a,b,c'.split(',', 1) }}", "['a', 'b,c']")]
+    [InlineData("{{ {'a': {'b': [1, {'c': 2}]}} | tojson }}", "{\"a\": {\"b\": [1, {\"c\": 2}]}}")]
+    [InlineData("{% macro m(x) %}[{{ x }}]{% endmacro %}{{ m(1) ~ m('y') }}", "[1][y]")]
     public void Render_FollowsPythonJinja(string template, string expected) =>
         Assert.Equal(expected, Render(template, """{"n": 7}"""));
 
