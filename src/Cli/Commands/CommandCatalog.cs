@@ -11,6 +11,7 @@ internal static class CommandCatalog
         yield return SimulateCommand.Create();
         yield return CorpusCommand.Create();
         yield return TokenizerCommand.Create();
+        yield return ChatTemplateCommand.Create();
         yield return TrainCommand.Create();
         yield return CompareCommand.Create();
         yield return ExportCommand.Create();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace MoeServe.Model;
 
@@ -47,6 +48,10 @@ public sealed record ModelManifest
 
     /// <summary>A simple chat template for the server's chat endpoint.</summary>
     public ChatTemplate ChatTemplate { get; init; } = new();
+
+    /// <summary>An optional Jinja chat template (Hugging Face style) that replaces <see cref="ChatTemplate"/> on the chat endpoint; omitted from the JSON when null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ManifestJinjaChatTemplate? JinjaChatTemplate { get; init; }
 
     /// <summary>The training summary copied from the checkpoint's summary.json (method, steps, validationPerplexity, ...), or null.</summary>
     public JsonObject? Training { get; init; }

@@ -8,6 +8,7 @@ using MoeServe.Server.Engine;
 using MoeServe.Server.Health;
 using MoeServe.Server.Options;
 using MoeServe.Server.Scheduling;
+using MoeServe.Text.Chat;
 using Polly;
 using Polly.Timeout;
 
@@ -120,11 +121,23 @@ public sealed class GenerationHandler
         if (spec.Kind == EndpointKind.Chat)
         {
             promptParam = "messages";
-            // The model's own chat template (from its manifest); its stop sequences end the reply.
-            var template = engine.Manifest.ChatTemplate;
-            promptText = template.Render(spec.Messages!.Select(m => (m.Role, m.Text)));
+            // The model's own chat template (from its manifest: the Jinja one when it has one); its stop strings end the reply.
+            var chat = _model.ChatPrompt;
+            try
+            {
+                promptText = chat.Render(spec.Messages!);
+            }
+            catch (JinjaRaisedException e)
+            {
+                return (null, ApiError.Invalid($"The model's chat template rejected 'messages': {e.Message}", "messages"));
+            }
+            catch (JinjaException e)
+            {
+                return (null, ApiError.Invalid($"The model's chat template could not render 'messages': {e.Message}", "messages"));
+            }
+
             prompt = [.. engine.Tokenizer.EncodeToIds(promptText)];
-            stop = [.. spec.Stop, .. template.StopSequences.Where(s => !spec.Stop.Contains(s))];
+            stop = [.. spec.Stop, .. chat.StopStrings.Where(s => !spec.Stop.Contains(s))];
         }
         else if (spec.PromptTokens is { } ids)
         {

@@ -6,6 +6,8 @@ using MoeServe.Runtime.Experts;
 using MoeServe.Server.Hosting;
 using MoeServe.Server.Metrics;
 using MoeServe.Server.Options;
+using MoeServe.Server.Api;
+using MoeServe.Text.Chat;
 
 namespace MoeServe.Server.Engine;
 
@@ -24,6 +26,7 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger<ModelHost> _logger;
     private MoeEngine? _engine;
+    private ChatPrompt? _chatPrompt;
     private RouterBiasReader? _bias;
 
     /// <summary>Creates the host; nothing is loaded until <see cref="StartAsync"/>.</summary>
@@ -40,6 +43,10 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     /// <summary>The loaded engine.</summary>
     /// <exception cref="InvalidOperationException">Not loaded yet.</exception>
     public MoeEngine Engine => _engine ?? throw new InvalidOperationException("The model is not loaded yet.");
+
+    /// <summary>The chat endpoint's template (the manifest's Jinja one when it has one), read at load.</summary>
+    /// <exception cref="InvalidOperationException">Not loaded yet.</exception>
+    public ChatPrompt ChatPrompt => _chatPrompt ??= _engine is { } engine ? ChatPrompt.For(engine.Manifest) : throw new InvalidOperationException("The model is not loaded yet.");
 
     /// <summary>Whether <see cref="Engine"/> is available.</summary>
     public bool IsLoaded => _engine is not null;
@@ -93,11 +100,21 @@ public sealed partial class ModelHost : IHostedService, IDisposable
                     ExitCodes.InvalidConfiguration);
             }
 
+            try
+            {
+                _chatPrompt = ChatPrompt.For(engine.Manifest);
+            }
+            catch (JinjaException e)
+            {
+                throw new StartupException($"the jinjaChatTemplate of the model at {directory} is not usable: {OneLine(e.Message)}", ExitCodes.ModelLoadFailed, e);
+            }
+
             WarmUp(engine, directory);
             _metrics.InitialiseModel(engine.Config.Layers, engine.Config.Experts, engine.Devices);
             _engine = engine;
             _bias = new RouterBiasReader(engine.Config.Experts);
             PublishRouterBias();
+            LogChatTemplate(_chatPrompt.Description);
             LogLoaded(engine.ModelName, engine.Config.Layers, engine.Config.Experts, RoutingPolicyFactory.NameOf(_options.RoutingPolicy), _time.GetElapsedTime(started).TotalSeconds);
         }
         catch
@@ -154,4 +171,7 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     // Debug only: the operator gets the message as the one last line; the trace is for developers.
     [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "Loading the model from {ModelPath} failed")]
     private partial void LogLoadFailed(Exception exception, string modelPath);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "{ChatTemplate}")]
+    private partial void LogChatTemplate(string chatTemplate);
 }
