@@ -55,7 +55,7 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     public int LiveCacheCount => _engine?.LiveCacheCount ?? 0;
 
     /// <summary>Whether q changes from step to step (online BIP), so the gauges need refreshing after each step.</summary>
-    public bool RoutingBiasIsLive => _engine?.Options.Routing == RoutingPolicyKind.OnlineBip;
+    public bool RoutingBiasIsLive => _engine?.Options.Routing == RoutingMethod.Bip;
 
     /// <summary>Loads the model and runs one forward pass of one token.</summary>
     /// <exception cref="StartupException">The model cannot be loaded or contradicts the options.</exception>

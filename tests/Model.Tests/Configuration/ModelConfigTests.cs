@@ -1,4 +1,5 @@
 using MoeServe.Model;
+using MoeServe.Router;
 
 namespace MoeServe.Model.Tests.Configuration;
 
