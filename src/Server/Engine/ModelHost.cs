@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Experts;
