@@ -56,7 +56,7 @@ internal static class GenerateCommand
 
     private static int Run(RuntimeOptions options, string prompt, SamplingParameters sampling, CancellationToken cancellation)
     {
-        try
+        return GenerateRuntimeFlags.Run(() =>
         {
             using var engine = MoeEngine.Load(options);
             GenerateRuntimeFlags.PrintDevices(engine);
@@ -67,15 +67,6 @@ internal static class GenerateCommand
                 CultureInfo.InvariantCulture,
                 $"[{result.PromptTokens} prompt + {result.CompletionTokens} generated tokens, finish: {result.FinishReason.ToString().ToLowerInvariant()}, first token {result.PrefillTime.TotalMilliseconds:F1} ms, {result.DecodeTokensPerSecond:F1} tokens/s, routing {RoutingPolicyFactory.NameOf(options.Routing)}]"));
             return 0;
-        }
-        catch (Exception ex) when (ex is ArgumentException or InvalidDataException or IOException or InvalidOperationException)
-        {
-            return GenerateRuntimeFlags.Fail([ex.Message]);
-        }
-        catch (OperationCanceledException)
-        {
-            Console.Error.WriteLine("cancelled");
-            return 130;
-        }
+        });
     }
 }

@@ -86,6 +86,28 @@ internal sealed class GenerateRuntimeFlags
         return options;
     }
 
+    /// <summary>
+    /// Runs a command's work after its flags are valid: a load or run failure prints "error: ..."
+    /// and exits 2, a cancellation (Ctrl+C) prints "cancelled" and exits 130.
+    /// </summary>
+    public static int Run(Func<int> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        try
+        {
+            return work();
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidDataException or IOException or InvalidOperationException)
+        {
+            return Fail([ex.Message]);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
+    }
+
     public static int Fail(IEnumerable<string> errors)
     {
         foreach (string error in errors)

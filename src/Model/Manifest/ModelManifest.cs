@@ -126,7 +126,7 @@ public sealed record ModelManifest
         var errors = ModelManifestValidator.Validate(manifest, directory);
         if (errors.Count > 0)
         {
-            throw new InvalidDataException($"Invalid model {path}:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new InvalidDataException(ErrorList.Format($"Invalid model {path}", errors));
         }
 
         return manifest;

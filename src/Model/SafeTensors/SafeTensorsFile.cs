@@ -251,7 +251,7 @@ public static class SafeTensorsFile
 
             if (errors.Count > 0)
             {
-                throw new InvalidDataException($"{source}: bad safetensors header:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+                throw new InvalidDataException(ErrorList.Format($"{source}: bad safetensors header", errors));
             }
 
             return (entries, metadata);

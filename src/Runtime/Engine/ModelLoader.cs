@@ -24,7 +24,7 @@ internal static partial class ModelLoader
         var placementErrors = DevicePlacement.Check(options, config.Experts);
         if (placementErrors.Count > 0)
         {
-            throw new ArgumentException("Invalid runtime options:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", placementErrors));
+            throw new ArgumentException(ErrorList.Format("Invalid runtime options", placementErrors));
         }
 
         string tokenizerDirectory = Path.GetDirectoryName(Path.GetFullPath(Path.Combine(directory, manifest.Tokenizer.Description)))!;
@@ -100,7 +100,7 @@ internal static partial class ModelLoader
 
             if (errors.Count > 0)
             {
-                throw new InvalidDataException($"Cannot load model '{directory}':" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+                throw new InvalidDataException(ErrorList.Format($"Cannot load model '{directory}'", errors));
             }
 
             var devices = options.Devices

@@ -1,6 +1,7 @@
 using System.Globalization;
 using MoeServe.Router;
 using MoeServe.Runtime.Experts;
+using MoeServe.Model;
 
 namespace MoeServe.Runtime;
 
@@ -164,7 +165,7 @@ public sealed record RuntimeOptions
         var errors = Validate();
         if (errors.Count > 0)
         {
-            throw new ArgumentException("Invalid runtime options:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new ArgumentException(ErrorList.Format("Invalid runtime options", errors));
         }
     }
 
