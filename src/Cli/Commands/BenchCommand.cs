@@ -74,7 +74,7 @@ internal static class BenchCommand
 
     private static int Run(RuntimeOptions options, BenchRunner.Settings settings, bool json, string? output, CancellationToken cancellation)
     {
-        try
+        return GenerateRuntimeFlags.Run(() =>
         {
             var progress = json ? null : new Action<string>(Console.Error.WriteLine);
             var report = new BenchRunner(options, settings, progress).Run(cancellation);
@@ -95,16 +95,7 @@ internal static class BenchCommand
             }
 
             return 0;
-        }
-        catch (Exception ex) when (ex is ArgumentException or InvalidDataException or IOException or InvalidOperationException)
-        {
-            return GenerateRuntimeFlags.Fail([ex.Message]);
-        }
-        catch (OperationCanceledException)
-        {
-            Console.Error.WriteLine("cancelled");
-            return 130;
-        }
+        });
     }
 
     private static void PrintTable(BenchReport report)

@@ -45,7 +45,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 settings.MaxTokens,
                 options.ExpertWorkers,
                 options.IntraOpThreads,
-                options.Routing.ToString(),
+                RoutingPolicyFactory.NameOf(options.Routing),
                 options.ExecutionProvider.ToString(),
                 batched.Devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}{(d.FellBack ? " (fell back)" : string.Empty)}").ToArray(),
                 config.Layers,
@@ -106,9 +106,9 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             if (settings.CompareRouting)
             {
                 progress?.Invoke($"concurrency {top}: trained q vs plain top-K vs online BIP, {settings.Repeat} interleaved runs ...");
-                using var trained = MoeEngine.Load(options with { Routing = RoutingPolicyKind.Trained });
-                using var topK = MoeEngine.Load(options with { Routing = RoutingPolicyKind.TopK });
-                using var bip = MoeEngine.Load(options with { Routing = RoutingPolicyKind.OnlineBip });
+                using var trained = MoeEngine.Load(options with { Routing = RoutingMethod.BiasedTopK });
+                using var topK = MoeEngine.Load(options with { Routing = RoutingMethod.TopK });
+                using var bip = MoeEngine.Load(options with { Routing = RoutingMethod.Bip });
                 var engines = new[] { trained, topK, bip };
                 var runs = engines.Select(_ => new List<BenchRun>()).ToArray();
                 foreach (var engine in engines)
@@ -281,7 +281,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             bool perToken = engine.Options.Dispatch == ExpertDispatchMode.PerToken;
             return new BenchRun(
                 perToken ? "perToken" : "batched",
-                engine.Options.Routing.ToString(),
+                RoutingPolicyFactory.NameOf(engine.Options.Routing),
                 steps,
                 prefill,
                 decode,

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 
 using MoeServe.Cli.Corpus;
 using MoeServe.Model;
+using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Evaluation;
 using MoeServe.Text.Tokenization;
@@ -137,7 +138,7 @@ internal static class EvalCommand
         return new EvalResult(
             engine.ModelName,
             path,
-            engine.Options.Routing.ToString(),
+            RoutingPolicyFactory.NameOf(engine.Options.Routing),
             r.Tokens,
             r.Windows,
             r.SequenceLength,

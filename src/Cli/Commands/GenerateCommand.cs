@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 
+using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Generation;
 using MoeServe.Runtime.Sampling;
@@ -55,7 +56,7 @@ internal static class GenerateCommand
 
     private static int Run(RuntimeOptions options, string prompt, SamplingParameters sampling, CancellationToken cancellation)
     {
-        try
+        return GenerateRuntimeFlags.Run(() =>
         {
             using var engine = MoeEngine.Load(options);
             GenerateRuntimeFlags.PrintDevices(engine);
@@ -64,17 +65,8 @@ internal static class GenerateCommand
             Console.WriteLine();
             Console.Error.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
-                $"[{result.PromptTokens} prompt + {result.CompletionTokens} generated tokens, finish: {result.FinishReason.ToString().ToLowerInvariant()}, first token {result.PrefillTime.TotalMilliseconds:F1} ms, {result.DecodeTokensPerSecond:F1} tokens/s, routing {options.Routing}]"));
+                $"[{result.PromptTokens} prompt + {result.CompletionTokens} generated tokens, finish: {result.FinishReason.ToString().ToLowerInvariant()}, first token {result.PrefillTime.TotalMilliseconds:F1} ms, {result.DecodeTokensPerSecond:F1} tokens/s, routing {RoutingPolicyFactory.NameOf(options.Routing)}]"));
             return 0;
-        }
-        catch (Exception ex) when (ex is ArgumentException or InvalidDataException or IOException or InvalidOperationException)
-        {
-            return GenerateRuntimeFlags.Fail([ex.Message]);
-        }
-        catch (OperationCanceledException)
-        {
-            Console.Error.WriteLine("cancelled");
-            return 130;
-        }
+        });
     }
 }

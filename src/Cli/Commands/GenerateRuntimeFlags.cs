@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 
+using MoeServe.Router;
 using MoeServe.Runtime;
 
 namespace MoeServe.Cli.Commands;
@@ -21,25 +22,6 @@ internal sealed class GenerateRuntimeFlags
     public Option<string> Routing { get; } = new("--routing") { Description = "Expert selection: trained (frozen trained q, default), online-bip (BIP on every batch, warm-started from q) or topk (plain top-K, ignores q).", DefaultValueFactory = _ => "trained" };
 
     public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing];
-
-    public static bool TryParseRouting(string text, out RoutingPolicyKind routing)
-    {
-        switch (text.Trim().ToLowerInvariant())
-        {
-            case "trained":
-                routing = RoutingPolicyKind.Trained;
-                return true;
-            case "online-bip" or "onlinebip" or "bip":
-                routing = RoutingPolicyKind.OnlineBip;
-                return true;
-            case "topk" or "top-k":
-                routing = RoutingPolicyKind.TopK;
-                return true;
-            default:
-                routing = default;
-                return false;
-        }
-    }
 
     /// <summary>Parses a comma-separated list of positive integers; adds an error naming the flag on failure.</summary>
     public static int[] ParseIntList(string text, string flag, int min, List<string> errors)
@@ -74,9 +56,10 @@ internal sealed class GenerateRuntimeFlags
             errors.Add($"--provider must be cpu, cuda or auto, got '{provider}'.");
         }
 
-        if (!TryParseRouting(parse.GetValue(Routing)!, out var routing))
+        string routingName = parse.GetValue(Routing)!;
+        if (!RoutingPolicyFactory.TryParseServingMethod(routingName, out var routing))
         {
-            errors.Add($"--routing must be trained, online-bip or topk, got '{parse.GetValue(Routing)}'.");
+            errors.Add("--routing: " + RoutingPolicyFactory.UnknownNameMessage(routingName, RoutingPolicyFactory.ServingMethods));
         }
 
         int[] devices = ParseIntList(parse.GetValue(Devices)!, "--devices", 0, errors);
@@ -101,6 +84,28 @@ internal sealed class GenerateRuntimeFlags
         }
 
         return options;
+    }
+
+    /// <summary>
+    /// Runs a command's work after its flags are valid: a load or run failure prints "error: ..."
+    /// and exits 2, a cancellation (Ctrl+C) prints "cancelled" and exits 130.
+    /// </summary>
+    public static int Run(Func<int> work)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        try
+        {
+            return work();
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidDataException or IOException or InvalidOperationException)
+        {
+            return Fail([ex.Message]);
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
     }
 
     public static int Fail(IEnumerable<string> errors)

@@ -84,7 +84,9 @@ internal static class SimulateCommand
 
     private static SimulateWorkloadKind ParseWorkload(string name) => name == "uniform" ? SimulateWorkloadKind.Uniform : SimulateWorkloadKind.Softmax;
 
-    private static RoutingMethod ParseMethod(string name) => RoutingPolicyFactory.TryParseMethod(name, out RoutingMethod m) ? m : RoutingMethod.TopK;
+    // --policy accepts only the names in Policies, so an unknown one never gets here.
+    private static RoutingMethod ParseMethod(string name) =>
+        RoutingPolicyFactory.TryParseMethod(name, out RoutingMethod m) ? m : throw new ArgumentException(RoutingPolicyFactory.UnknownNameMessage(name, [RoutingMethod.TopK, RoutingMethod.Bip, RoutingMethod.LossFree]), nameof(name));
 
     private static BipClip ParseClip(string name) => name switch
     {

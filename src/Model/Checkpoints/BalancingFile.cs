@@ -69,7 +69,7 @@ public static class BalancingFile
 
         if (errors.Count > 0)
         {
-            throw new InvalidDataException($"Invalid balancing state {path}:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new InvalidDataException(ErrorList.Format($"Invalid balancing state {path}", errors));
         }
 
         return (doc.Method!, layers);

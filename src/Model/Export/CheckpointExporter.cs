@@ -277,7 +277,7 @@ public sealed class CheckpointExporter
     }
 
     private static InvalidDataException Problems(string title, IEnumerable<string> errors) =>
-        new($"{title}:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+        new(ErrorList.Format(title, errors));
 
     private sealed record CheckpointSource(ModelConfig Config, SafeTensorsContent Weights, string Method, float[][] Q, JsonObject? Summary, Dictionary<string, int> SpecialTokens, int EndOfTextId);
 }

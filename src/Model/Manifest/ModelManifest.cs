@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
+using MoeServe.Router;
+
 namespace MoeServe.Model;
 
 /// <summary>
@@ -130,7 +132,7 @@ public sealed record ModelManifest
         var errors = ModelManifestValidator.Validate(manifest, directory);
         if (errors.Count > 0)
         {
-            throw new InvalidDataException($"Invalid model {path}:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new InvalidDataException(ErrorList.Format($"Invalid model {path}", errors));
         }
 
         return manifest;

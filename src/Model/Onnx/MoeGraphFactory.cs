@@ -32,7 +32,7 @@ public sealed class MoeGraphFactory
 
         if (errors.Count > 0)
         {
-            throw new InvalidDataException("Cannot build graphs:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new InvalidDataException(ErrorList.Format("Cannot build graphs", errors));
         }
 
         _config = config;

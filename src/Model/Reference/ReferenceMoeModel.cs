@@ -1,3 +1,5 @@
+using MoeServe.Router;
+
 namespace MoeServe.Model.Reference;
 
 /// <summary>

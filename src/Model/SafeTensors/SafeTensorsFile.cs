@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
 
 namespace MoeServe.Model;
@@ -252,7 +251,7 @@ public static class SafeTensorsFile
 
             if (errors.Count > 0)
             {
-                throw new InvalidDataException($"{source}: bad safetensors header:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+                throw new InvalidDataException(ErrorList.Format($"{source}: bad safetensors header", errors));
             }
 
             return (entries, metadata);

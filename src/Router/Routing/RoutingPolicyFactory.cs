@@ -48,10 +48,25 @@ public static class RoutingPolicyFactory
         ("trained", RoutingMethod.BiasedTopK),
         ("biased-topk", RoutingMethod.BiasedTopK),
         ("online-bip", RoutingMethod.Bip),
+        ("onlinebip", RoutingMethod.Bip),
         ("bip", RoutingMethod.Bip),
         ("lossfree", RoutingMethod.LossFree),
         ("loss-free", RoutingMethod.LossFree),
     ];
+
+    /// <summary>
+    /// The methods a serving engine routes with (the runtime, <c>--routing</c> and the server's
+    /// RoutingPolicy): <c>trained</c> (biased top-K with the model's frozen q), <c>online-bip</c>
+    /// and <c>topk</c>. The first is the default.
+    /// </summary>
+    public static IReadOnlyList<RoutingMethod> ServingMethods { get; } = [RoutingMethod.BiasedTopK, RoutingMethod.Bip, RoutingMethod.TopK];
+
+    /// <summary>Parses a name from <see cref="Names"/> that names one of <see cref="ServingMethods"/>.</summary>
+    /// <param name="name">The name.</param>
+    /// <param name="method">The parsed method.</param>
+    /// <returns>False when the name is unknown or names a method serving does not use.</returns>
+    public static bool TryParseServingMethod(string? name, out RoutingMethod method) =>
+        TryParseMethod(name, out method) && ServingMethods.Contains(method);
 
     /// <summary>Parses a method name from <see cref="Names"/> (case-insensitive, surrounding space ignored).</summary>
     /// <param name="name">The name.</param>
@@ -87,7 +102,7 @@ public static class RoutingPolicyFactory
         throw new ArgumentOutOfRangeException(nameof(method), method, "Unknown routing method.");
     }
 
-    /// <summary>"'x' is not a routing method; use one of ..." naming the canonical names of <paramref name="allowed"/>.</summary>
+    /// <summary>"'x' is not one of ..." naming the canonical names of <paramref name="allowed"/> (the same words on every surface).</summary>
     public static string UnknownNameMessage(string? name, IEnumerable<RoutingMethod> allowed) =>
-        $"'{name}' is not a routing method; use one of {string.Join(", ", allowed.Select(NameOf))}.";
+        $"'{name}' is not one of {string.Join(", ", allowed.Select(NameOf))}.";
 }

@@ -20,7 +20,7 @@ internal sealed class ForwardStep : IDisposable
     private readonly ModelConfig _config;
     private readonly RuntimeOptions _options;
     private readonly IRoutingPolicy[] _policies;
-    private readonly Router.ScoreFunction _scoreFunction;
+    private readonly ScoreFunction _scoreFunction;
     private readonly DispatchPlan _plan = new();
     private readonly Workspace _ws;
     private readonly WorkerPool _pool;
@@ -37,7 +37,7 @@ internal sealed class ForwardStep : IDisposable
         _config = manifest.Config;
         _options = options;
         int m = _config.Experts;
-        _scoreFunction = _config.ScoreFunction == Model.ScoreFunction.Sigmoid ? Router.ScoreFunction.Sigmoid : Router.ScoreFunction.Softmax;
+        _scoreFunction = _config.ScoreFunction;
         _policies = CreatePolicies(options, manifest);
         _ws = new Workspace(options.MaxBatchTokens, options.MaxSequences, _config.DModel, m, _config.TopK, _config.VocabSize, options.ExpertWorkers);
         _pool = new WorkerPool(options.ExpertWorkers);
@@ -359,13 +359,16 @@ internal sealed class ForwardStep : IDisposable
     private static IRoutingPolicy[] CreatePolicies(RuntimeOptions options, ModelManifest manifest)
     {
         var routing = manifest.Routing;
-        return Enumerable.Range(0, manifest.Config.Layers).Select<int, IRoutingPolicy>(l => options.Routing switch
+        var router = new RouterOptions
         {
-            RoutingPolicyKind.Trained => new BiasedTopKPolicy(routing.Q[l], routing.Renormalize),
-            RoutingPolicyKind.TopK => new TopKPolicy(routing.Renormalize),
-            RoutingPolicyKind.OnlineBip => new BipBalancer((float[])routing.Q[l].Clone(), new BipOptions { Iterations = options.OnlineBipIterations, MinTokensPerUpdate = options.OnlineBipMinTokens ?? manifest.Config.Experts }, routing.Renormalize),
-            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Routing, "Unknown routing policy."),
-        }).ToArray();
+            Method = options.Routing,
+            Renormalize = routing.Renormalize,
+            Bip = new BipOptions { Iterations = options.OnlineBipIterations, MinTokensPerUpdate = options.OnlineBipMinTokens ?? manifest.Config.Experts },
+        };
+
+        // A copy of the manifest's q: online BIP updates it in place, the loaded manifest stays as exported.
+        var state = new BalancingState(string.IsNullOrWhiteSpace(routing.Method) ? "none" : routing.Method, routing.Q);
+        return Enumerable.Range(0, manifest.Config.Layers).Select(l => RoutingPolicyFactory.Create(router, state, l)).ToArray();
     }
 
     public void Dispose()

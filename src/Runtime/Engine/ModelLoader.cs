@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using MoeServe.Model;
+using MoeServe.Router;
 using MoeServe.Runtime.Experts;
 using MoeServe.Runtime.Sessions;
 using MoeServe.Text.Tokenization;
@@ -23,7 +24,7 @@ internal static partial class ModelLoader
         var placementErrors = DevicePlacement.Check(options, config.Experts);
         if (placementErrors.Count > 0)
         {
-            throw new ArgumentException("Invalid runtime options:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", placementErrors));
+            throw new ArgumentException(ErrorList.Format("Invalid runtime options", placementErrors));
         }
 
         string tokenizerDirectory = Path.GetDirectoryName(Path.GetFullPath(Path.Combine(directory, manifest.Tokenizer.Description)))!;
@@ -99,14 +100,14 @@ internal static partial class ModelLoader
 
             if (errors.Count > 0)
             {
-                throw new InvalidDataException($"Cannot load model '{directory}':" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+                throw new InvalidDataException(ErrorList.Format($"Cannot load model '{directory}'", errors));
             }
 
             var devices = options.Devices
                 .Select(d => factory.Report(d, layers * Enumerable.Range(0, m).Count(j => DevicePlacement.DeviceOf(options, j) == d)))
                 .ToArray();
             var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned);
-            LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), options.Routing, options.ExpertWorkers);
+            LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers);
             return new LoadedModel(directory, manifest, tokenizer, devices, graphs);
         }
         catch
@@ -137,5 +138,5 @@ internal static partial class ModelLoader
     }
 
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Loaded model {Model}: {Layers} layers x {Experts} experts; devices {Devices}; routing {Routing}; {Workers} expert workers.")]
-    private static partial void LogLoaded(ILogger logger, string model, int layers, int experts, string devices, RoutingPolicyKind routing, int workers);
+    private static partial void LogLoaded(ILogger logger, string model, int layers, int experts, string devices, string routing, int workers);
 }

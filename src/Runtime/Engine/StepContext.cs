@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML.OnnxRuntime;
 using MoeServe.Model;
 using MoeServe.Router;
+using MoeServe.Runtime.Sessions;
 
 namespace MoeServe.Runtime;
 
@@ -41,6 +42,31 @@ internal sealed class StepContext(ModelGraphs graphs, ModelConfig config, Worksp
         if (fellBack)
         {
             Interlocked.Increment(ref _fallbacks);
+        }
+    }
+
+    /// <summary>
+    /// Runs expert <paramref name="expert"/> of <paramref name="layer"/> over <paramref name="rows"/> rows
+    /// of GatherIn from row <paramref name="offset"/> into the same rows of GatherOut, on
+    /// <paramref name="worker"/>'s tensors, and records the Run (timed from <paramref name="startTimestamp"/>).
+    /// </summary>
+    public void RunExpert(int layer, int expert, int worker, int offset, int rows, long startTimestamp)
+    {
+        int d = Config.DModel;
+        var slot = Slots[worker];
+        slot.RowsD[0] = rows;
+        slot.RowsD[1] = d;
+        try
+        {
+            slot.One[0] = GraphSession.Float(Workspace.GatherIn, offset * d, slot.RowsD);
+            slot.OneOut[0] = GraphSession.Float(Workspace.GatherOut, offset * d, slot.RowsD);
+            bool fellBack = Graphs.Experts[layer][expert].Run(RunOptions, slot.One, slot.OneOut);
+            RecordExpertRun(worker, expert, startTimestamp, fellBack);
+        }
+        finally
+        {
+            WorkerSlots.DisposeAll(slot.One);
+            WorkerSlots.DisposeAll(slot.OneOut);
         }
     }
 }

@@ -113,42 +113,37 @@ internal sealed class ExpertPhase(StepContext context) : IWorkBody
     {
         var ws = context.Workspace;
         int d = context.Config.DModel;
-        int m = context.Config.Experts;
-        var slot = context.Slots[worker];
         long start = Stopwatch.GetTimestamp();
-        try
+        if (item == context.Config.Experts)
         {
-            if (item == m)
+            var slot = context.Slots[worker];
+            slot.RowsD[0] = _total;
+            slot.RowsD[1] = d;
+            try
             {
-                slot.RowsD[0] = _total;
-                slot.RowsD[1] = d;
                 slot.One[0] = GraphSession.Float(ws.FfnInput, 0, slot.RowsD);
                 slot.OneOut[0] = GraphSession.Float(ws.SharedOut, 0, slot.RowsD);
                 context.Graphs.Shared[_layer]!.Run(context.RunOptions, slot.One, slot.OneOut);
-                return;
             }
-
-            var plan = context.Plan;
-            int offset = plan.Offsets[item];
-            var tokens = plan.TokensOf(item);
-            var gathered = ws.GatherIn.AsSpan(offset * d, tokens.Length * d);
-            for (int r = 0; r < tokens.Length; r++)
+            finally
             {
-                ws.FfnInput.AsSpan(tokens[r] * d, d).CopyTo(gathered.Slice(r * d, d));
+                WorkerSlots.DisposeAll(slot.One);
+                WorkerSlots.DisposeAll(slot.OneOut);
             }
 
-            slot.RowsD[0] = tokens.Length;
-            slot.RowsD[1] = d;
-            slot.One[0] = GraphSession.Float(ws.GatherIn, offset * d, slot.RowsD);
-            slot.OneOut[0] = GraphSession.Float(ws.GatherOut, offset * d, slot.RowsD);
-            bool fellBack = context.Graphs.Experts[_layer][item].Run(context.RunOptions, slot.One, slot.OneOut);
-            context.RecordExpertRun(worker, item, start, fellBack);
+            return;
         }
-        finally
+
+        var plan = context.Plan;
+        int offset = plan.Offsets[item];
+        var tokens = plan.TokensOf(item);
+        var gathered = ws.GatherIn.AsSpan(offset * d, tokens.Length * d);
+        for (int r = 0; r < tokens.Length; r++)
         {
-            WorkerSlots.DisposeAll(slot.One);
-            WorkerSlots.DisposeAll(slot.OneOut);
+            ws.FfnInput.AsSpan(tokens[r] * d, d).CopyTo(gathered.Slice(r * d, d));
         }
+
+        context.RunExpert(_layer, item, worker, offset, tokens.Length, start);
     }
 }
 
@@ -167,24 +162,10 @@ internal sealed class PerTokenPhase(StepContext context) : IWorkBody
     {
         var ws = context.Workspace;
         int d = context.Config.DModel;
-        var slot = context.Slots[worker];
         int expert = ws.ExpertOfRow[item];
         int token = context.Plan.TokenIndices[item];
         long start = Stopwatch.GetTimestamp();
         ws.FfnInput.AsSpan(token * d, d).CopyTo(ws.GatherIn.AsSpan(item * d, d));
-        slot.RowsD[0] = 1;
-        slot.RowsD[1] = d;
-        try
-        {
-            slot.One[0] = GraphSession.Float(ws.GatherIn, item * d, slot.RowsD);
-            slot.OneOut[0] = GraphSession.Float(ws.GatherOut, item * d, slot.RowsD);
-            bool fellBack = context.Graphs.Experts[_layer][expert].Run(context.RunOptions, slot.One, slot.OneOut);
-            context.RecordExpertRun(worker, expert, start, fellBack);
-        }
-        finally
-        {
-            WorkerSlots.DisposeAll(slot.One);
-            WorkerSlots.DisposeAll(slot.OneOut);
-        }
+        context.RunExpert(_layer, expert, worker, item, 1, start);
     }
 }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using MoeServe.Model;
+using MoeServe.Router;
 using MoeServe.Runtime.Experts;
 
 namespace MoeServe.Runtime;
@@ -34,14 +36,19 @@ public sealed record RuntimeOptions
     /// <summary>Intra-op threads of each ONNX Runtime session. Default 1: on few cores, several single-threaded sessions driven by the workers beat one multi-threaded session at small batch sizes.</summary>
     public int IntraOpThreads { get; init; } = 1;
 
-    /// <summary>Expert selection policy. Default <see cref="RoutingPolicyKind.Trained"/> (frozen trained q).</summary>
-    public RoutingPolicyKind Routing { get; init; } = RoutingPolicyKind.Trained;
+    /// <summary>
+    /// Expert selection, one of <see cref="RoutingPolicyFactory.ServingMethods"/>: <see cref="RoutingMethod.BiasedTopK"/>
+    /// (<c>trained</c>: TopK(s - q) with the manifest's frozen q, deterministic per token; the default),
+    /// <see cref="RoutingMethod.Bip"/> (<c>online-bip</c>: BIP on every step, warm-started from q, so a
+    /// token's experts depend on its batch-mates) or <see cref="RoutingMethod.TopK"/> (<c>topk</c>: plain top-K, ignores q).
+    /// </summary>
+    public RoutingMethod Routing { get; init; } = RoutingMethod.BiasedTopK;
 
-    /// <summary>BIP iterations per layer per step when <see cref="Routing"/> is <see cref="RoutingPolicyKind.OnlineBip"/>. Default 2.</summary>
+    /// <summary>BIP iterations per layer per step when <see cref="Routing"/> is <see cref="RoutingMethod.Bip"/>. Default 2.</summary>
     public int OnlineBipIterations { get; init; } = 2;
 
     /// <summary>
-    /// With <see cref="RoutingPolicyKind.OnlineBip"/>, steps with fewer tokens than this route with the
+    /// With <see cref="RoutingMethod.Bip"/>, steps with fewer tokens than this route with the
     /// current q without updating it; null (default) = the model's expert count m, i.e. at least k
     /// routed tokens per expert on average; 0 = update on every step.
     /// </summary>
@@ -79,9 +86,9 @@ public sealed record RuntimeOptions
             errors.Add($"executionProvider must be cpu, cuda or auto, got {(int)ExecutionProvider}.");
         }
 
-        if (!Enum.IsDefined(Routing))
+        if (!RoutingPolicyFactory.ServingMethods.Contains(Routing))
         {
-            errors.Add($"routing must be trained, onlineBip or topK, got {(int)Routing}.");
+            errors.Add("routing: " + RoutingPolicyFactory.UnknownNameMessage(Enum.IsDefined(Routing) ? RoutingPolicyFactory.NameOf(Routing) : ((int)Routing).ToString(CultureInfo.InvariantCulture), RoutingPolicyFactory.ServingMethods));
         }
 
         if (!Enum.IsDefined(Dispatch))
@@ -158,7 +165,7 @@ public sealed record RuntimeOptions
         var errors = Validate();
         if (errors.Count > 0)
         {
-            throw new ArgumentException("Invalid runtime options:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new ArgumentException(ErrorList.Format("Invalid runtime options", errors));
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using MoeServe.Model;
 
 namespace MoeServe.Runtime.Sampling;
 
@@ -87,7 +88,7 @@ public sealed record SamplingParameters
         var errors = Validate();
         if (errors.Count > 0)
         {
-            throw new ArgumentException("Invalid sampling parameters:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new ArgumentException(ErrorList.Format("Invalid sampling parameters", errors));
         }
     }
 

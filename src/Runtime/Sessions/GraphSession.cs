@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -39,7 +40,13 @@ internal sealed class GraphSession : IDisposable
     public void Dispose() => _session.Dispose();
 
     /// <summary>A float tensor over pinned memory (no copy): rows x cols starting at element <paramref name="offset"/>.</summary>
-    public static OrtValue Float(float[] pinned, int offset, long[] shape)
+    public static OrtValue Float(float[] pinned, int offset, long[] shape) => Pinned(pinned, offset, shape, TensorElementType.Float, "floats");
+
+    /// <summary>An int64 tensor over pinned memory (no copy).</summary>
+    public static OrtValue Int64(long[] pinned, int offset, long[] shape) => Pinned(pinned, offset, shape, TensorElementType.Int64, "int64");
+
+    private static OrtValue Pinned<T>(T[] pinned, int offset, long[] shape, TensorElementType type, string typeName)
+        where T : unmanaged
     {
         long elements = 1;
         foreach (long s in shape)
@@ -49,28 +56,10 @@ internal sealed class GraphSession : IDisposable
 
         if (offset + elements > pinned.Length)
         {
-            throw new InvalidOperationException($"Tensor of {elements} floats at {offset} overruns a buffer of {pinned.Length}.");
+            throw new InvalidOperationException($"Tensor of {elements} {typeName} at {offset} overruns a buffer of {pinned.Length}.");
         }
 
         nint ptr = pinned.Length == 0 ? 0 : Marshal.UnsafeAddrOfPinnedArrayElement(pinned, Math.Min(offset, pinned.Length - 1));
-        return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, shape, ptr, elements * sizeof(float));
-    }
-
-    /// <summary>An int64 tensor over pinned memory (no copy).</summary>
-    public static OrtValue Int64(long[] pinned, int offset, long[] shape)
-    {
-        long elements = 1;
-        foreach (long s in shape)
-        {
-            elements *= s;
-        }
-
-        if (offset + elements > pinned.Length)
-        {
-            throw new InvalidOperationException($"Tensor of {elements} int64 at {offset} overruns a buffer of {pinned.Length}.");
-        }
-
-        nint ptr = Marshal.UnsafeAddrOfPinnedArrayElement(pinned, Math.Min(offset, pinned.Length - 1));
-        return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Int64, shape, ptr, elements * sizeof(long));
+        return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, type, shape, ptr, elements * Unsafe.SizeOf<T>());
     }
 }

@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Http;
-
 namespace MoeServe.Server.Api;
 
 /// <summary>An expected failure of a request, returned as a value and written as OpenAI's {"error": {...}} body.</summary>

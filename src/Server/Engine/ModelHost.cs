@@ -1,12 +1,10 @@
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Experts;
+using MoeServe.Server.Api;
 using MoeServe.Server.Hosting;
 using MoeServe.Server.Metrics;
 using MoeServe.Server.Options;
-using MoeServe.Server.Api;
 using MoeServe.Text.Chat;
 
 namespace MoeServe.Server.Engine;
@@ -62,7 +60,7 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     public int LiveCacheCount => _engine?.LiveCacheCount ?? 0;
 
     /// <summary>Whether q changes from step to step (online BIP), so the gauges need refreshing after each step.</summary>
-    public bool RoutingBiasIsLive => _engine?.Options.Routing == RoutingPolicyKind.OnlineBip;
+    public bool RoutingBiasIsLive => _engine?.Options.Routing == RoutingMethod.Bip;
 
     /// <summary>Loads the model and runs one forward pass of one token.</summary>
     /// <exception cref="StartupException">The model cannot be loaded or contradicts the options.</exception>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Experts;
 using MoeServe.Server.Options;
@@ -21,7 +20,7 @@ public static class RuntimeOptionsMapper
             ExpertDeviceMap = options.DeviceMap.Count == 0 ? null : options.DeviceMap.Select(Parse).ToDictionary(e => e.Expert, e => e.Device),
             ExpertWorkers = options.Workers,
             IntraOpThreads = options.IntraOpThreads,
-            Routing = Routing(options.RoutingPolicy),
+            Routing = options.RoutingPolicy,
             OnlineBipIterations = options.OnlineBipIterations,
             OnlineBipMinTokens = options.OnlineBipMinTokens,
             // One spare cache for the warm-up pass.
@@ -31,14 +30,6 @@ public static class RuntimeOptionsMapper
             TimeProvider = time,
         };
     }
-
-    /// <summary>The runtime's policy for a RoutingPolicy option value.</summary>
-    public static RoutingPolicyKind Routing(RoutingMethod method) => method switch
-    {
-        RoutingMethod.Bip => RoutingPolicyKind.OnlineBip,
-        RoutingMethod.TopK => RoutingPolicyKind.TopK,
-        _ => RoutingPolicyKind.Trained,
-    };
 
     private static DeviceMapEntry Parse(string text) =>
         DeviceMapEntry.TryParse(text, out var entry) ? entry : throw new FormatException($"Bad device map entry '{text}'.");

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using MoeServe.Server.Health;
 using MoeServe.Server.Metrics;
 using MoeServe.Server.Options;

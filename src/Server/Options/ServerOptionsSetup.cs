@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Reflection;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 using MoeServe.Router;
 using MoeServe.Runtime;
@@ -29,9 +28,6 @@ public sealed class ServerOptionsSetup : IConfigureOptions<ServerOptions>
         _configuration = configuration;
         _report = report;
     }
-
-    /// <summary>The routing methods the server can serve.</summary>
-    public static IReadOnlyList<RoutingMethod> ServableRoutingMethods { get; } = [RoutingMethod.BiasedTopK, RoutingMethod.Bip, RoutingMethod.TopK];
 
     /// <inheritdoc/>
     public void Configure(ServerOptions options)
@@ -126,7 +122,7 @@ public sealed class ServerOptionsSetup : IConfigureOptions<ServerOptions>
 
         if (type == typeof(RoutingMethod))
         {
-            return RoutingPolicyFactory.TryParseMethod(raw, out var method) && ServableRoutingMethods.Contains(method) ? method : null;
+            return RoutingPolicyFactory.TryParseServingMethod(raw, out var method) ? method : null;
         }
 
         if (type == typeof(ExecutionProviderKind))
@@ -144,7 +140,7 @@ public sealed class ServerOptionsSetup : IConfigureOptions<ServerOptions>
         return type == typeof(int) || type == typeof(long) ? "a valid integer"
             : type == typeof(double) ? "a valid number"
             : type == typeof(bool) ? "a valid boolean (true/false)"
-            : type == typeof(RoutingMethod) ? $"one of {string.Join(", ", ServableRoutingMethods.Select(RoutingPolicyFactory.NameOf))}"
+            : type == typeof(RoutingMethod) ? $"one of {string.Join(", ", RoutingPolicyFactory.ServingMethods.Select(RoutingPolicyFactory.NameOf))}"
             : type == typeof(ExecutionProviderKind) ? $"one of {string.Join(", ", Enum.GetNames<ExecutionProviderKind>().Select(n => n.ToLowerInvariant()))}"
             : "a valid " + type.Name;
     }

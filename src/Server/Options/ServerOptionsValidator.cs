@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using MoeServe.Router;
 
 namespace MoeServe.Server.Options;
 
@@ -61,6 +62,12 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             {
                 errors.Add($"{p}DeviceMap: '{entry}' is not 'expert=device' with non-negative integers, e.g. '3=1'.");
             }
+        }
+
+        if (!RoutingPolicyFactory.ServingMethods.Contains(options.RoutingPolicy))
+        {
+            var name = Enum.IsDefined(options.RoutingPolicy) ? RoutingPolicyFactory.NameOf(options.RoutingPolicy) : options.RoutingPolicy.ToString();
+            errors.Add($"{p}RoutingPolicy: {RoutingPolicyFactory.UnknownNameMessage(name, RoutingPolicyFactory.ServingMethods)}");
         }
 
         Range(errors, p + "Workers", options.Workers, 1, 256);

@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Threading.Channels;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Caching;

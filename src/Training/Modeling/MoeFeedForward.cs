@@ -60,7 +60,7 @@ internal sealed class MoeFeedForward : nn.Module
         int m = _config.Experts, k = _config.TopK;
         var flat = input.reshape(tokens, width);
         var logits = _gate.forward(flat);
-        var scores = _config.ScoreFunction == MoeServe.Model.ScoreFunction.Sigmoid ? logits.sigmoid() : logits.softmax(-1);
+        var scores = _config.ScoreFunction == MoeServe.Router.ScoreFunction.Sigmoid ? logits.sigmoid() : logits.softmax(-1);
 
         // Route on a CPU copy: n x m is small, and the router library works on spans.
         var shape = new RoutingShape(tokens, m, k);

@@ -45,7 +45,7 @@ public sealed class MoeTrainer : IDisposable
 
         if (errors.Count > 0)
         {
-            throw new ArgumentException("Invalid training setup:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new ArgumentException(ErrorList.Format("Invalid training setup", errors));
         }
 
         LibTorchSharpCompatibility.EnsureLoadable();

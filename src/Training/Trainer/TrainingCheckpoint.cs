@@ -110,7 +110,7 @@ public static class TrainingCheckpoint
 
         if (errors.Count > 0)
         {
-            throw new InvalidDataException($"Cannot resume from {directory}:{Environment.NewLine}  - " + string.Join(Environment.NewLine + "  - ", errors));
+            throw new InvalidDataException(ErrorList.Format($"Cannot resume from {directory}", errors));
         }
 
         ImportWeights(trainer, SafeTensorsFile.Read(layout.WeightsPath));

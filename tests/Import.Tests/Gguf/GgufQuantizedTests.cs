@@ -1,6 +1,6 @@
+using LLama.Native;
 using MoeServe.Import.Tests.Support;
 using MoeServe.Model.Gguf;
-using LLama.Native;
 using Xunit.Abstractions;
 
 namespace MoeServe.Import.Tests.Gguf;

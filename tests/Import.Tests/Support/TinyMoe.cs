@@ -43,9 +43,21 @@ public static class TinyMoe
     private static string[] ByteTokens()
     {
         var printable = new List<int>();
-        for (int b = '!'; b <= '~'; b++) printable.Add(b);
-        for (int b = 0xA1; b <= 0xAC; b++) printable.Add(b);
-        for (int b = 0xAE; b <= 0xFF; b++) printable.Add(b);
+        for (int b = '!'; b <= '~'; b++)
+        {
+            printable.Add(b);
+        }
+
+        for (int b = 0xA1; b <= 0xAC; b++)
+        {
+            printable.Add(b);
+        }
+
+        for (int b = 0xAE; b <= 0xFF; b++)
+        {
+            printable.Add(b);
+        }
+
         var map = new string[256];
         int n = 0;
         for (int b = 0; b < 256; b++)

@@ -1,4 +1,3 @@
-using MoeServe.Model;
 using MoeServe.Model.Tests.Support;
 using MoeServe.TestSupport;
 using MoeServe.Text.Tokenization;

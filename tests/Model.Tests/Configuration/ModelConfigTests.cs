@@ -1,4 +1,4 @@
-using MoeServe.Model;
+using MoeServe.Router;
 
 namespace MoeServe.Model.Tests.Configuration;
 
@@ -6,7 +6,14 @@ public sealed class ModelConfigTests
 {
     private static ModelConfig Valid() => new()
     {
-        VocabSize = 64, DModel = 16, Layers = 2, Heads = 2, Experts = 4, TopK = 2, ExpertHidden = 8, ContextLength = 32,
+        VocabSize = 64,
+        DModel = 16,
+        Layers = 2,
+        Heads = 2,
+        Experts = 4,
+        TopK = 2,
+        ExpertHidden = 8,
+        ContextLength = 32,
     };
 
     [Fact]

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
-using MoeServe.Model;
 
 namespace MoeServe.Model.Tests.SafeTensors;
 

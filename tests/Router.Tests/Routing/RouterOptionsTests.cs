@@ -37,6 +37,35 @@ public class RouterOptionsTests
         Assert.False(RoutingPolicyFactory.TryParseMethod("auction", out _));
     }
 
+    [Theory]
+    [InlineData("trained", RoutingMethod.BiasedTopK)]
+    [InlineData(" Online-BIP ", RoutingMethod.Bip)]
+    [InlineData("onlinebip", RoutingMethod.Bip)]
+    [InlineData("bip", RoutingMethod.Bip)]
+    [InlineData("topk", RoutingMethod.TopK)]
+    [InlineData("top-k", RoutingMethod.TopK)]
+    public void TryParseServingMethod_ServingNames_Parse(string name, RoutingMethod expected)
+    {
+        Assert.True(RoutingPolicyFactory.TryParseServingMethod(name, out RoutingMethod method));
+        Assert.Equal(expected, method);
+    }
+
+    [Theory]
+    [InlineData("fastest")]
+    [InlineData("")]
+    [InlineData(null)]
+    [InlineData("lossfree")]
+    public void TryParseServingMethod_UnknownOrNotServed_ReturnsFalse(string? name)
+    {
+        Assert.False(RoutingPolicyFactory.TryParseServingMethod(name, out _));
+    }
+
+    [Fact]
+    public void UnknownNameMessage_NamesTheServingNames()
+    {
+        Assert.Equal("'fastest' is not one of trained, online-bip, topk.", RoutingPolicyFactory.UnknownNameMessage("fastest", RoutingPolicyFactory.ServingMethods));
+    }
+
     [Fact]
     public void Create_BiasedTopKFromState_IsFrozenCopyAndThreadSafe()
     {

@@ -1,3 +1,4 @@
+using MoeServe.Router;
 using MoeServe.Runtime.Tests.Support;
 
 namespace MoeServe.Runtime.Tests.Engine;
@@ -58,7 +59,7 @@ public sealed class ForwardStatisticsTests(TinyModelFixture fixture) : IClassFix
     public void Forward_OnlineBip_BalancesBetterThanPlainTopKOnTheSameTokens()
     {
         var tokens = Enumerable.Range(0, 48).Select(i => (i * 37) % 256).ToArray();
-        double MaxVio(RoutingPolicyKind routing)
+        double MaxVio(RoutingMethod routing)
         {
             using var engine = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = routing, OnlineBipIterations = 4 }));
             using var cache = engine.CreateCache();
@@ -67,9 +68,9 @@ public sealed class ForwardStatisticsTests(TinyModelFixture fixture) : IClassFix
             return stats.MeanMaxVio;
         }
 
-        using (var online = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = RoutingPolicyKind.OnlineBip })))
+        using (var online = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = RoutingMethod.Bip })))
         using (var trained = MoeEngine.Load(fixture.Model.Options()))
-        using (var plain = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = RoutingPolicyKind.TopK })))
+        using (var plain = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = RoutingMethod.TopK })))
         {
             var q = new float[fixture.Model.Config.Experts];
             trained.CopyRoutingBias(1, q);
@@ -84,8 +85,8 @@ public sealed class ForwardStatisticsTests(TinyModelFixture fixture) : IClassFix
             Assert.NotEqual(fixture.Model.Q[0], q);
         }
 
-        double topK = MaxVio(RoutingPolicyKind.TopK);
-        double bip = MaxVio(RoutingPolicyKind.OnlineBip);
+        double topK = MaxVio(RoutingMethod.TopK);
+        double bip = MaxVio(RoutingMethod.Bip);
         Assert.True(bip <= topK, $"online BIP {bip} vs top-K {topK}");
         Assert.True(bip < 0.5, $"online BIP MaxVio {bip}");
     }
@@ -95,7 +96,7 @@ public sealed class ForwardStatisticsTests(TinyModelFixture fixture) : IClassFix
     [InlineData(0, true)] // update on every step
     public void Forward_OnlineBipSingleTokenStep_KeepsQUnlessMinTokensIsZero(int? minTokens, bool expectChange)
     {
-        using var engine = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = RoutingPolicyKind.OnlineBip, OnlineBipMinTokens = minTokens }));
+        using var engine = MoeEngine.Load(fixture.Model.Options(o => o with { Routing = RoutingMethod.Bip, OnlineBipMinTokens = minTokens }));
         using var cache = engine.CreateCache();
         var logits = new float[engine.VocabSize];
         engine.Forward([new ForwardItem(cache, Prompt)], logits); // 16 tokens: at least m, so q updates

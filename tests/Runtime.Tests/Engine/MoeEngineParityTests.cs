@@ -1,4 +1,5 @@
 using MoeServe.Model;
+using MoeServe.Router;
 using MoeServe.Runtime.Tests.Support;
 using MoeServe.TestSupport;
 
@@ -82,7 +83,7 @@ public sealed class MoeEngineParityTests(TinyModelFixture fixture) : IClassFixtu
     public void Forward_PlainTopKRouting_MatchesReferenceWithoutQ()
     {
         var model = fixture.Model;
-        using var engine = MoeEngine.Load(model.Options(o => o with { Routing = RoutingPolicyKind.TopK }));
+        using var engine = MoeEngine.Load(model.Options(o => o with { Routing = RoutingMethod.TopK }));
         using var cache = engine.CreateCache();
         var logits = new float[engine.VocabSize];
         engine.Forward([new ForwardItem(cache, Prompt)], logits);

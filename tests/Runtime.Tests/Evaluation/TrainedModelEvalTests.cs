@@ -18,7 +18,14 @@ public sealed class TrainedModelEvalTests
 {
     private static readonly ModelConfig Config = new()
     {
-        VocabSize = 272, DModel = 32, Layers = 2, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 32, ContextLength = 32,
+        VocabSize = 272,
+        DModel = 32,
+        Layers = 2,
+        Heads = 2,
+        Experts = 8,
+        TopK = 2,
+        ExpertHidden = 32,
+        ContextLength = 32,
     };
 
     [Theory]

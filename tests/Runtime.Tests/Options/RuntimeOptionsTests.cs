@@ -1,3 +1,5 @@
+using MoeServe.Router;
+
 namespace MoeServe.Runtime.Tests.Options;
 
 public sealed class RuntimeOptionsTests
@@ -6,6 +8,14 @@ public sealed class RuntimeOptionsTests
     public void Validate_Defaults_NoErrors()
     {
         Assert.Empty(new RuntimeOptions { ModelPath = "models/x" }.Validate());
+    }
+
+    [Fact]
+    public void Validate_RoutingNotServed_NamesTheServingNames()
+    {
+        var errors = new RuntimeOptions { ModelPath = "models/x", Routing = RoutingMethod.LossFree }.Validate();
+
+        Assert.Equal(["routing: 'lossfree' is not one of trained, online-bip, topk."], errors);
     }
 
     [Fact]
@@ -23,7 +33,7 @@ public sealed class RuntimeOptionsTests
             MaxSequences = 0,
             MaxBatchTokens = 0,
             ExecutionProvider = (ExecutionProviderKind)9,
-            Routing = (RoutingPolicyKind)9,
+            Routing = (RoutingMethod)9,
             Resilience = new ExpertResilienceOptions { FailureRatio = 2, MinimumThroughput = 1, BreakDuration = TimeSpan.Zero },
         };
         var errors = options.Validate();

@@ -1,11 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using MoeServe.Server.Api;
 using MoeServe.Server.Tests.Support;
 using Xunit.Abstractions;
 

@@ -52,6 +52,29 @@ public sealed class ServerOptionsTests : IDisposable
         Assert.Equal(["3=1"], options.DeviceMap);
     }
 
+    [Theory]
+    [InlineData("fastest")]
+    [InlineData("lossfree")]
+    public void Validate_UnknownRoutingPolicy_FailsStartNamingTheKnownNames(string name)
+    {
+        var (_, errors) = Load(new()
+        {
+            ["MoeServe:ModelPath"] = _modelDir,
+            ["MoeServe:RoutingPolicy"] = name,
+        });
+
+        Assert.Equal([$"MoeServe:RoutingPolicy: '{name}' is not one of trained, online-bip, topk."], errors);
+    }
+
+    [Fact]
+    public void Validate_RoutingPolicyNotServedSetInCode_Reported()
+    {
+        var errors = new List<string>();
+        ServerOptionsValidator.Validate(new ServerOptions { ModelPath = _modelDir, RoutingPolicy = RoutingMethod.LossFree }, errors);
+
+        Assert.Equal(["MoeServe:RoutingPolicy: 'lossfree' is not one of trained, online-bip, topk."], errors);
+    }
+
     [Fact]
     public void Validate_ManyBadValues_ListsEveryError()
     {
