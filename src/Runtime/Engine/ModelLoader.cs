@@ -3,7 +3,6 @@ using Microsoft.ML.OnnxRuntime;
 using MoeServe.Model;
 using MoeServe.Runtime.Experts;
 using MoeServe.Runtime.Sessions;
-using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Runtime;
 
@@ -26,8 +25,7 @@ internal static partial class ModelLoader
             throw new ArgumentException("Invalid runtime options:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", placementErrors));
         }
 
-        string tokenizerDirectory = Path.GetDirectoryName(Path.GetFullPath(Path.Combine(directory, manifest.Tokenizer.Description)))!;
-        var tokenizer = TokenizerFiles.Load(tokenizerDirectory);
+        var tokenizer = ModelTokenizerLoader.Load(directory, manifest);
 
         int layers = config.Layers;
         int m = config.Experts;
