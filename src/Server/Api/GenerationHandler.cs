@@ -123,7 +123,7 @@ public sealed class GenerationHandler
             // The model's own chat template (from its manifest); its stop sequences end the reply.
             var template = engine.Manifest.ChatTemplate;
             promptText = template.Render(spec.Messages!.Select(m => (m.Role, m.Text)));
-            prompt = [.. engine.Tokenizer.EncodeToIds(promptText)];
+            prompt = engine.EncodePrompt(promptText);
             stop = [.. spec.Stop, .. template.StopSequences.Where(s => !spec.Stop.Contains(s))];
         }
         else if (spec.PromptTokens is { } ids)
@@ -142,7 +142,7 @@ public sealed class GenerationHandler
         else
         {
             promptText = spec.PromptText!;
-            prompt = [.. engine.Tokenizer.EncodeToIds(promptText)];
+            prompt = engine.EncodePrompt(promptText);
         }
 
         if (prompt.Length == 0)
