@@ -147,7 +147,8 @@ public sealed class HfImporter
                 cancellationToken.ThrowIfCancellationRequested();
                 bytes += WriteGraph(build(), Path.Combine(temp, file));
                 bool last = layer >= 0 && graphs[i + 1].Layer != layer;
-                progress?.Report(new ImportProgress(++done, total, layer, config.Layers, file, last));
+                done++;
+                progress?.Report(new ImportProgress(done, total, layer, config.Layers, file, last));
             }
 
             foreach (string from in hasConfig ? new[] { tokenizerJson, tokenizerConfig } : [tokenizerJson])
@@ -155,7 +156,8 @@ public sealed class HfImporter
                 string to = Path.Combine(temp, Path.GetFileName(from));
                 File.Copy(from, to);
                 bytes += new FileInfo(to).Length;
-                progress?.Report(new ImportProgress(++done, total, -1, config.Layers, Path.GetFileName(from)));
+                done++;
+                progress?.Report(new ImportProgress(done, total, -1, config.Layers, Path.GetFileName(from)));
             }
 
             var manifest = new ModelManifest
@@ -217,7 +219,8 @@ public sealed class HfImporter
 
             manifest.Save(temp);
             bytes += new FileInfo(Path.Combine(temp, ModelManifest.FileName)).Length;
-            progress?.Report(new ImportProgress(++done, total, -1, config.Layers, ModelManifest.FileName));
+            done++;
+            progress?.Report(new ImportProgress(done, total, -1, config.Layers, ModelManifest.FileName));
 
             if (Directory.Exists(output))
             {

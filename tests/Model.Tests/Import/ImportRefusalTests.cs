@@ -15,7 +15,7 @@ public sealed class ImportRefusalTests : IDisposable
     public static TheoryData<HfFamily, string, string, string> ConfigRefusals => new()
     {
         { HfFamily.Mixtral, "model_type", "\"deepseek_v3\"", "model_type = \"deepseek_v3\"" },
-        { HfFamily.Mixtral, "rope_scaling", """{"type": "yarn", "factor": 4.0}""", "rope_scaling = {\"type\":\"yarn\",\"factor\":4}" },
+        { HfFamily.Mixtral, "rope_scaling", """{"type": "yarn", "factor": 4.0}""", "rope_scaling = {\"type\":\"yarn\"" },
         { HfFamily.Qwen2Moe, "use_sliding_window", "true", "use_sliding_window = true" },
         { HfFamily.Qwen3Moe, "use_sliding_window", "true", "use_sliding_window = true" },
         { HfFamily.Mixtral, "kv_lora_rank", "512", "kv_lora_rank = 512" },
