@@ -47,7 +47,11 @@ public static class TinyHfCheckpoint
     /// <param name="seed">Seed of the weights.</param>
     /// <param name="dtype">Storage dtype of every tensor: "F32", "F16" or "BF16".</param>
     /// <param name="configEdit">Changes config.json before it is written (refusal tests).</param>
-    public static TinyHfModel Write(HfFamily family, string directory, int seed, string dtype = "F32", Action<JsonObject>? configEdit = null)
+    /// <param name="fusedExperts">
+    /// Store each layer's routed experts in transformers 5's fused 3D layout (<c>model.layers.L.mlp.experts.gate_up_proj</c>
+    /// [E, 2h, d] and <c>down_proj</c> [E, d, h]) instead of per-expert tensors; <see cref="TinyHfModel.Tensors"/> keeps the per-expert names.
+    /// </param>
+    public static TinyHfModel Write(HfFamily family, string directory, int seed, string dtype = "F32", Action<JsonObject>? configEdit = null, bool fusedExperts = false)
     {
         System.IO.Directory.CreateDirectory(directory);
         var config = Config(family);
@@ -55,7 +59,7 @@ public static class TinyHfCheckpoint
         var tensors = Tensors(family, config, new Random(seed));
         File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
         File.WriteAllText(Path.Combine(directory, "generation_config.json"), $$"""{"bos_token_id": {{EndOfTextId}}, "eos_token_id": [{{EndOfTextId}}, 258], "do_sample": false}""");
-        WriteSafeTensors(Path.Combine(directory, "model.safetensors"), tensors, dtype);
+        WriteSafeTensors(Path.Combine(directory, "model.safetensors"), fusedExperts ? Fuse(family, config, tensors) : tensors, dtype);
         WriteTokenizer(directory);
         return new TinyHfModel(directory, family, config, tensors);
     }
@@ -221,6 +225,44 @@ public static class TinyHfCheckpoint
         }
 
         return t;
+    }
+
+    private static Dictionary<string, (long[] Shape, float[] Data)> Fuse(HfFamily family, JsonObject c, Dictionary<string, (long[] Shape, float[] Data)> tensors)
+    {
+        int layers = (int)c["num_hidden_layers"]!;
+        int experts = (int)(c["num_local_experts"] ?? c["num_experts"])!;
+        string moe = family == HfFamily.Mixtral ? "block_sparse_moe" : "mlp";
+        (string Gate, string Up, string Down) names = family == HfFamily.Mixtral ? ("w1", "w3", "w2") : ("gate_proj", "up_proj", "down_proj");
+        var result = new Dictionary<string, (long[], float[])>(StringComparer.Ordinal);
+        foreach (var (name, value) in tensors)
+        {
+            if (!name.Contains(".experts.", StringComparison.Ordinal))
+            {
+                result[name] = value;
+            }
+        }
+
+        for (int l = 0; l < layers; l++)
+        {
+            var gateUp = new List<float>();
+            var down = new List<float>();
+            long h = 0;
+            long d = 0;
+            for (int j = 0; j < experts; j++)
+            {
+                string e = $"model.layers.{l}.{moe}.experts.{j}.";
+                var gate = tensors[e + names.Gate + ".weight"];
+                (h, d) = (gate.Shape[0], gate.Shape[1]);
+                gateUp.AddRange(gate.Data);
+                gateUp.AddRange(tensors[e + names.Up + ".weight"].Data);
+                down.AddRange(tensors[e + names.Down + ".weight"].Data);
+            }
+
+            result[$"model.layers.{l}.mlp.experts.gate_up_proj"] = ([experts, 2 * h, d], gateUp.ToArray());
+            result[$"model.layers.{l}.mlp.experts.down_proj"] = ([experts, d, h], down.ToArray());
+        }
+
+        return result;
     }
 
     private static float[] Uniform(Random random, int count, double scale)

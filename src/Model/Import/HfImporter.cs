@@ -92,11 +92,6 @@ public sealed class HfImporter
         // Everything that can be refused is refused here, before a byte is written.
         var mapping = HfModelMapping.FromConfig(checkpoint, options.ContextLength);
         var config = mapping.Config;
-        if (checkpoint.TensorNames.FirstOrDefault(n => n.EndsWith(".experts.gate_up_proj", StringComparison.Ordinal) || n.EndsWith(".experts.down_proj", StringComparison.Ordinal)) is { } fused)
-        {
-            throw new UnsupportedCheckpointException($"unsupported tensor layout: {fused} (fused 3D experts); this build reads per-expert tensors (mlp.experts.J.gate_proj.weight ...)");
-        }
-
         var source = new HfTensorSource(checkpoint, mapping);
         var missing = CheckpointTensorNames.Check(config, source);
         if (missing.Count > 0)
@@ -310,17 +305,40 @@ public sealed class HfImporter
     }
 }
 
-/// <summary>MoeServe tensor names read from an <see cref="IHfCheckpoint"/> under their transformers names, one tensor per read.</summary>
+/// <summary>
+/// MoeServe tensor names read from an <see cref="IHfCheckpoint"/> under their transformers names, one
+/// tensor per read. A routed expert missing under its per-expert name is sliced out of transformers'
+/// fused 3D layout when the checkpoint has that instead; the fused tensor of the layer last read is
+/// kept, so a layer's experts read it once (the import goes layer by layer, expert by expert).
+/// </summary>
 internal sealed class HfTensorSource(IHfCheckpoint checkpoint, HfModelMapping mapping) : ITensorSource
 {
     private readonly HashSet<string> _names = new(checkpoint.TensorNames, StringComparer.Ordinal);
+    private string? _fusedName;
+    private float[] _fused = [];
 
     public string Source => checkpoint.Source;
 
     public int[]? ShapeOf(string name)
     {
         string hf = mapping.HfName(name);
-        return _names.Contains(hf) ? checkpoint.Shape(hf).Select(d => checked((int)d)).ToArray() : null;
+        if (_names.Contains(hf))
+        {
+            return ToInt(checkpoint.Shape(hf));
+        }
+
+        if (Fused(name) is not { } fused)
+        {
+            return null;
+        }
+
+        var shape = checkpoint.Shape(fused.Name);
+        if (shape.Count != 3 || fused.Expert >= shape[0])
+        {
+            return null;
+        }
+
+        return fused.Part == "w2" ? [(int)shape[1], (int)shape[2]] : [(int)(shape[1] / 2), (int)shape[2]];
     }
 
     public FloatTensor Read(string name)
@@ -328,9 +346,41 @@ internal sealed class HfTensorSource(IHfCheckpoint checkpoint, HfModelMapping ma
         string hf = mapping.HfName(name);
         int[] shape = ShapeOf(name) ?? throw new KeyNotFoundException($"{Source}: missing tensor '{hf}'.");
         float[] data = GC.AllocateUninitializedArray<float>(shape.Aggregate(1, (a, b) => checked(a * b)));
-        checkpoint.ReadFloat32(hf, data);
+        if (_names.Contains(hf))
+        {
+            checkpoint.ReadFloat32(hf, data);
+            return new FloatTensor(shape, data);
+        }
+
+        var fused = Fused(name)!.Value;
+        var full = checkpoint.Shape(fused.Name);
+        if (_fusedName != fused.Name)
+        {
+            _fused = [];
+            _fused = GC.AllocateUninitializedArray<float>(checked((int)(full[0] * full[1] * full[2])));
+            checkpoint.ReadFloat32(fused.Name, _fused);
+            _fusedName = fused.Name;
+        }
+
+        // gate_up_proj[e] is [2h, d]: rows 0..h the gate (w1), rows h..2h the up projection (w3); down_proj[e] is [d, h].
+        long perExpert = full[1] * full[2];
+        long offset = (fused.Expert * perExpert) + (fused.Part == "w3" ? data.Length : 0);
+        _fused.AsSpan((int)offset, data.Length).CopyTo(data);
         return new FloatTensor(shape, data);
     }
 
     public string DescribeName(string name) => mapping.HfName(name);
+
+    private (string Name, int Expert, string Part)? Fused(string name)
+    {
+        if (mapping.FusedExpertSource(name) is not { } source)
+        {
+            return null;
+        }
+
+        string? present = source.FusedNames.FirstOrDefault(_names.Contains);
+        return present is null ? null : (present, source.Expert, source.Part);
+    }
+
+    private static int[] ToInt(IReadOnlyList<long> shape) => shape.Select(d => checked((int)d)).ToArray();
 }

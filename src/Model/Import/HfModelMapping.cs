@@ -237,6 +237,34 @@ public sealed partial class HfModelMapping
         };
     }
 
+    /// <summary>
+    /// Where a routed expert's weight sits in transformers' fused 3D layout (as transformers 5 holds experts
+    /// in memory and may save them): <c>…experts.gate_up_proj</c> [E, 2h, d] (rows 0..h gate = w1, h..2h up = w3)
+    /// and <c>…experts.down_proj</c> [E, d, h] (w2). Null for any other tensor.
+    /// </summary>
+    /// <param name="name">A MoeServe checkpoint tensor name.</param>
+    /// <returns>The candidate fused names (mixtral: under block_sparse_moe or mlp), the expert, and which part.</returns>
+    public (string[] FusedNames, int Expert, string Part)? FusedExpertSource(string name)
+    {
+        var match = LayerName().Match(name);
+        if (!match.Success)
+        {
+            return null;
+        }
+
+        var expert = ExpertName().Match(match.Groups[2].Value);
+        if (!expert.Success)
+        {
+            return null;
+        }
+
+        string prefix = $"model.layers.{match.Groups[1].Value}.";
+        string w = expert.Groups[2].Value;
+        string tensor = w == "w2" ? "down_proj" : "gate_up_proj";
+        string[] modules = ModelType == "mixtral" ? ["mlp", "block_sparse_moe"] : ["mlp"];
+        return (modules.Select(m => $"{prefix}{m}.experts.{tensor}").ToArray(), int.Parse(expert.Groups[1].Value, CultureInfo.InvariantCulture), w);
+    }
+
     private static string ProjectionOf(string w) => w switch
     {
         "w1" => "gate_proj",

@@ -75,6 +75,20 @@ public sealed class FamilyImportTests(ITestOutputHelper output) : IDisposable
     }
 
     [Theory]
+    [MemberData(nameof(Families))]
+    public void FusedExpertTensors_ImportLikePerExpertOnes(HfFamily family)
+    {
+        var (model, engine) = Import(family, "F32", TensorDType.Float32, fusedExperts: true);
+        using (engine)
+        {
+            double[][] reference = new HfReferenceForward(model).Forward(Prompt);
+            double relative = Relative(reference, AllPositions(engine, Prompt), engine.VocabSize, 0, Prompt.Length);
+            output.WriteLine($"{family}: fused 3D expert tensors, float32 import: max rel diff {relative:G3}");
+            Assert.True(relative <= 1e-3, $"{family} fused: {relative:G4}");
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(StoredTypes))]
     public void HalfPrecisionCheckpoint_ReadsExactly(HfFamily family, string dtype)
     {
@@ -163,10 +177,10 @@ public sealed class FamilyImportTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private (TinyHfModel Model, MoeEngine Engine) Import(HfFamily family, string storedType, TensorDType weightType)
+    private (TinyHfModel Model, MoeEngine Engine) Import(HfFamily family, string storedType, TensorDType weightType, bool fusedExperts = false)
     {
         string source = Path.Combine(_root, $"{family}-{storedType}-hf");
-        var model = TinyHfCheckpoint.Write(family, source, seed: 1234 + (int)family, storedType);
+        var model = TinyHfCheckpoint.Write(family, source, seed: 1234 + (int)family, storedType, fusedExperts: fusedExperts);
         string target = Path.Combine(_root, $"{family}-{storedType}-{weightType}");
         new HfImporter().Import(new ImportOptions { Source = source, OutputDirectory = target, WeightType = weightType });
         return (model, MoeEngine.Load(new RuntimeOptions { ModelPath = target, MaxBatchTokens = 128, MaxSequences = 4 }, loggerFactory: null));
