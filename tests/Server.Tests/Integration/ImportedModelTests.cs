@@ -8,7 +8,12 @@ using MoeServe.TestSupport;
 
 namespace MoeServe.Server.Tests.Integration;
 
-/// <summary>The server serves a model imported from a Hugging Face checkpoint (manifest format 3, Hugging Face tokenizer).</summary>
+/// <summary>
+/// The server serves a model imported from a Hugging Face checkpoint (manifest format 3, Hugging Face tokenizer).
+/// Not run in parallel with the other classes: it imports, loads an engine and starts its own server, and
+/// that CPU burst must not slow the timing-sensitive tests (truncated bodies, shutdown) sharing the machine.
+/// </summary>
+[Collection(ImportedModelCollection.Name)]
 public sealed class ImportedModelTests : IDisposable
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "moeserve-served-import-" + Guid.NewGuid().ToString("N"));
@@ -44,4 +49,12 @@ public sealed class ImportedModelTests : IDisposable
             Directory.Delete(_root, recursive: true);
         }
     }
+}
+
+/// <summary>Runs <see cref="ImportedModelTests"/> alone, after the parallel classes.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ImportedModelCollection
+{
+    /// <summary>The collection's name.</summary>
+    public const string Name = "Imported model (not parallel)";
 }
