@@ -15,6 +15,7 @@ internal static class CommandCatalog
         yield return TrainCommand.Create();
         yield return CompareCommand.Create();
         yield return ExportCommand.Create();
+        yield return ImportCommand.Create();
         yield return GenerateCommand.Create();
         yield return EvalCommand.Create();
         yield return BenchCommand.Create();

@@ -12,6 +12,33 @@ public static class CheckpointTensorNames
     /// <summary>Final RMSNorm weight [d].</summary>
     public const string FinalNorm = "norm.weight";
 
+    /// <summary>Untied output head [V, d] (only when config.untiedHead).</summary>
+    public const string OutputHead = "output.weight";
+
+    /// <summary>Query bias [H x hd] (only when config.qkvBias).</summary>
+    /// <param name="layer">Layer index.</param>
+    public static string QBias(int layer) => $"layers.{layer}.attention.wq.bias";
+
+    /// <summary>Key bias [kvHeads x hd] (only when config.qkvBias).</summary>
+    /// <param name="layer">Layer index.</param>
+    public static string KBias(int layer) => $"layers.{layer}.attention.wk.bias";
+
+    /// <summary>Value bias [kvHeads x hd] (only when config.qkvBias).</summary>
+    /// <param name="layer">Layer index.</param>
+    public static string VBias(int layer) => $"layers.{layer}.attention.wv.bias";
+
+    /// <summary>Query RMSNorm weight: [hd] (qkNorm perHead) or [H x hd] (full).</summary>
+    /// <param name="layer">Layer index.</param>
+    public static string QNorm(int layer) => $"layers.{layer}.attention.q_norm.weight";
+
+    /// <summary>Key RMSNorm weight: [hd] (qkNorm perHead) or [kvHeads x hd] (full).</summary>
+    /// <param name="layer">Layer index.</param>
+    public static string KNorm(int layer) => $"layers.{layer}.attention.k_norm.weight";
+
+    /// <summary>Shared expert gate [1, d] (only when config.sharedExpertGate): the shared output is scaled by sigmoid(x Wsg^T).</summary>
+    /// <param name="layer">Layer index.</param>
+    public static string SharedGate(int layer) => $"layers.{layer}.moe.shared_expert_gate.weight";
+
     /// <summary>Attention RMSNorm weight [d] of layer <paramref name="layer"/>.</summary>
     /// <param name="layer">Layer index.</param>
     public static string AttentionNorm(int layer) => $"layers.{layer}.attention_norm.weight";
@@ -75,14 +102,34 @@ public static class CheckpointTensorNames
         int d = config.DModel;
         int h = config.ExpertHidden;
         int hs = config.SharedExpertHidden;
+        int qw = config.QueryWidth;
+        int kvw = config.KeyValueWidth;
         yield return (TokenEmbeddings, [config.VocabSize, d]);
         for (int l = 0; l < config.Layers; l++)
         {
             yield return (AttentionNorm(l), [d]);
-            yield return (Wq(l), [d, d]);
-            yield return (Wk(l), [d, d]);
-            yield return (Wv(l), [d, d]);
-            yield return (Wo(l), [d, d]);
+            yield return (Wq(l), [qw, d]);
+            yield return (Wk(l), [kvw, d]);
+            yield return (Wv(l), [kvw, d]);
+            if (config.QkvBias)
+            {
+                yield return (QBias(l), [qw]);
+                yield return (KBias(l), [kvw]);
+                yield return (VBias(l), [kvw]);
+            }
+
+            if (config.QkNorm == QkNormKind.PerHead)
+            {
+                yield return (QNorm(l), [config.HeadDim]);
+                yield return (KNorm(l), [config.HeadDim]);
+            }
+            else if (config.QkNorm == QkNormKind.Full)
+            {
+                yield return (QNorm(l), [qw]);
+                yield return (KNorm(l), [kvw]);
+            }
+
+            yield return (Wo(l), [d, qw]);
             yield return (FfnNorm(l), [d]);
             yield return (Gate(l), [config.Experts, d]);
             for (int j = 0; j < config.Experts; j++)
@@ -97,28 +144,37 @@ public static class CheckpointTensorNames
                 yield return (SharedW1(l), [hs, d]);
                 yield return (SharedW2(l), [d, hs]);
                 yield return (SharedW3(l), [hs, d]);
+                if (config.SharedExpertGate)
+                {
+                    yield return (SharedGate(l), [1, d]);
+                }
             }
         }
 
         yield return (FinalNorm, [d]);
+        if (config.UntiedHead)
+        {
+            yield return (OutputHead, [config.VocabSize, d]);
+        }
     }
 
     /// <summary>Every missing tensor and shape mismatch of <paramref name="weights"/> against <paramref name="config"/>.</summary>
     /// <param name="config">The model configuration.</param>
     /// <param name="weights">The loaded weights.</param>
-    public static IReadOnlyList<string> Check(ModelConfig config, SafeTensorsContent weights)
+    public static IReadOnlyList<string> Check(ModelConfig config, ITensorSource weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
         var errors = new List<string>();
         foreach (var (name, shape) in Expected(config))
         {
-            if (!weights.Tensors.TryGetValue(name, out var tensor))
+            int[]? actual = weights.ShapeOf(name);
+            if (actual is null)
             {
-                errors.Add($"{weights.Source}: missing tensor '{name}' [{string.Join(", ", shape)}]");
+                errors.Add($"{weights.Source}: missing tensor '{weights.DescribeName(name)}' [{string.Join(", ", shape)}]");
             }
-            else if (!tensor.Shape.AsSpan().SequenceEqual(shape))
+            else if (!actual.AsSpan().SequenceEqual(shape))
             {
-                errors.Add($"{weights.Source}: tensor '{name}' has shape {tensor.ShapeText}, expected [{string.Join(", ", shape)}]");
+                errors.Add($"{weights.Source}: tensor '{weights.DescribeName(name)}' has shape [{string.Join(", ", actual)}], expected [{string.Join(", ", shape)}]");
             }
         }
 

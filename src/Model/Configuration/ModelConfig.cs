@@ -50,9 +50,49 @@ public sealed record ModelConfig
     /// <summary>Whether the chosen experts' gates are divided by their sum.</summary>
     public bool Renormalize { get; init; } = true;
 
-    /// <summary>Width of one attention head (d / H).</summary>
+    /// <summary>
+    /// Key/value heads for grouped-query attention (query head h reads key/value head h / (heads / kvHeads));
+    /// 0 (the default, not written) means one per query head.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int KvHeads { get; init; }
+
+    /// <summary>Explicit width of one attention head ("headDim"); 0 (the default, not written) means d / H.</summary>
+    [JsonPropertyName("headDim")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ExplicitHeadDim { get; init; }
+
+    /// <summary>RMSNorm of queries and keys before RoPE (none, per head over hd as Qwen3, or over the whole projection as OLMoE).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public QkNormKind QkNorm { get; init; }
+
+    /// <summary>Whether the Q, K and V projections have biases (Qwen2-MoE); Wo never has one.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool QkvBias { get; init; }
+
+    /// <summary>Whether the shared expert's output is scaled by sigmoid(x Wsg^T) (Qwen2-MoE's shared_expert_gate) instead of 1.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool SharedExpertGate { get; init; }
+
+    /// <summary>Whether the output head has its own weight (lm_head) instead of the token embedding (tied).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool UntiedHead { get; init; }
+
+    /// <summary>Width of one attention head: headDim when given, else d / H.</summary>
     [JsonIgnore]
-    public int HeadDim => Heads > 0 ? DModel / Heads : 0;
+    public int HeadDim => ExplicitHeadDim > 0 ? ExplicitHeadDim : Heads > 0 ? DModel / Heads : 0;
+
+    /// <summary>Key/value heads actually used (kvHeads, or heads when 0).</summary>
+    [JsonIgnore]
+    public int KeyValueHeads => KvHeads > 0 ? KvHeads : Heads;
+
+    /// <summary>Width of the concatenated query heads (H x hd), the attention output's width.</summary>
+    [JsonIgnore]
+    public int QueryWidth => Heads * HeadDim;
+
+    /// <summary>Width of the concatenated key (or value) heads (kvHeads x hd).</summary>
+    [JsonIgnore]
+    public int KeyValueWidth => KeyValueHeads * HeadDim;
 
     /// <summary>Whether a shared expert exists.</summary>
     [JsonIgnore]
@@ -75,7 +115,35 @@ public sealed record ModelConfig
             errors.Add($"sharedExpertHidden must be 0 (none) or positive, got {SharedExpertHidden}.");
         }
 
-        if (DModel > 0 && Heads > 0)
+        if (KvHeads < 0)
+        {
+            errors.Add($"kvHeads must be 0 (one per head) or positive, got {KvHeads}.");
+        }
+        else if (KvHeads > 0 && Heads > 0 && Heads % KvHeads != 0)
+        {
+            errors.Add($"heads ({Heads}) must be a multiple of kvHeads ({KvHeads}).");
+        }
+
+        if (ExplicitHeadDim < 0)
+        {
+            errors.Add($"headDim must be 0 (d / heads) or positive, got {ExplicitHeadDim}.");
+        }
+        else if (ExplicitHeadDim > 0 && ExplicitHeadDim % 2 != 0)
+        {
+            errors.Add($"headDim ({ExplicitHeadDim}) must be even for rotate-half RoPE.");
+        }
+
+        if (!Enum.IsDefined(QkNorm))
+        {
+            errors.Add($"qkNorm must be \"none\", \"perHead\" or \"full\", got {(int)QkNorm}.");
+        }
+
+        if (SharedExpertGate && SharedExpertHidden <= 0)
+        {
+            errors.Add("sharedExpertGate needs a shared expert (sharedExpertHidden > 0).");
+        }
+
+        if (DModel > 0 && Heads > 0 && ExplicitHeadDim == 0)
         {
             if (DModel % Heads != 0)
             {

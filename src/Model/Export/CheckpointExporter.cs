@@ -53,7 +53,8 @@ public sealed class CheckpointExporter
             cancellationToken.ThrowIfCancellationRequested();
             long size = WriteGraph(build(), Path.Combine(outDir, file));
             bytes += size;
-            progress?.Report(new ExportProgress(++done, total, file, size));
+            done++;
+            progress?.Report(new ExportProgress(done, total, file, size));
         }
 
         var layout = new CheckpointLayout(options.CheckpointDirectory);
@@ -63,7 +64,8 @@ public sealed class CheckpointExporter
             File.Copy(from, to, overwrite: true);
             long size = new FileInfo(to).Length;
             bytes += size;
-            progress?.Report(new ExportProgress(++done, total, name, size));
+            done++;
+            progress?.Report(new ExportProgress(done, total, name, size));
         }
 
         var manifest = new ModelManifest
@@ -107,7 +109,8 @@ public sealed class CheckpointExporter
         manifest.Save(outDir);
         long manifestBytes = new FileInfo(Path.Combine(outDir, ModelManifest.FileName)).Length;
         bytes += manifestBytes;
-        progress?.Report(new ExportProgress(++done, total, ModelManifest.FileName, manifestBytes));
+        done++;
+        progress?.Report(new ExportProgress(done, total, ModelManifest.FileName, manifestBytes));
         return new ExportResult(manifest, outDir, done, bytes, _time.GetElapsedTime(start));
     }
 

@@ -16,10 +16,15 @@ public sealed record ModelManifest
     public const string FileName = "manifest.json";
 
     /// <summary>
-    /// The format version this library writes and reads. 2: per layer a qkv and a post graph over all tokens
-    /// of a step (1 had one dense graph per sequence with the KV cache passed through it).
+    /// The format version this library writes. 3: the config may describe grouped-query attention, an explicit
+    /// head width, q/k norms, q/k/v biases, a gated shared expert and an untied head; the tokenizer has a kind
+    /// (MoeServe's tiktoken pair or a Hugging Face tokenizer.json); BOS and EOS ids. 2: per layer a qkv and a
+    /// post graph over all tokens of a step (1 had one dense graph per sequence with the KV cache passed through it).
     /// </summary>
-    public const int CurrentFormatVersion = 2;
+    public const int CurrentFormatVersion = 3;
+
+    /// <summary>The oldest format version this library still reads (2: the same graphs, none of format 3's additions).</summary>
+    public const int OldestReadableFormatVersion = 2;
 
     /// <summary>Format version of this manifest.</summary>
     public int FormatVersion { get; init; } = CurrentFormatVersion;
@@ -42,8 +47,21 @@ public sealed record ModelManifest
     /// <summary>Special tokens and their ids (from tokenizer.json).</summary>
     public IReadOnlyDictionary<string, int> SpecialTokens { get; init; } = new Dictionary<string, int>();
 
-    /// <summary>Id of the end-of-text token, which ends generation (-1 when the tokenizer has none).</summary>
+    /// <summary>Id of the end-of-text token, which ends generation (-1 when the tokenizer has none); with several EOS ids, the first.</summary>
     public int EndOfTextId { get; init; } = -1;
+
+    /// <summary>Format 3: every id that ends generation (Hugging Face's eos_token_id may be a list); empty means just <see cref="EndOfTextId"/>.</summary>
+    public IReadOnlyList<int> EndOfSequenceIds { get; init; } = [];
+
+    /// <summary>Format 3: the beginning-of-sequence id (-1 when none); whether it is prepended is <see cref="AddBos"/>.</summary>
+    public int BosId { get; init; } = -1;
+
+    /// <summary>Format 3: whether a prompt starts with <see cref="BosId"/> (Hugging Face's add_bos_token).</summary>
+    public bool AddBos { get; init; }
+
+    /// <summary>Every id that ends generation: <see cref="EndOfSequenceIds"/>, else <see cref="EndOfTextId"/> when set.</summary>
+    public IReadOnlyList<int> StopTokenIds() =>
+        EndOfSequenceIds is { Count: > 0 } ids ? ids : EndOfTextId >= 0 ? [EndOfTextId] : [];
 
     /// <summary>Routing: score function, top-K, renormalisation and per-layer q.</summary>
     public required ManifestRouting Routing { get; init; }
@@ -81,8 +99,10 @@ public sealed record ModelManifest
         }
 
         yield return Graphs.Head;
-        yield return Tokenizer.Vocabulary;
-        yield return Tokenizer.Description;
+        foreach (string file in Tokenizer.Files())
+        {
+            yield return file;
+        }
     }
 
     /// <summary>The manifest as indented camelCase JSON.</summary>
@@ -168,14 +188,55 @@ public sealed record ManifestLayer
     public string? Shared { get; init; }
 }
 
-/// <summary>The tokenizer files (src/Text format), relative to the manifest.</summary>
+/// <summary>Which kind of tokenizer files a model directory has.</summary>
+public enum TokenizerKind
+{
+    /// <summary>MoeServe's own pair (src/Text): tokenizer.tiktoken plus its tokenizer.json description (special tokens, pattern).</summary>
+    Tiktoken = 0,
+
+    /// <summary>A Hugging Face tokenizer.json (the tokenizers library's format) plus tokenizer_config.json when the source had one.</summary>
+    HuggingFace = 1,
+}
+
+/// <summary>The tokenizer files, relative to the manifest.</summary>
 public sealed record ManifestTokenizer
 {
-    /// <summary>tokenizer.tiktoken: "base64(token bytes) rank" per line.</summary>
+    /// <summary>Which kind of files these are (format 2 manifests have no kind: tiktoken).</summary>
+    public TokenizerKind Kind { get; init; } = TokenizerKind.Tiktoken;
+
+    /// <summary>Tiktoken kind: tokenizer.tiktoken, "base64(token bytes) rank" per line.</summary>
     public string Vocabulary { get; init; } = CheckpointLayout.TokenizerTiktokenFileName;
 
-    /// <summary>tokenizer.json: special tokens, pre-tokenizer pattern.</summary>
+    /// <summary>Tiktoken kind: MoeServe's tokenizer.json (special tokens, pre-tokenizer pattern).</summary>
     public string Description { get; init; } = CheckpointLayout.TokenizerJsonFileName;
+
+    /// <summary>Hugging Face kind: the tokenizer.json copied from the source.</summary>
+    public string? HuggingFaceTokenizer { get; init; }
+
+    /// <summary>Hugging Face kind: the tokenizer_config.json copied from the source (chat template, special tokens), or null.</summary>
+    public string? HuggingFaceConfig { get; init; }
+
+    /// <summary>The files of this kind.</summary>
+    public IEnumerable<string> Files()
+    {
+        if (Kind == TokenizerKind.HuggingFace)
+        {
+            if (HuggingFaceTokenizer is not null)
+            {
+                yield return HuggingFaceTokenizer;
+            }
+
+            if (HuggingFaceConfig is not null)
+            {
+                yield return HuggingFaceConfig;
+            }
+
+            yield break;
+        }
+
+        yield return Vocabulary;
+        yield return Description;
+    }
 }
 
 /// <summary>How tokens choose experts at serving time.</summary>
@@ -208,4 +269,7 @@ public sealed record ManifestExportInfo
 
     /// <summary>The tool that wrote the model.</summary>
     public string Tool { get; init; } = "moeserve export";
+
+    /// <summary>Import only: the source's format ("huggingface" or "gguf"), its model_type, and how routing q was set.</summary>
+    public JsonObject? Import { get; init; }
 }

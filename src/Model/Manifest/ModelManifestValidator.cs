@@ -10,13 +10,13 @@ public static class ModelManifestValidator
     {
         ArgumentNullException.ThrowIfNull(manifest);
         var errors = new List<string>();
-        if (manifest.FormatVersion != ModelManifest.CurrentFormatVersion)
+        if (manifest.FormatVersion < ModelManifest.OldestReadableFormatVersion || manifest.FormatVersion > ModelManifest.CurrentFormatVersion)
         {
             // An older format names other graphs: every further check would only add noise.
             string hint = manifest.FormatVersion < ModelManifest.CurrentFormatVersion
                 ? " Format 1 had one dense graph per sequence; re-export the model: export --checkpoint <checkpoint dir> --out <model dir>."
                 : " Update this build.";
-            errors.Add($"formatVersion is {manifest.FormatVersion}; this build reads version {ModelManifest.CurrentFormatVersion}.{hint}");
+            errors.Add($"formatVersion is {manifest.FormatVersion}; this build reads version {ModelManifest.OldestReadableFormatVersion} or {ModelManifest.CurrentFormatVersion}.{hint}");
             return errors;
         }
 
@@ -61,6 +61,31 @@ public static class ModelManifestValidator
         if (manifest.Tokenizer is null)
         {
             errors.Add("tokenizer is missing.");
+        }
+        else if (manifest.Tokenizer.Kind == TokenizerKind.HuggingFace && string.IsNullOrWhiteSpace(manifest.Tokenizer.HuggingFaceTokenizer))
+        {
+            errors.Add("tokenizer.kind is huggingFace but tokenizer.huggingFaceTokenizer is missing.");
+        }
+
+        if (manifest.FormatVersion < 3 && config is not null && (config.KvHeads != 0 || config.ExplicitHeadDim != 0 || config.QkNorm != QkNormKind.None || config.QkvBias || config.SharedExpertGate || config.UntiedHead || manifest.Tokenizer?.Kind != TokenizerKind.Tiktoken))
+        {
+            errors.Add($"formatVersion {manifest.FormatVersion} cannot describe kvHeads, headDim, qkNorm, qkvBias, sharedExpertGate, untiedHead or a Hugging Face tokenizer; it must be {ModelManifest.CurrentFormatVersion}.");
+        }
+
+        if (config is not null)
+        {
+            foreach (int id in manifest.EndOfSequenceIds ?? [])
+            {
+                if (id < 0 || id >= config.VocabSize)
+                {
+                    errors.Add($"endOfSequenceIds contains {id}, outside [0, {config.VocabSize}).");
+                }
+            }
+
+            if (manifest.BosId >= config.VocabSize)
+            {
+                errors.Add($"bosId {manifest.BosId} is outside the vocabulary (vocabSize {config.VocabSize}).");
+            }
         }
 
         if (directory is not null && manifest.Graphs is not null && manifest.Tokenizer is not null)

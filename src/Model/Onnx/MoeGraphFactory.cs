@@ -12,15 +12,15 @@ public sealed class MoeGraphFactory
     private const string TokenDim = "N";
 
     private readonly ModelConfig _config;
-    private readonly SafeTensorsContent _weights;
+    private readonly ITensorSource _weights;
     private readonly TensorDType _weightType;
 
     /// <summary>Prepares graph building; checks that every expected tensor exists with its shape.</summary>
     /// <param name="config">The model configuration (validated here).</param>
-    /// <param name="weights">The checkpoint's weights.</param>
+    /// <param name="weights">The checkpoint's weights (read one tensor at a time, when a graph needs it).</param>
     /// <param name="weightType">How weights are stored inside the graphs.</param>
     /// <exception cref="InvalidDataException">Config invalid or tensors missing/mis-shaped; every problem listed.</exception>
-    public MoeGraphFactory(ModelConfig config, SafeTensorsContent weights, TensorDType weightType)
+    public MoeGraphFactory(ModelConfig config, ITensorSource weights, TensorDType weightType)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
@@ -50,7 +50,10 @@ public sealed class MoeGraphFactory
     public static TensorDType StoredType(string tensorName, TensorDType requested)
     {
         ArgumentNullException.ThrowIfNull(tensorName);
-        bool alwaysFloat32 = tensorName.EndsWith("norm.weight", StringComparison.Ordinal) || tensorName.EndsWith(".moe.gate.weight", StringComparison.Ordinal);
+        bool alwaysFloat32 = tensorName.EndsWith("norm.weight", StringComparison.Ordinal)
+            || tensorName.EndsWith(".moe.gate.weight", StringComparison.Ordinal)
+            || tensorName.EndsWith(".bias", StringComparison.Ordinal)
+            || tensorName.EndsWith(".shared_expert_gate.weight", StringComparison.Ordinal);
         return alwaysFloat32 ? TensorDType.Float32 : requested;
     }
 
@@ -59,23 +62,25 @@ public sealed class MoeGraphFactory
     {
         var g = new OnnxGraphBuilder("embed", _weightType);
         string ids = g.Int64Input(GraphNames.InputIds, TokenDim);
-        var table = _weights.Get(CheckpointTensorNames.TokenEmbeddings);
+        var table = _weights.Read(CheckpointTensorNames.TokenEmbeddings);
         string e = g.Weight("tok_embeddings", table.Shape, table.Data);
         string hidden = g.Op("Gather", [e, ids], ("axis", 0L));
         g.FloatOutput(GraphNames.Hidden, hidden, TokenDim, _config.DModel);
         return g.Build("MoeServe embedding: hidden = E[input_ids]");
     }
 
-    /// <summary>head.onnx: hidden [N, d] -> logits [N, V] = RMSNorm(hidden, norm) E^T (tied embedding).</summary>
+    /// <summary>head.onnx: hidden [N, d] -> logits [N, V] = RMSNorm(hidden, norm) E^T (tied embedding) or lm_head^T (untied).</summary>
     public ModelProto BuildHead()
     {
         var g = new OnnxGraphBuilder("head", _weightType);
         string hidden = g.FloatInput(GraphNames.Hidden, TokenDim, _config.DModel);
         string normed = RmsNorm(g, hidden, CheckpointTensorNames.FinalNorm, "norm");
-        string et = TransposedWeight(g, CheckpointTensorNames.TokenEmbeddings, "tok_embeddings_t");
+        string et = _config.UntiedHead
+            ? TransposedWeight(g, CheckpointTensorNames.OutputHead, "output_t")
+            : TransposedWeight(g, CheckpointTensorNames.TokenEmbeddings, "tok_embeddings_t");
         string logits = g.Op("MatMul", [normed, et]);
         g.FloatOutput(GraphNames.Logits, logits, TokenDim, _config.VocabSize);
-        return g.Build("MoeServe head: logits = RMSNorm(hidden) E^T");
+        return g.Build(_config.UntiedHead ? "MoeServe head: logits = RMSNorm(hidden) W_out^T" : "MoeServe head: logits = RMSNorm(hidden) E^T");
     }
 
     /// <summary>layer{l}.expert{j}.onnx: x [N, d] -> y [N, d] = (silu(x W1^T) * (x W3^T)) W2^T.</summary>
@@ -112,7 +117,8 @@ public sealed class MoeGraphFactory
             CheckpointTensorNames.SharedW1(layer),
             CheckpointTensorNames.SharedW3(layer),
             CheckpointTensorNames.SharedW2(layer),
-            _config.SharedExpertHidden);
+            _config.SharedExpertHidden,
+            _config.SharedExpertGate ? CheckpointTensorNames.SharedGate(layer) : null);
     }
 
     /// <summary>
@@ -126,35 +132,68 @@ public sealed class MoeGraphFactory
         CheckLayer(layer);
         int d = _config.DModel;
         int heads = _config.Heads;
+        int kvHeads = _config.KeyValueHeads;
         int hd = _config.HeadDim;
+        int qw = _config.QueryWidth;
+        int kvw = _config.KeyValueWidth;
+        int total = qw + (2 * kvw);
         var g = new OnnxGraphBuilder($"layer{layer}_qkv", _weightType);
         string hidden = g.FloatInput(GraphNames.Hidden, TokenDim, d);
         string positions = g.Int64Input(GraphNames.Positions, TokenDim);
 
         string a = RmsNorm(g, hidden, CheckpointTensorNames.AttentionNorm(layer), "attention_norm");
 
-        // One [d, 3d] MatMul then a Split: one GEMM instead of three small ones.
-        float[] fused = new float[d * 3 * d];
+        // One [d, qw + 2 kvw] MatMul then a Split: one GEMM instead of three small ones.
+        float[] fused = new float[d * total];
         string[] names = [CheckpointTensorNames.Wq(layer), CheckpointTensorNames.Wk(layer), CheckpointTensorNames.Wv(layer)];
+        int[] widths = [qw, kvw, kvw];
+        int column = 0;
         for (int w = 0; w < 3; w++)
         {
-            var weight = _weights.Get(names[w]);
-            for (int o = 0; o < d; o++)
+            var weight = _weights.Read(names[w]);
+            int rows = widths[w];
+            for (int o = 0; o < rows; o++)
             {
                 for (int i = 0; i < d; i++)
                 {
-                    fused[(i * 3 * d) + (w * d) + o] = weight.Data[(o * d) + i];
+                    fused[(i * total) + column + o] = weight.Data[(o * d) + i];
                 }
             }
+
+            column += rows;
         }
 
-        string wqkv = g.Weight("wqkv_t", [d, 3 * d], fused, StoredType(names[0], _weightType) == TensorDType.Float32);
+        string wqkv = g.Weight("wqkv_t", [d, total], fused, StoredType(names[0], _weightType) == TensorDType.Float32);
         string both = g.Op("MatMul", [a, wqkv]);
-        var parts = g.Node("Split", [both, g.Int64Constant("split_sizes", d, d, d)], [g.Fresh("q_proj"), g.Fresh("k_proj"), g.Fresh("v_proj")], ("axis", 1L));
-        string headShape = g.Int64Constant("head_shape", -1, heads, hd);
-        string q = g.Op("Reshape", [parts[0], headShape]);
-        string k = g.Op("Reshape", [parts[1], headShape]);
-        string v = g.Op("Reshape", [parts[2], headShape]);
+        if (_config.QkvBias)
+        {
+            float[] bias = new float[total];
+            _weights.Read(CheckpointTensorNames.QBias(layer)).Data.CopyTo(bias, 0);
+            _weights.Read(CheckpointTensorNames.KBias(layer)).Data.CopyTo(bias, qw);
+            _weights.Read(CheckpointTensorNames.VBias(layer)).Data.CopyTo(bias, qw + kvw);
+            both = g.Op("Add", [both, g.Weight("qkv_bias", [total], bias, keepFloat32: true)]);
+        }
+
+        var parts = g.Node("Split", [both, g.Int64Constant("split_sizes", qw, kvw, kvw)], [g.Fresh("q_proj"), g.Fresh("k_proj"), g.Fresh("v_proj")], ("axis", 1L));
+        string qFlat = parts[0];
+        string kFlat = parts[1];
+        if (_config.QkNorm == QkNormKind.Full)
+        {
+            // OLMoE: RMSNorm over the whole projection before it is split into heads.
+            qFlat = RmsNorm(g, qFlat, CheckpointTensorNames.QNorm(layer), "q_norm");
+            kFlat = RmsNorm(g, kFlat, CheckpointTensorNames.KNorm(layer), "k_norm");
+        }
+
+        string q = g.Op("Reshape", [qFlat, g.Int64Constant("q_shape", -1, heads, hd)]);
+        string kvShape = g.Int64Constant("kv_shape", -1, kvHeads, hd);
+        string k = g.Op("Reshape", [kFlat, kvShape]);
+        string v = g.Op("Reshape", [parts[2], kvShape]);
+        if (_config.QkNorm == QkNormKind.PerHead)
+        {
+            // Qwen3-MoE: RMSNorm of each head over hd, one weight shared by the heads.
+            q = RmsNorm(g, q, CheckpointTensorNames.QNorm(layer), "q_norm");
+            k = RmsNorm(g, k, CheckpointTensorNames.KNorm(layer), "k_norm");
+        }
 
         // cos/sin [N, hd] -> [N, 1, hd] to broadcast over the heads of [N, H, hd].
         var (cos, sin) = RopeTables(g, positions, hd);
@@ -165,8 +204,8 @@ public sealed class MoeGraphFactory
         string kr = Rope(g, k, cosH, sinH, hd);
 
         g.FloatOutput(GraphNames.Query, qr, TokenDim, heads, hd);
-        g.FloatOutput(GraphNames.Key, kr, TokenDim, heads, hd);
-        g.FloatOutput(GraphNames.Value, v, TokenDim, heads, hd);
+        g.FloatOutput(GraphNames.Key, kr, TokenDim, kvHeads, hd);
+        g.FloatOutput(GraphNames.Value, v, TokenDim, kvHeads, hd);
         return g.Build($"MoeServe layer {layer} before attention: attention norm, Q/K/V, RoPE");
     }
 
@@ -181,7 +220,7 @@ public sealed class MoeGraphFactory
         int d = _config.DModel;
         var g = new OnnxGraphBuilder($"layer{layer}_post", _weightType);
         string hidden = g.FloatInput(GraphNames.Hidden, TokenDim, d);
-        string merged = g.FloatInput(GraphNames.Attention, TokenDim, d);
+        string merged = g.FloatInput(GraphNames.Attention, TokenDim, _config.QueryWidth);
         string attention = g.Op("MatMul", [merged, TransposedWeight(g, CheckpointTensorNames.Wo(layer), "wo_t")]);
         string residual = g.Op("Add", [hidden, attention]);
         string ffnInput = RmsNorm(g, residual, CheckpointTensorNames.FfnNorm(layer), "ffn_norm");
@@ -193,15 +232,15 @@ public sealed class MoeGraphFactory
         return g.Build($"MoeServe layer {layer} after attention: Wo, residual, ffn norm, router logits");
     }
 
-    private ModelProto BuildSwiGlu(string graphName, string w1Name, string w3Name, string w2Name, int hidden)
+    private ModelProto BuildSwiGlu(string graphName, string w1Name, string w3Name, string w2Name, int hidden, string? sigmoidGateName = null)
     {
         int d = _config.DModel;
         var g = new OnnxGraphBuilder(graphName, _weightType);
         string x = g.FloatInput(GraphNames.ExpertInput, TokenDim, d);
 
         // W1 and W3 share their input: one [d, 2h] MatMul then a Split beats two small GEMMs at small N.
-        var w1 = _weights.Get(w1Name);
-        var w3 = _weights.Get(w3Name);
+        var w1 = _weights.Read(w1Name);
+        var w3 = _weights.Read(w3Name);
         float[] fused = new float[d * 2 * hidden];
         for (int i = 0; i < d; i++)
         {
@@ -218,6 +257,13 @@ public sealed class MoeGraphFactory
         string silu = g.Op("Mul", [halves[0], g.Op("Sigmoid", [halves[0]])]);
         string product = g.Op("Mul", [silu, halves[1]]);
         string y = g.Op("MatMul", [product, TransposedWeight(g, w2Name, "w2_t")]);
+        if (sigmoidGateName is not null)
+        {
+            // Qwen2-MoE's shared expert: y * sigmoid(x Wsg^T), one scalar gate per token.
+            string gate = g.Op("Sigmoid", [g.Op("MatMul", [x, TransposedWeight(g, sigmoidGateName, "shared_gate_t")])]);
+            y = g.Op("Mul", [y, gate]);
+        }
+
         g.FloatOutput(GraphNames.ExpertOutput, y, TokenDim, d);
         return g.Build($"MoeServe SwiGLU expert {graphName}: y = (silu(x W1^T) * (x W3^T)) W2^T");
     }
@@ -225,7 +271,7 @@ public sealed class MoeGraphFactory
     // Pow -> ReduceMean -> Add -> Sqrt -> Div -> Mul: the pattern ONNX Runtime fuses into SimplifiedLayerNormalization.
     private string RmsNorm(OnnxGraphBuilder g, string x, string weightName, string hint)
     {
-        var weight = _weights.Get(weightName);
+        var weight = _weights.Read(weightName);
         string w = g.Weight(hint, weight.Shape, weight.Data, StoredType(weightName, _weightType) == TensorDType.Float32);
         string squared = g.Op("Pow", [x, g.Scalar("two", 2f)]);
         string mean = g.Op("ReduceMean", [squared], ("axes", new long[] { -1 }), ("keepdims", 1L));
@@ -235,7 +281,7 @@ public sealed class MoeGraphFactory
 
     private string TransposedWeight(OnnxGraphBuilder g, string name, string hint)
     {
-        var tensor = _weights.Get(name);
+        var tensor = _weights.Read(name);
         int rows = tensor.Shape[0];
         int cols = tensor.Shape[1];
         float[] t = new float[tensor.ElementCount];

@@ -21,6 +21,11 @@ public sealed class ReferenceMoeModel
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
         config.EnsureValid();
+        if (config.KeyValueHeads != config.Heads || config.HeadDim * config.Heads != config.DModel || config.QkNorm != QkNormKind.None || config.QkvBias || config.SharedExpertGate || config.UntiedHead)
+        {
+            throw new NotSupportedException("The reference forward pass covers MoeServe's own architecture only (no GQA, explicit head width, q/k norm, biases, shared gate or untied head); imported families are checked by the import tests' own references.");
+        }
+
         var errors = CheckpointTensorNames.Check(config, weights);
         if (errors.Count > 0)
         {

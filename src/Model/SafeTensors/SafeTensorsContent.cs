@@ -1,7 +1,7 @@
 namespace MoeServe.Model;
 
 /// <summary>The tensors (widened to float32) and metadata read from one safetensors file.</summary>
-public sealed class SafeTensorsContent
+public sealed class SafeTensorsContent : ITensorSource
 {
     internal SafeTensorsContent(string source, IReadOnlyDictionary<string, FloatTensor> tensors, IReadOnlyDictionary<string, TensorDType> storedTypes, IReadOnlyDictionary<string, string> metadata)
     {
@@ -32,6 +32,15 @@ public sealed class SafeTensorsContent
 
     /// <summary>The header's "__metadata__" map (empty when absent).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <inheritdoc/>
+    public int[]? ShapeOf(string name) => Tensors.TryGetValue(name, out var tensor) ? tensor.Shape : null;
+
+    /// <inheritdoc/>
+    public FloatTensor Read(string name) => Get(name);
+
+    /// <inheritdoc/>
+    public string DescribeName(string name) => name;
 
     /// <summary>The named tensor; throws <see cref="KeyNotFoundException"/> naming the tensor and file when missing.</summary>
     /// <param name="name">Tensor name.</param>

@@ -39,7 +39,7 @@ internal sealed class ForwardStep : IDisposable
         int m = _config.Experts;
         _scoreFunction = _config.ScoreFunction;
         _policies = CreatePolicies(options, manifest);
-        _ws = new Workspace(options.MaxBatchTokens, options.MaxSequences, _config.DModel, m, _config.TopK, _config.VocabSize, options.ExpertWorkers);
+        _ws = new Workspace(options.MaxBatchTokens, options.MaxSequences, _config.DModel, _config.QueryWidth, _config.KeyValueWidth, m, _config.TopK, _config.VocabSize, options.ExpertWorkers);
         _pool = new WorkerPool(options.ExpertWorkers);
         var slots = Enumerable.Range(0, options.ExpertWorkers).Select(_ => new WorkerSlots(_config.ContextLength)).ToArray();
         _context = new StepContext(graphs, _config, _ws, slots, _plan, _runOptions);
@@ -72,6 +72,7 @@ internal sealed class ForwardStep : IDisposable
         int d = _config.DModel;
         int n = batch.Length;
         int heads = _config.Heads;
+        int kvHeads = _config.KeyValueHeads;
         int headDim = _config.HeadDim;
         int vocab = _config.VocabSize;
 
@@ -118,7 +119,7 @@ internal sealed class ForwardStep : IDisposable
                 _graphs.Qkv[l],
                 total,
                 [Operand.Matrix(ws.HiddenA, d), Operand.Rows(ws.Positions)],
-                [Operand.Heads(ws.Query, heads, headDim), Operand.Heads(ws.Key, heads, headDim), Operand.Heads(ws.Value, heads, headDim)]);
+                [Operand.Heads(ws.Query, heads, headDim), Operand.Heads(ws.Key, kvHeads, headDim), Operand.Heads(ws.Value, kvHeads, headDim)]);
             long ta = Stopwatch.GetTimestamp();
             _attentionPhase.Layer = l;
             _pool.Run(_attentionPhase, ws.ItemOrder, n, inline: total < _options.MinParallelTokens);
@@ -126,7 +127,7 @@ internal sealed class ForwardStep : IDisposable
             RunDense(
                 _graphs.Post[l],
                 total,
-                [Operand.Matrix(ws.HiddenA, d), Operand.Matrix(ws.Attention, d)],
+                [Operand.Matrix(ws.HiddenA, d), Operand.Matrix(ws.Attention, _config.QueryWidth)],
                 [Operand.Matrix(ws.HiddenB, d), Operand.Matrix(ws.FfnInput, d), Operand.Matrix(ws.RouterLogits, _config.Experts)]);
             long t1 = Stopwatch.GetTimestamp();
             denseSeconds += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;

@@ -4,7 +4,6 @@ using MoeServe.Model;
 using MoeServe.Router;
 using MoeServe.Runtime.Experts;
 using MoeServe.Runtime.Sessions;
-using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Runtime;
 
@@ -27,8 +26,7 @@ internal static partial class ModelLoader
             throw new ArgumentException(ErrorList.Format("Invalid runtime options", placementErrors));
         }
 
-        string tokenizerDirectory = Path.GetDirectoryName(Path.GetFullPath(Path.Combine(directory, manifest.Tokenizer.Description)))!;
-        var tokenizer = TokenizerFiles.Load(tokenizerDirectory);
+        var tokenizer = ModelTokenizerLoader.Load(directory, manifest);
 
         int layers = config.Layers;
         int m = config.Experts;

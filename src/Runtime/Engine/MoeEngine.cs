@@ -32,10 +32,11 @@ public sealed class MoeEngine : IDisposable
         Options = options;
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("MoeServe.Runtime.MoeEngine");
         _model = ModelLoader.Load(options, logger, cudaProbe);
+        StopTokenIds = _model.Manifest.StopTokenIds();
         var config = _model.Manifest.Config;
         try
         {
-            _cachePool = new KvCachePool(config.Layers, config.Heads, config.HeadDim, config.ContextLength, options.MaxSequences);
+            _cachePool = new KvCachePool(config.Layers, config.KeyValueHeads, config.HeadDim, config.ContextLength, options.MaxSequences);
             _step = new ForwardStep(_model.Graphs, _model.Manifest, options);
         }
         catch
@@ -86,6 +87,23 @@ public sealed class MoeEngine : IDisposable
 
     /// <summary>Id of the end-of-text special token, or -1 when the tokenizer has none.</summary>
     public int EndOfTextTokenId => _model.Manifest.EndOfTextId;
+
+    /// <summary>Every id that ends generation: the manifest's end-of-sequence ids (a Hugging Face eos_token_id list), else the end-of-text id; empty when none.</summary>
+    public IReadOnlyList<int> StopTokenIds { get; }
+
+    /// <summary>
+    /// Encodes a prompt as the model expects it: the tokenizer's ids, with the manifest's BOS id in front
+    /// when the model asks for one (an imported model whose tokenizer_config.json has add_bos_token true).
+    /// </summary>
+    /// <param name="text">The prompt text.</param>
+    public int[] EncodePrompt(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = Tokenizer.EncodeToIds(text);
+        var manifest = _model.Manifest;
+        bool bos = manifest.AddBos && manifest.BosId >= 0 && (ids.Count == 0 || ids[0] != manifest.BosId);
+        return bos ? [manifest.BosId, .. ids] : [.. ids];
+    }
 
     /// <summary>Longest sequence (prompt plus generated tokens) a cache holds.</summary>
     public int ContextLength => Config.ContextLength;

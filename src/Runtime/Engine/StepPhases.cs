@@ -46,35 +46,40 @@ internal sealed class AttentionPhase(StepContext context, int maxSequences) : IW
         int t = _items[item].Tokens.Length;
         int p = cache.Length;
         int off = ws.TokenOffsets[item];
-        int d = config.DModel;
         int heads = config.Heads;
+        int kvHeads = config.KeyValueHeads;
         int hd = config.HeadDim;
+        int qw = config.QueryWidth;
+        int kvw = config.KeyValueWidth;
+        int group = heads / kvHeads;
         int capacity = cache.Capacity;
         float[] keys = cache.Keys(Layer);
         float[] values = cache.Values(Layer);
 
-        // Append in place. Keys: position p + j of head h, channel c at [(h * hd + c) * capacity + p + j];
+        // Append in place. Keys: position p + j of kv head h, channel c at [(h * hd + c) * capacity + p + j];
         // values: at [(h * capacity + p + j) * hd + c] (see KvCache).
         for (int j = 0; j < t; j++)
         {
-            int row = (off + j) * d;
+            int row = (off + j) * kvw;
             int position = p + j;
-            for (int hc = 0; hc < d; hc++)
+            for (int hc = 0; hc < kvw; hc++)
             {
                 keys[(hc * capacity) + position] = ws.Key[row + hc];
             }
 
-            for (int h = 0; h < heads; h++)
+            for (int h = 0; h < kvHeads; h++)
             {
                 ws.Value.AsSpan(row + (h * hd), hd).CopyTo(values.AsSpan(((h * capacity) + position) * hd, hd));
             }
         }
 
+        // Grouped-query attention: query head h reads key/value head h / group (transformers' repeat_kv).
         float scale = 1f / MathF.Sqrt(hd);
         for (int h = 0; h < heads; h++)
         {
-            var headKeys = keys.AsSpan(h * hd * capacity, hd * capacity);
-            var headValues = values.AsSpan(h * hd * capacity, hd * capacity);
+            int kv = h / group;
+            var headKeys = keys.AsSpan(kv * hd * capacity, hd * capacity);
+            var headValues = values.AsSpan(kv * hd * capacity, hd * capacity);
             for (int j = 0; j < t; j++)
             {
                 int visible = p + j + 1;
@@ -83,11 +88,11 @@ internal sealed class AttentionPhase(StepContext context, int maxSequences) : IW
                     headValues,
                     capacity,
                     visible,
-                    ws.Query.AsSpan(((off + j) * d) + (h * hd), hd),
+                    ws.Query.AsSpan(((off + j) * qw) + (h * hd), hd),
                     scale,
                     slot.Scores,
                     slot.Probabilities,
-                    ws.Attention.AsSpan(((off + j) * d) + (h * hd), hd));
+                    ws.Attention.AsSpan(((off + j) * qw) + (h * hd), hd));
             }
         }
     }

@@ -7,17 +7,17 @@ namespace MoeServe.Runtime;
 /// </summary>
 internal sealed class Workspace
 {
-    public Workspace(int maxTokens, int maxSequences, int d, int m, int k, int vocab, int workers)
+    public Workspace(int maxTokens, int maxSequences, int d, int queryWidth, int keyValueWidth, int m, int k, int vocab, int workers)
     {
         Ids = Pinned<long>(maxTokens);
         Positions = Pinned<long>(maxTokens);
         HiddenA = Pinned<float>(maxTokens * d);
         HiddenB = Pinned<float>(maxTokens * d);
         FfnInput = Pinned<float>(maxTokens * d);
-        Query = Pinned<float>(maxTokens * d);
-        Key = Pinned<float>(maxTokens * d);
-        Value = Pinned<float>(maxTokens * d);
-        Attention = Pinned<float>(maxTokens * d);
+        Query = Pinned<float>(maxTokens * queryWidth);
+        Key = Pinned<float>(maxTokens * keyValueWidth);
+        Value = Pinned<float>(maxTokens * keyValueWidth);
+        Attention = Pinned<float>(maxTokens * queryWidth);
         RouterLogits = Pinned<float>(maxTokens * m);
         Scores = Pinned<float>(maxTokens * m);
         Experts = new int[maxTokens * k];
@@ -49,13 +49,13 @@ internal sealed class Workspace
     /// <summary>qkv graph output [tokens, H, hd] (RoPE applied).</summary>
     public float[] Query { get; }
 
-    /// <summary>qkv graph output [tokens, H, hd] (RoPE applied), appended to the caches by the attention.</summary>
+    /// <summary>qkv graph output [tokens, kvHeads, hd] (RoPE applied), appended to the caches by the attention.</summary>
     public float[] Key { get; }
 
-    /// <summary>qkv graph output [tokens, H, hd].</summary>
+    /// <summary>qkv graph output [tokens, kvHeads, hd].</summary>
     public float[] Value { get; }
 
-    /// <summary>Managed attention output [tokens, d] (heads concatenated), the post graph's input.</summary>
+    /// <summary>Managed attention output [tokens, H x hd] (heads concatenated), the post graph's input.</summary>
     public float[] Attention { get; }
 
     public float[] RouterLogits { get; }

@@ -94,7 +94,22 @@ public sealed class IncrementalDecoder : IDisposable
     {
         while (true)
         {
-            var status = _tokenizer.Decode(new ArraySegment<int>(_ids, 0, _count), _chars, out _, out int written);
+            var ids = new ArraySegment<int>(_ids, 0, _count);
+            var status = _tokenizer.Decode(ids, _chars, out _, out int written);
+            if (status == OperationStatus.InvalidData)
+            {
+                // Invalid UTF-8 inside the sequence (not just a partial character at its end): the span
+                // overload stops there, the string overload replaces it with U+FFFD and goes on.
+                string text = _tokenizer.Decode(ids);
+                if (text.Length > _chars.Length)
+                {
+                    Grow(ref _chars, text.Length);
+                }
+
+                text.CopyTo(_chars);
+                return text.Length;
+            }
+
             if (status != OperationStatus.DestinationTooSmall)
             {
                 return written;

@@ -31,7 +31,7 @@ public sealed class TextGenerator
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(parameters);
         parameters.EnsureValid();
-        var promptIds = _engine.Tokenizer.EncodeToIds(prompt).ToArray();
+        var promptIds = _engine.EncodePrompt(prompt);
         if (promptIds.Length == 0)
         {
             throw new ArgumentException("The prompt encodes to no tokens; give some text.", nameof(prompt));
@@ -49,7 +49,7 @@ public sealed class TextGenerator
         var items = new ForwardItem[1];
         var text = new System.Text.StringBuilder();
         using var cache = _engine.CreateCache();
-        using var output = new TokenOutput(_engine.Tokenizer, parameters, _engine.EndOfTextTokenId, promptIds.Length, _engine.ContextLength);
+        using var output = new TokenOutput(_engine.Tokenizer, parameters, _engine.StopTokenIds, promptIds.Length, _engine.ContextLength);
 
         long start = _time.GetTimestamp();
         items[0] = new ForwardItem(cache, promptIds);

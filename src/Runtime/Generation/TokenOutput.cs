@@ -15,6 +15,7 @@ public sealed class TokenOutput : IDisposable
     private readonly IncrementalDecoder _decoder;
     private readonly StopSequenceDetector _stops;
     private readonly int _endOfTextTokenId;
+    private readonly int[] _moreStopTokenIds;
     private readonly int _limit;
     private readonly bool _logprobs;
     private readonly int[] _single = new int[1];
@@ -29,7 +30,23 @@ public sealed class TokenOutput : IDisposable
     /// <param name="logprobs">Whether each step carries the token's text and log-probabilities.</param>
     /// <exception cref="ArgumentOutOfRangeException">The prompt leaves no room in the context.</exception>
     public TokenOutput(Tokenizer tokenizer, SamplingParameters parameters, int endOfTextTokenId, int promptTokens, int contextLength, bool logprobs = false)
+        : this(tokenizer, parameters, endOfTextTokenId >= 0 ? [endOfTextTokenId] : [], promptTokens, contextLength, logprobs)
     {
+    }
+
+    /// <summary>Creates the output of one sequence of a model with several end-of-sequence ids (Hugging Face's eos_token_id list).</summary>
+    /// <param name="tokenizer">The model's tokenizer.</param>
+    /// <param name="parameters">Max tokens, stop strings, whether end-of-text stops.</param>
+    /// <param name="stopTokenIds">Every id that ends the sequence like end-of-text (<see cref="MoeEngine.StopTokenIds"/>).</param>
+    /// <param name="promptTokens">Tokens in the prompt (they count against the context length).</param>
+    /// <param name="contextLength">Most tokens prompt plus completion may hold.</param>
+    /// <param name="logprobs">Whether each step carries the token's text and log-probabilities.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The prompt leaves no room in the context.</exception>
+    public TokenOutput(Tokenizer tokenizer, SamplingParameters parameters, IReadOnlyList<int> stopTokenIds, int promptTokens, int contextLength, bool logprobs = false)
+    {
+        ArgumentNullException.ThrowIfNull(stopTokenIds);
+        int endOfTextTokenId = stopTokenIds.Count > 0 ? stopTokenIds[0] : -1;
+        _moreStopTokenIds = parameters?.StopAtEndOfText == true ? stopTokenIds.Skip(1).ToArray() : [];
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(promptTokens, contextLength);
@@ -60,7 +77,7 @@ public sealed class TokenOutput : IDisposable
             throw new InvalidOperationException("The sequence already finished; no further token is taken.");
         }
 
-        if (chosen.TokenId == _endOfTextTokenId)
+        if (chosen.TokenId == _endOfTextTokenId || (_moreStopTokenIds.Length > 0 && Array.IndexOf(_moreStopTokenIds, chosen.TokenId) >= 0))
         {
             FinishReason = Generation.FinishReason.Stop;
             return new TokenStep(string.Empty, Counted: false, Logprobs: null, FinishReason);

@@ -135,7 +135,8 @@ public sealed class GenerationHandler
                 return (null, ApiError.Invalid($"The model's chat template could not render 'messages': {e.Message}", "messages"));
             }
 
-            prompt = [.. engine.Tokenizer.EncodeToIds(promptText)];
+            // BOS as the model says, once: a template that writes bos_token itself already has it.
+            prompt = engine.EncodePrompt(promptText);
             stop = [.. spec.Stop, .. chat.StopStrings.Where(s => !spec.Stop.Contains(s))];
         }
         else if (spec.PromptTokens is { } ids)
@@ -154,7 +155,7 @@ public sealed class GenerationHandler
         else
         {
             promptText = spec.PromptText!;
-            prompt = [.. engine.Tokenizer.EncodeToIds(promptText)];
+            prompt = engine.EncodePrompt(promptText);
         }
 
         if (prompt.Length == 0)

@@ -17,7 +17,7 @@ internal sealed class ActiveSequence : IDisposable
         Job = job;
         Cache = cache;
         Random = job.Sampling.CreateRandom();
-        Output = new TokenOutput(engine.Tokenizer, job.Sampling, engine.EndOfTextTokenId, job.PromptTokens.Length, cache.Capacity, job.WantsLogprobs);
+        Output = new TokenOutput(engine.Tokenizer, job.Sampling, engine.StopTokenIds, job.PromptTokens.Length, cache.Capacity, job.WantsLogprobs);
         AdmittedTimestamp = admittedTimestamp;
     }
 

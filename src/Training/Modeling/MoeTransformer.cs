@@ -26,6 +26,11 @@ public sealed class MoeTransformer : nn.Module
     {
         ArgumentNullException.ThrowIfNull(config);
         config.EnsureValid();
+        if (config.KeyValueHeads != config.Heads || config.HeadDim * config.Heads != config.DModel || config.QkNorm != QkNormKind.None || config.QkvBias || config.SharedExpertGate || config.UntiedHead)
+        {
+            throw new NotSupportedException("Training builds MoeServe's own architecture only; kvHeads, headDim, qkNorm, qkvBias, sharedExpertGate and untiedHead describe imported models (docs/importing.md).");
+        }
+
         Config = config;
         _rope = new RotaryEmbedding(config.HeadDim, config.ContextLength, config.RopeTheta);
         _embeddings = nn.Embedding(config.VocabSize, config.DModel);

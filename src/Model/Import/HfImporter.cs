@@ -1,0 +1,386 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Google.Protobuf;
+using MoeServe.Model.Onnx;
+using Onnx;
+
+namespace MoeServe.Model.Import;
+
+/// <summary>What to import where.</summary>
+public sealed record ImportOptions
+{
+    /// <summary>A Hugging Face model directory (or, once merged, a .gguf file); opened with <see cref="HfCheckpointOpener.Open"/>.</summary>
+    public required string Source { get; init; }
+
+    /// <summary>The model directory to create (models/NAME); written as a temporary sibling and renamed at the end.</summary>
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>Weight storage inside the graphs (norms, biases and router gates stay float32).</summary>
+    public TensorDType WeightType { get; init; } = TensorDType.Float16;
+
+    /// <summary>Model name in the manifest (default: the output directory's name).</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Caps the served context length below max_position_embeddings (null: keep it); the KV cache is sized by it.</summary>
+    public int? ContextLength { get; init; }
+
+    /// <summary>Directory holding tokenizer.json (and tokenizer_config.json); null: the source directory.</summary>
+    public string? TokenizerDirectory { get; init; }
+}
+
+/// <summary>One graph (or other file) written by an import.</summary>
+/// <param name="Done">Files written so far.</param>
+/// <param name="Total">Files the import writes.</param>
+/// <param name="Layer">The layer the file belongs to (-1 for embed, head, tokenizer and manifest).</param>
+/// <param name="Layers">The model's layer count.</param>
+/// <param name="File">The file just written.</param>
+/// <param name="LayerComplete">Whether this was the layer's last graph.</param>
+public readonly record struct ImportProgress(int Done, int Total, int Layer, int Layers, string File, bool LayerComplete = false);
+
+/// <summary>What an import produced.</summary>
+/// <param name="Manifest">The written manifest.</param>
+/// <param name="OutputDirectory">The model directory.</param>
+/// <param name="ModelType">The source's model_type.</param>
+/// <param name="Files">Files written.</param>
+/// <param name="TotalBytes">Their size.</param>
+/// <param name="Elapsed">Wall time.</param>
+public sealed record ImportResult(ModelManifest Manifest, string OutputDirectory, string ModelType, int Files, long TotalBytes, TimeSpan Elapsed);
+
+/// <summary>
+/// Imports a Hugging Face MoE checkpoint (seen through <see cref="IHfCheckpoint"/> only, so a GGUF reader
+/// serves too) as a MoeServe model directory: one ONNX graph per expert per layer, the dense graphs,
+/// the tokenizer files and manifest.json (format 3). Everything that cannot be run exactly is refused
+/// before anything is written; the output appears only when complete (a temporary sibling renamed).
+/// </summary>
+public sealed class HfImporter
+{
+    /// <summary>Names the temporary sibling directory an import writes into.</summary>
+    public const string TemporarySuffix = ".importing";
+
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates an importer.</summary>
+    /// <param name="time">Clock for the manifest and the elapsed time (system clock when null).</param>
+    public HfImporter(TimeProvider? time = null)
+    {
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>Opens <see cref="ImportOptions.Source"/> with <see cref="HfCheckpointOpener.Open"/> and imports it.</summary>
+    /// <param name="options">What to import where.</param>
+    /// <param name="progress">One report per file written.</param>
+    /// <param name="cancellationToken">Stops between files (nothing is left in the output).</param>
+    /// <exception cref="UnsupportedCheckpointException">Refused up front (unsupported family, key, dtype, missing tensor).</exception>
+    public ImportResult Import(ImportOptions options, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        using var checkpoint = HfCheckpointOpener.Open(options.Source);
+        return Import(checkpoint, options, progress, cancellationToken);
+    }
+
+    /// <summary>Imports an already opened checkpoint (options.Source is only recorded).</summary>
+    /// <param name="checkpoint">The checkpoint.</param>
+    /// <param name="options">What to import where.</param>
+    /// <param name="progress">One report per file written.</param>
+    /// <param name="cancellationToken">Stops between files.</param>
+    public ImportResult Import(IHfCheckpoint checkpoint, ImportOptions options, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        ArgumentNullException.ThrowIfNull(options);
+        long start = _time.GetTimestamp();
+
+        // Everything that can be refused is refused here, before a byte is written.
+        var mapping = HfModelMapping.FromConfig(checkpoint, options.ContextLength);
+        var config = mapping.Config;
+        var source = new HfTensorSource(checkpoint, mapping);
+        var missing = CheckpointTensorNames.Check(config, source);
+        if (missing.Count > 0)
+        {
+            throw new UnsupportedCheckpointException(missing[0] + (missing.Count > 1 ? $" (and {missing.Count - 1} more tensor problems)" : ""));
+        }
+
+        string tokenizerDirectory = options.TokenizerDirectory ?? (Directory.Exists(options.Source) ? options.Source : Path.GetDirectoryName(Path.GetFullPath(options.Source))!);
+        string tokenizerJson = Path.Combine(tokenizerDirectory, "tokenizer.json");
+        string tokenizerConfig = Path.Combine(tokenizerDirectory, "tokenizer_config.json");
+        if (!File.Exists(tokenizerJson))
+        {
+            throw new UnsupportedCheckpointException($"missing tokenizer: {tokenizerJson} (a Hugging Face tokenizer.json is required)");
+        }
+
+        var (special, addBos) = ReadTokenizerFacts(tokenizerJson, tokenizerConfig, config.VocabSize);
+        foreach (int id in mapping.EosIds.Append(mapping.BosId).Where(id => id >= config.VocabSize))
+        {
+            throw new UnsupportedCheckpointException($"unsupported config: token id {id} (bos/eos) is outside vocab_size {config.VocabSize}");
+        }
+
+        string output = Path.GetFullPath(options.OutputDirectory).TrimEnd(Path.DirectorySeparatorChar);
+        if (File.Exists(output))
+        {
+            throw new IOException($"--out: {options.OutputDirectory} is a file.");
+        }
+
+        if (Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any() && !File.Exists(Path.Combine(output, ModelManifest.FileName)))
+        {
+            throw new IOException($"--out: {options.OutputDirectory} exists and is not a model directory (no {ModelManifest.FileName}); refusing to replace it.");
+        }
+
+        string parent = Path.GetDirectoryName(output)!;
+        Directory.CreateDirectory(parent);
+        string temp = Path.Combine(parent, $".{Path.GetFileName(output)}{TemporarySuffix}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(temp);
+        try
+        {
+            var factory = new MoeGraphFactory(config, source, options.WeightType);
+            var graphs = PlanGraphs(config, factory);
+            bool hasConfig = File.Exists(tokenizerConfig);
+            int total = graphs.Count + (hasConfig ? 2 : 1) + 1;
+            int done = 0;
+            long bytes = 0;
+            for (int i = 0; i < graphs.Count; i++)
+            {
+                var (file, layer, build) = graphs[i];
+                cancellationToken.ThrowIfCancellationRequested();
+                bytes += WriteGraph(build(), Path.Combine(temp, file));
+                bool last = layer >= 0 && graphs[i + 1].Layer != layer;
+                done++;
+                progress?.Report(new ImportProgress(done, total, layer, config.Layers, file, last));
+            }
+
+            foreach (string from in hasConfig ? new[] { tokenizerJson, tokenizerConfig } : [tokenizerJson])
+            {
+                string to = Path.Combine(temp, Path.GetFileName(from));
+                File.Copy(from, to);
+                bytes += new FileInfo(to).Length;
+                done++;
+                progress?.Report(new ImportProgress(done, total, -1, config.Layers, Path.GetFileName(from)));
+            }
+
+            var manifest = new ModelManifest
+            {
+                Name = options.Name ?? Path.GetFileName(output),
+                Config = config,
+                WeightDType = options.WeightType,
+                Graphs = new ManifestGraphs
+                {
+                    Embed = GraphNames.EmbedFile,
+                    Head = GraphNames.HeadFile,
+                    Layers = Enumerable.Range(0, config.Layers).Select(l => new ManifestLayer
+                    {
+                        Qkv = GraphNames.QkvFile(l),
+                        Post = GraphNames.PostFile(l),
+                        Experts = Enumerable.Range(0, config.Experts).Select(j => GraphNames.ExpertFile(l, j)).ToArray(),
+                        Shared = config.HasSharedExpert ? GraphNames.SharedFile(l) : null,
+                    }).ToArray(),
+                },
+                Tokenizer = new ManifestTokenizer
+                {
+                    Kind = TokenizerKind.HuggingFace,
+                    HuggingFaceTokenizer = "tokenizer.json",
+                    HuggingFaceConfig = hasConfig ? "tokenizer_config.json" : null,
+                },
+                SpecialTokens = special,
+                EndOfTextId = mapping.EosIds.Count > 0 ? mapping.EosIds[0] : -1,
+                EndOfSequenceIds = mapping.EosIds,
+                BosId = mapping.BosId,
+                AddBos = addBos,
+                Routing = new ManifestRouting
+                {
+                    ScoreFunction = config.ScoreFunction,
+                    TopK = config.TopK,
+                    Renormalize = config.Renormalize,
+                    Method = "none",
+                    Q = Enumerable.Range(0, config.Layers).Select(_ => new float[config.Experts]).ToArray(),
+                },
+                Export = new ManifestExportInfo
+                {
+                    CreatedUtc = _time.GetUtcNow(),
+                    Checkpoint = checkpoint.Source,
+                    Tool = "moeserve import",
+                    Import = new JsonObject
+                    {
+                        ["format"] = checkpoint.Source.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? "gguf" : "huggingface",
+                        ["modelType"] = mapping.ModelType,
+                        ["routingQ"] = "zeros: imported models have no trained q, so routing is plain top-K of the softmax scores",
+                        ["maxPositionEmbeddings"] = checkpoint.Config["max_position_embeddings"]?.DeepClone(),
+                    },
+                },
+            };
+
+            var errors = ModelManifestValidator.Validate(manifest, temp);
+            if (errors.Count > 0)
+            {
+                throw new InvalidDataException("Import produced an invalid model:" + Environment.NewLine + "  - " + string.Join(Environment.NewLine + "  - ", errors));
+            }
+
+            manifest.Save(temp);
+            bytes += new FileInfo(Path.Combine(temp, ModelManifest.FileName)).Length;
+            done++;
+            progress?.Report(new ImportProgress(done, total, -1, config.Layers, ModelManifest.FileName));
+
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true); // checked above: empty or a previous model
+            }
+
+            Directory.Move(temp, output);
+            return new ImportResult(manifest, output, mapping.ModelType, done, bytes, _time.GetElapsedTime(start));
+        }
+        catch
+        {
+            try
+            {
+                Directory.Delete(temp, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Best effort: the temporary sibling is hidden and named as such.
+            }
+
+            throw;
+        }
+    }
+
+    private static List<(string File, int Layer, Func<ModelProto> Build)> PlanGraphs(ModelConfig config, MoeGraphFactory factory)
+    {
+        var graphs = new List<(string, int, Func<ModelProto>)> { (GraphNames.EmbedFile, -1, factory.BuildEmbed) };
+        for (int l = 0; l < config.Layers; l++)
+        {
+            int layer = l;
+            graphs.Add((GraphNames.QkvFile(layer), layer, () => factory.BuildQkv(layer)));
+            graphs.Add((GraphNames.PostFile(layer), layer, () => factory.BuildPost(layer)));
+            for (int j = 0; j < config.Experts; j++)
+            {
+                int expert = j;
+                graphs.Add((GraphNames.ExpertFile(layer, expert), layer, () => factory.BuildExpert(layer, expert)));
+            }
+
+            if (config.HasSharedExpert)
+            {
+                graphs.Add((GraphNames.SharedFile(layer), layer, () => factory.BuildShared(layer)));
+            }
+        }
+
+        graphs.Add((GraphNames.HeadFile, -1, factory.BuildHead));
+        return graphs;
+    }
+
+    private static long WriteGraph(ModelProto model, string path)
+    {
+        using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            model.WriteTo(stream);
+        }
+
+        return new FileInfo(path).Length;
+    }
+
+    private static (Dictionary<string, int> Special, bool AddBos) ReadTokenizerFacts(string tokenizerJson, string tokenizerConfig, int vocab)
+    {
+        var special = new Dictionary<string, int>(StringComparer.Ordinal);
+        try
+        {
+            if (JsonNode.Parse(File.ReadAllText(tokenizerJson))?["added_tokens"] is JsonArray added)
+            {
+                foreach (var token in added.OfType<JsonObject>())
+                {
+                    if ((string?)token["content"] is { } content && token["id"]?.GetValue<int>() is int id && (bool?)token["special"] != false)
+                    {
+                        if (id >= vocab)
+                        {
+                            throw new UnsupportedCheckpointException($"unsupported tokenizer: added token {content} has id {id}, outside vocab_size {vocab}");
+                        }
+
+                        special[content] = id;
+                    }
+                }
+            }
+
+            bool addBos = File.Exists(tokenizerConfig) && (bool?)(JsonNode.Parse(File.ReadAllText(tokenizerConfig))?["add_bos_token"]) == true;
+            return (special, addBos);
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new UnsupportedCheckpointException($"unreadable tokenizer files ({tokenizerJson}): {ex.Message}", ex);
+        }
+    }
+}
+
+/// <summary>
+/// MoeServe tensor names read from an <see cref="IHfCheckpoint"/> under their transformers names, one
+/// tensor per read. A routed expert missing under its per-expert name is sliced out of transformers'
+/// fused 3D layout when the checkpoint has that instead; the fused tensor of the layer last read is
+/// kept, so a layer's experts read it once (the import goes layer by layer, expert by expert).
+/// </summary>
+internal sealed class HfTensorSource(IHfCheckpoint checkpoint, HfModelMapping mapping) : ITensorSource
+{
+    private readonly HashSet<string> _names = new(checkpoint.TensorNames, StringComparer.Ordinal);
+    private string? _fusedName;
+    private float[] _fused = [];
+
+    public string Source => checkpoint.Source;
+
+    public int[]? ShapeOf(string name)
+    {
+        string hf = mapping.HfName(name);
+        if (_names.Contains(hf))
+        {
+            return ToInt(checkpoint.Shape(hf));
+        }
+
+        if (Fused(name) is not { } fused)
+        {
+            return null;
+        }
+
+        var shape = checkpoint.Shape(fused.Name);
+        if (shape.Count != 3 || fused.Expert >= shape[0])
+        {
+            return null;
+        }
+
+        return fused.Part == "w2" ? [(int)shape[1], (int)shape[2]] : [(int)(shape[1] / 2), (int)shape[2]];
+    }
+
+    public FloatTensor Read(string name)
+    {
+        string hf = mapping.HfName(name);
+        int[] shape = ShapeOf(name) ?? throw new KeyNotFoundException($"{Source}: missing tensor '{hf}'.");
+        float[] data = GC.AllocateUninitializedArray<float>(shape.Aggregate(1, (a, b) => checked(a * b)));
+        if (_names.Contains(hf))
+        {
+            checkpoint.ReadFloat32(hf, data);
+            return new FloatTensor(shape, data);
+        }
+
+        var fused = Fused(name)!.Value;
+        var full = checkpoint.Shape(fused.Name);
+        if (_fusedName != fused.Name)
+        {
+            _fused = [];
+            _fused = GC.AllocateUninitializedArray<float>(checked((int)(full[0] * full[1] * full[2])));
+            checkpoint.ReadFloat32(fused.Name, _fused);
+            _fusedName = fused.Name;
+        }
+
+        // gate_up_proj[e] is [2h, d]: rows 0..h the gate (w1), rows h..2h the up projection (w3); down_proj[e] is [d, h].
+        long perExpert = full[1] * full[2];
+        long offset = (fused.Expert * perExpert) + (fused.Part == "w3" ? data.Length : 0);
+        _fused.AsSpan((int)offset, data.Length).CopyTo(data);
+        return new FloatTensor(shape, data);
+    }
+
+    public string DescribeName(string name) => mapping.HfName(name);
+
+    private (string Name, int Expert, string Part)? Fused(string name)
+    {
+        if (mapping.FusedExpertSource(name) is not { } source)
+        {
+            return null;
+        }
+
+        string? present = source.FusedNames.FirstOrDefault(_names.Contains);
+        return present is null ? null : (present, source.Expert, source.Part);
+    }
+
+    private static int[] ToInt(IReadOnlyList<long> shape) => shape.Select(d => checked((int)d)).ToArray();
+}
