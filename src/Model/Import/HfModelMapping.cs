@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
+using MoeServe.Router;
+
 namespace MoeServe.Model.Import;
 
 /// <summary>

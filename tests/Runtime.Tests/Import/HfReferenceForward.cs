@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using MoeServe.TestSupport;
 
 namespace MoeServe.Runtime.Tests.Import;
