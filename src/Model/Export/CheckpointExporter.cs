@@ -1,8 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Google.Protobuf;
 using MoeServe.Model.Onnx;
-using Onnx;
 
 namespace MoeServe.Model.Export;
 
@@ -44,14 +42,14 @@ public sealed class CheckpointExporter
         RemovePreviousExport(outDir);
 
         var config = source.Config;
-        var graphs = PlanGraphs(config, factory);
+        var graphs = factory.Plan();
         int total = graphs.Count + 3; // graphs, two tokenizer files, manifest
         int done = 0;
         long bytes = 0;
-        foreach (var (file, build) in graphs)
+        foreach (var (file, _, build) in graphs)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            long size = WriteGraph(build(), Path.Combine(outDir, file));
+            long size = MoeGraphFactory.Write(build(), Path.Combine(outDir, file));
             bytes += size;
             done++;
             progress?.Report(new ExportProgress(done, total, file, size));
@@ -73,18 +71,7 @@ public sealed class CheckpointExporter
             Name = options.Name ?? new DirectoryInfo(Path.GetFullPath(outDir)).Name,
             Config = config,
             WeightDType = options.WeightType,
-            Graphs = new ManifestGraphs
-            {
-                Embed = GraphNames.EmbedFile,
-                Head = GraphNames.HeadFile,
-                Layers = Enumerable.Range(0, config.Layers).Select(l => new ManifestLayer
-                {
-                    Qkv = GraphNames.QkvFile(l),
-                    Post = GraphNames.PostFile(l),
-                    Experts = Enumerable.Range(0, config.Experts).Select(j => GraphNames.ExpertFile(l, j)).ToArray(),
-                    Shared = config.HasSharedExpert ? GraphNames.SharedFile(l) : null,
-                }).ToArray(),
-            },
+            Graphs = ManifestGraphs.For(config),
             Tokenizer = new ManifestTokenizer(),
             SpecialTokens = source.SpecialTokens,
             EndOfTextId = source.EndOfTextId,
@@ -114,39 +101,7 @@ public sealed class CheckpointExporter
         return new ExportResult(manifest, outDir, done, bytes, _time.GetElapsedTime(start));
     }
 
-    private static List<(string File, Func<ModelProto> Build)> PlanGraphs(ModelConfig config, MoeGraphFactory factory)
-    {
-        var graphs = new List<(string, Func<ModelProto>)> { (GraphNames.EmbedFile, factory.BuildEmbed) };
-        for (int l = 0; l < config.Layers; l++)
-        {
-            int layer = l;
-            graphs.Add((GraphNames.QkvFile(layer), () => factory.BuildQkv(layer)));
-            graphs.Add((GraphNames.PostFile(layer), () => factory.BuildPost(layer)));
-            for (int j = 0; j < config.Experts; j++)
-            {
-                int expert = j;
-                graphs.Add((GraphNames.ExpertFile(layer, expert), () => factory.BuildExpert(layer, expert)));
-            }
 
-            if (config.HasSharedExpert)
-            {
-                graphs.Add((GraphNames.SharedFile(layer), () => factory.BuildShared(layer)));
-            }
-        }
-
-        graphs.Add((GraphNames.HeadFile, factory.BuildHead));
-        return graphs;
-    }
-
-    private static long WriteGraph(ModelProto model, string path)
-    {
-        using (var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-        {
-            model.WriteTo(stream);
-        }
-
-        return new FileInfo(path).Length;
-    }
 
     // Only files an export writes are removed, so a re-export with fewer layers leaves no stale graphs.
     private static void RemovePreviousExport(string outDir)

@@ -1,8 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Google.Protobuf;
 using MoeServe.Model.Onnx;
-using Onnx;
 
 namespace MoeServe.Model.Import;
 
@@ -131,7 +129,7 @@ public sealed class HfImporter
         try
         {
             var factory = new MoeGraphFactory(config, source, options.WeightType);
-            var graphs = PlanGraphs(config, factory);
+            var graphs = factory.Plan();
             bool hasConfig = File.Exists(tokenizerConfig);
             int total = graphs.Count + (hasConfig ? 2 : 1) + 1;
             int done = 0;
@@ -140,7 +138,7 @@ public sealed class HfImporter
             {
                 var (file, layer, build) = graphs[i];
                 cancellationToken.ThrowIfCancellationRequested();
-                bytes += WriteGraph(build(), Path.Combine(temp, file));
+                bytes += MoeGraphFactory.Write(build(), Path.Combine(temp, file));
                 bool last = layer >= 0 && graphs[i + 1].Layer != layer;
                 done++;
                 progress?.Report(new ImportProgress(done, total, layer, config.Layers, file, last));
@@ -160,18 +158,7 @@ public sealed class HfImporter
                 Name = options.Name ?? Path.GetFileName(output),
                 Config = config,
                 WeightDType = options.WeightType,
-                Graphs = new ManifestGraphs
-                {
-                    Embed = GraphNames.EmbedFile,
-                    Head = GraphNames.HeadFile,
-                    Layers = Enumerable.Range(0, config.Layers).Select(l => new ManifestLayer
-                    {
-                        Qkv = GraphNames.QkvFile(l),
-                        Post = GraphNames.PostFile(l),
-                        Experts = Enumerable.Range(0, config.Experts).Select(j => GraphNames.ExpertFile(l, j)).ToArray(),
-                        Shared = config.HasSharedExpert ? GraphNames.SharedFile(l) : null,
-                    }).ToArray(),
-                },
+                Graphs = ManifestGraphs.For(config),
                 Tokenizer = new ManifestTokenizer
                 {
                     Kind = TokenizerKind.HuggingFace,
@@ -240,39 +227,7 @@ public sealed class HfImporter
         }
     }
 
-    private static List<(string File, int Layer, Func<ModelProto> Build)> PlanGraphs(ModelConfig config, MoeGraphFactory factory)
-    {
-        var graphs = new List<(string, int, Func<ModelProto>)> { (GraphNames.EmbedFile, -1, factory.BuildEmbed) };
-        for (int l = 0; l < config.Layers; l++)
-        {
-            int layer = l;
-            graphs.Add((GraphNames.QkvFile(layer), layer, () => factory.BuildQkv(layer)));
-            graphs.Add((GraphNames.PostFile(layer), layer, () => factory.BuildPost(layer)));
-            for (int j = 0; j < config.Experts; j++)
-            {
-                int expert = j;
-                graphs.Add((GraphNames.ExpertFile(layer, expert), layer, () => factory.BuildExpert(layer, expert)));
-            }
 
-            if (config.HasSharedExpert)
-            {
-                graphs.Add((GraphNames.SharedFile(layer), layer, () => factory.BuildShared(layer)));
-            }
-        }
-
-        graphs.Add((GraphNames.HeadFile, -1, factory.BuildHead));
-        return graphs;
-    }
-
-    private static long WriteGraph(ModelProto model, string path)
-    {
-        using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-        {
-            model.WriteTo(stream);
-        }
-
-        return new FileInfo(path).Length;
-    }
 
     private static (Dictionary<string, int> Special, bool AddBos) ReadTokenizerFacts(string tokenizerJson, string tokenizerConfig, int vocab)
     {

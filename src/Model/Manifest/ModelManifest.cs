@@ -170,6 +170,20 @@ public sealed record ManifestGraphs
 
     /// <summary>One entry per layer, in order.</summary>
     public required IReadOnlyList<ManifestLayer> Layers { get; init; }
+
+    /// <summary>The file names export and import write for <paramref name="config"/> (GraphNames' layout).</summary>
+    internal static ManifestGraphs For(ModelConfig config) => new()
+    {
+        Embed = GraphNames.EmbedFile,
+        Head = GraphNames.HeadFile,
+        Layers = Enumerable.Range(0, config.Layers).Select(l => new ManifestLayer
+        {
+            Qkv = GraphNames.QkvFile(l),
+            Post = GraphNames.PostFile(l),
+            Experts = Enumerable.Range(0, config.Experts).Select(j => GraphNames.ExpertFile(l, j)).ToArray(),
+            Shared = config.HasSharedExpert ? GraphNames.SharedFile(l) : null,
+        }).ToArray(),
+    };
 }
 
 /// <summary>The graph files of one layer.</summary>

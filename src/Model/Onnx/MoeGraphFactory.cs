@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Onnx;
 
 namespace MoeServe.Model.Onnx;
@@ -38,6 +39,46 @@ public sealed class MoeGraphFactory
         _config = config;
         _weights = weights;
         _weightType = weightType;
+    }
+
+    /// <summary>
+    /// Every graph file of the model in write order (embed, per layer qkv, post, experts, shared, then
+    /// head), each built only when asked so one graph's weights are in memory at a time.
+    /// </summary>
+    public IReadOnlyList<PlannedGraph> Plan()
+    {
+        var graphs = new List<PlannedGraph> { new(GraphNames.EmbedFile, -1, BuildEmbed) };
+        for (int l = 0; l < _config.Layers; l++)
+        {
+            int layer = l;
+            graphs.Add(new(GraphNames.QkvFile(layer), layer, () => BuildQkv(layer)));
+            graphs.Add(new(GraphNames.PostFile(layer), layer, () => BuildPost(layer)));
+            for (int j = 0; j < _config.Experts; j++)
+            {
+                int expert = j;
+                graphs.Add(new(GraphNames.ExpertFile(layer, expert), layer, () => BuildExpert(layer, expert)));
+            }
+
+            if (_config.HasSharedExpert)
+            {
+                graphs.Add(new(GraphNames.SharedFile(layer), layer, () => BuildShared(layer)));
+            }
+        }
+
+        graphs.Add(new(GraphNames.HeadFile, -1, BuildHead));
+        return graphs;
+    }
+
+    /// <summary>Writes <paramref name="model"/> to a new file at <paramref name="path"/>; returns its size in bytes.</summary>
+    public static long Write(ModelProto model, string path)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        using (var stream = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            model.WriteTo(stream);
+        }
+
+        return new FileInfo(path).Length;
     }
 
     /// <summary>
@@ -334,3 +375,9 @@ public sealed class MoeGraphFactory
         }
     }
 }
+
+/// <summary>One graph file of a model: its name, its layer (-1 for embed and head) and how to build it.</summary>
+/// <param name="File">File name inside the model directory.</param>
+/// <param name="Layer">The layer the graph belongs to, or -1.</param>
+/// <param name="Build">Builds the graph (reads its weights then).</param>
+public sealed record PlannedGraph(string File, int Layer, Func<ModelProto> Build);
