@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MoeServe.Cli.Tests.Support;
+using MoeServe.TestSupport;
 
 namespace MoeServe.Cli.Tests;
 
@@ -87,6 +88,32 @@ public sealed class ChatTemplateCommandTests : IDisposable
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(named, result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Render_Gguf_UsesItsTokenizerChatTemplate()
+    {
+        // The tiny GGUF ships ChatML (no default system prompt) in tokenizer.chat_template.
+        var (gguf, _) = TinyGguf.Write(HfFamily.Qwen2Moe, Path.Combine(_dir, "gguf"), seed: 1);
+
+        var result = await CliProcess.RunAsync("chat-template", "render", "--from", gguf, "--messages", _messages);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\nBye<|im_end|>\n<|im_start|>assistant\n", result.StandardOutput);
+        Assert.Contains("chat template: the model's shipped template", result.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Render_GgufWithoutTemplate_FallsBackToTheArchitecturesFamily()
+    {
+        // qwen2moe maps to qwen2_moe, whose built-in adds Qwen2's default system prompt.
+        var (gguf, _) = TinyGguf.Write(HfFamily.Qwen2Moe, Path.Combine(_dir, "gguf"), seed: 1, chatTemplate: "");
+
+        var result = await CliProcess.RunAsync("chat-template", "render", "--from", gguf, "--messages", _messages);
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        Assert.StartsWith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHi", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("built-in 'chatml-qwen2' (the model ships none)", result.StandardError, StringComparison.Ordinal);
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

@@ -20,7 +20,7 @@ internal static class ChatTemplateCommand
 
     private static Command CreateRender()
     {
-        var from = new Option<string>("--from") { Description = "A Hugging Face model directory, its tokenizer_config.json, or a MoeServe model directory (manifest.json)." };
+        var from = new Option<string>("--from") { Description = "A Hugging Face model directory, its tokenizer_config.json, a GGUF file (tokenizer.chat_template), or a MoeServe model directory (manifest.json)." };
         var messages = new Option<string>("--messages") { Description = "A JSON file: an array of {\"role\", \"content\"} messages." };
         var noGenerationPrompt = new Option<bool>("--no-generation-prompt") { Description = "Do not end with the assistant's turn opener (add_generation_prompt false)." };
         var template = new Option<string>("--chat-template") { Description = "A Jinja template file that overrides the model's." };
@@ -50,7 +50,7 @@ internal static class ChatTemplateCommand
     {
         if (string.IsNullOrWhiteSpace(from))
         {
-            return Fail("--from is required: a Hugging Face model directory or its tokenizer_config.json.");
+            return Fail("--from is required: a Hugging Face model directory, its tokenizer_config.json, a GGUF file or a MoeServe model directory.");
         }
 
         if (string.IsNullOrWhiteSpace(messagesPath))

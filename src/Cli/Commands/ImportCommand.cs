@@ -3,50 +3,64 @@ using System.Diagnostics;
 using System.Globalization;
 using MoeServe.Model;
 using MoeServe.Model.Import;
+using MoeServe.Text.Import;
 
 namespace MoeServe.Cli.Commands;
 
 /// <summary>
-/// <c>import</c>: a Hugging Face MoE checkpoint (mixtral, qwen2_moe, qwen3_moe, olmoe) as models/NAME
-/// (docs/importing.md). Refusals are one line on stderr and exit code 2, with nothing written.
+/// <c>import</c>: a Hugging Face MoE checkpoint or a GGUF file (mixtral, qwen2_moe, qwen3_moe, olmoe) as models/NAME
+/// (docs/importing.md), with src/Text's <see cref="ImportTokenizerProvider"/> for the tokenizer (a GGUF's converted
+/// from its metadata) and the chat template. Refusals are one line on stderr and exit code 2, with nothing written.
 /// </summary>
 internal static class ImportCommand
 {
     public static Command Create()
     {
-        var from = new Option<string>("--from") { Description = "Hugging Face model directory (config.json, model.safetensors or shards, tokenizer.json).", Required = true };
+        var from = new Option<string>("--from") { Description = "Hugging Face model directory (config.json, model.safetensors or shards, tokenizer.json) or a .gguf file.", Required = true };
         var output = new Option<string>("--out") { Description = "Model directory to write, e.g. models/NAME (written as a temporary sibling, renamed when complete).", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "Weight storage inside the graphs: float16 or float32 (norms, biases and router gates stay float32).", DefaultValueFactory = _ => "float16" };
         var name = new Option<string?>("--name") { Description = "Model name in the manifest (default: the --out directory's name)." };
         var context = new Option<int?>("--context-length") { Description = "Serve at most this many tokens per sequence (default: max_position_embeddings); the KV cache is sized by it." };
-        var command = new Command("import", "Import a Hugging Face MoE checkpoint as per-expert ONNX graphs plus manifest.json into models/NAME.")
+        var chatTemplate = new Option<string?>("--chat-template") { Description = "A Jinja chat template file that overrides the model's (default: the shipped template when usable, else the family's built-in)." };
+        var command = new Command("import", "Import a Hugging Face MoE checkpoint or a GGUF file as per-expert ONNX graphs plus manifest.json into models/NAME.")
         {
-            from, output, dtype, name, context,
+            from, output, dtype, name, context, chatTemplate,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Run(
-            parse.GetValue(from)!,
-            parse.GetValue(output)!,
+            new ImportOptions
+            {
+                Source = parse.GetValue(from)!,
+                OutputDirectory = parse.GetValue(output)!,
+                Name = parse.GetValue(name),
+                ContextLength = parse.GetValue(context),
+                ChatTemplateFile = parse.GetValue(chatTemplate),
+            },
             parse.GetValue(dtype)!,
-            parse.GetValue(name),
-            parse.GetValue(context),
             cancellation)));
         return command;
     }
 
-    private static int Run(string from, string output, string dtypeText, string? name, int? context, CancellationToken cancellation)
+    private static int Run(ImportOptions request, string dtypeText, CancellationToken cancellation)
     {
         if (!TensorDTypeExtensions.TryParse(dtypeText, out var dtype))
         {
             return Fail($"--dtype must be float16 or float32, got '{dtypeText}'.");
         }
 
+        string from = request.Source;
+        string output = request.OutputDirectory;
         try
         {
-            var options = new ImportOptions { Source = from, OutputDirectory = output, WeightType = dtype, Name = name, ContextLength = context };
+            var options = request with { WeightType = dtype };
             Console.WriteLine($"importing {from} -> {output} ({dtype.DisplayName()} weights)");
             var progress = new Printer();
-            var result = new HfImporter().Import(options, progress, cancellation);
+            var result = new HfImporter(tokenizers: new ImportTokenizerProvider()).Import(options, progress, cancellation);
             var c = result.Manifest.Config;
+            if (result.ChatTemplateDescription is { } chat)
+            {
+                Console.WriteLine(chat);
+            }
+
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: {result.ModelType}, {result.Files} files, {result.TotalBytes / 1e6:F2} MB in {result.Elapsed.TotalSeconds:F1} s -> {Path.Combine(output, ModelManifest.FileName)}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"model: {c.Layers} layers x {c.Experts} experts (top-{c.TopK}{(c.Renormalize ? ", renormalised" : "")}{(c.HasSharedExpert ? ", gated shared expert" : "")}), d={c.DModel}, heads={c.Heads}/{c.KeyValueHeads} kv, head dim {c.HeadDim}, vocab={c.VocabSize}, context {c.ContextLength}; routing: plain top-K (q = 0)"));
             return 0;
@@ -56,7 +70,7 @@ internal static class ImportCommand
             Console.Error.WriteLine("import cancelled; nothing was written to --out.");
             return 130;
         }
-        catch (Exception ex) when (ex is UnsupportedCheckpointException or InvalidDataException or IOException or ArgumentException or UnauthorizedAccessException or System.Text.Json.JsonException or KeyNotFoundException)
+        catch (Exception ex) when (ex is UnsupportedCheckpointException or InvalidDataException or NotSupportedException or IOException or ArgumentException or UnauthorizedAccessException or System.Text.Json.JsonException or KeyNotFoundException)
         {
             return Fail(ex.Message);
         }

@@ -41,13 +41,19 @@ public sealed partial class GgufCheckpoint : IHfCheckpoint
         Architecture = file.Architecture ?? throw Refuse("it has no general.architecture");
         if (!SupportedArchitectures.TryGetValue(Architecture, out string? modelType))
         {
-            throw Refuse($"architecture '{Architecture}' is not supported (supported: llama with experts i.e. Mixtral, qwen2moe, qwen3moe, olmoe)");
+            throw Refuse($"general.architecture '{Architecture}' is not supported (supported: llama with experts i.e. Mixtral, qwen2moe, qwen3moe, olmoe)");
         }
         ModelType = modelType;
         Tokenizer = GgufTokenizerMetadata.FromFile(file);
         _heads = (int)RequiredUniform("attention.head_count");
         _kvHeads = (int)(Uniform("attention.head_count_kv") ?? _heads);
         Config = BuildConfig();
+        EndOfGenerationIds = CollectEndOfGeneration();
+        GenerationConfig = EndOfGenerationIds.Count == 0 ? null : new JsonObject
+        {
+            ["bos_token_id"] = Config["bos_token_id"]?.DeepClone(),
+            ["eos_token_id"] = new JsonArray(EndOfGenerationIds.Select(id => (JsonNode)id).ToArray()),
+        };
         MapTensors();
     }
 
@@ -84,8 +90,19 @@ public sealed partial class GgufCheckpoint : IHfCheckpoint
     /// <inheritdoc />
     public JsonObject Config { get; }
 
-    /// <summary>A GGUF has no generation_config.json: always null (the eos/eot ids are in <see cref="Tokenizer"/>).</summary>
-    public JsonObject? GenerationConfig => null;
+    /// <summary>
+    /// What generation_config.json would say: <c>eos_token_id</c> lists every id llama.cpp ends generation at (see
+    /// <see cref="EndOfGenerationIds"/>), as Hugging Face checkpoints list [eos, end-of-turn] there; null when the
+    /// file names no end of generation.
+    /// </summary>
+    public JsonObject? GenerationConfig { get; }
+
+    /// <summary>
+    /// The ids that end generation, as llama.cpp's vocabulary collects them: tokenizer.ggml.eos_token_id,
+    /// eot_token_id and eom_token_id, then every control or user-defined token whose text is a known end of turn
+    /// (<c>&lt;|im_end|&gt;</c>, <c>&lt;|eot_id|&gt;</c>, <c>&lt;|endoftext|&gt;</c>, ...), eos first.
+    /// </summary>
+    public IReadOnlyList<int> EndOfGenerationIds { get; }
 
     /// <inheritdoc />
     public IReadOnlyCollection<string> TensorNames => _tensors.Keys;
@@ -140,6 +157,79 @@ public sealed partial class GgufCheckpoint : IHfCheckpoint
             ArrayPool<float>.Shared.Return(permuted);
         }
     }
+
+    // llama.cpp's llama_vocab::impl::load: tokens with these texts end generation even when no key names them.
+    private static readonly string[] EndOfTurnTexts =
+    [
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<｜end▁of▁sentence｜>", "<|end_of_text|>",
+    ];
+
+    private List<int> CollectEndOfGeneration()
+    {
+        var ids = new List<int>();
+        foreach (string key in new[] { "tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id" })
+        {
+            if (_file.GetInteger(key) is { } id && !ids.Contains((int)id))
+            {
+                ids.Add(checked((int)id));
+            }
+        }
+
+        if (Tokenizer is { } t)
+        {
+            for (int id = 0; id < t.Tokens.Count; id++)
+            {
+                int type = t.TokenTypes?[id] ?? GgufTokenType.Normal;
+                if (type is GgufTokenType.Control or GgufTokenType.UserDefined && EndOfTurnTexts.Contains(t.Tokens[id]) && !ids.Contains(id))
+                {
+                    ids.Add(id);
+                }
+            }
+        }
+
+        return ids;
+    }
+
+    /// <summary>Names the GGUF metadata key a config.json key was built from, with its value as stored in the file.</summary>
+    /// <param name="key">The config.json key.</param>
+    /// <param name="value">The value as built (used when no metadata key holds it).</param>
+    public string DescribeConfigValue(string key, string value)
+    {
+        foreach (string candidate in MetadataKeysOf(key))
+        {
+            if (_file.Find(candidate) is { } stored)
+            {
+                return $"GGUF metadata: {candidate} = {stored}";
+            }
+        }
+
+        return $"GGUF {System.IO.Path.GetFileName(Source)}: {key} = {value}";
+    }
+
+    private IEnumerable<string> MetadataKeysOf(string configKey) => configKey switch
+    {
+        "model_type" or "architectures" => ["general.architecture"],
+        "rope_scaling" or "rope_parameters.rope_type" => [Key("rope.scaling.type"), Key("rope.scale_linear")],
+        "use_sliding_window" or "sliding_window" => [Key("attention.sliding_window")],
+        "vocab_size" => [Key("vocab_size")],
+        "hidden_size" => [Key("embedding_length")],
+        "num_hidden_layers" => [Key("block_count")],
+        "num_attention_heads" => [Key("attention.head_count")],
+        "num_key_value_heads" => [Key("attention.head_count_kv")],
+        "head_dim" => [Key("attention.key_length")],
+        "num_experts" or "num_local_experts" => [Key("expert_count")],
+        "num_experts_per_tok" => [Key("expert_used_count")],
+        "intermediate_size" => [Key("expert_feed_forward_length"), Key("feed_forward_length")],
+        "moe_intermediate_size" => [Key("expert_feed_forward_length")],
+        "shared_expert_intermediate_size" => [Key("expert_shared_feed_forward_length")],
+        "norm_topk_prob" => [Key("expert_weights_norm")],
+        "rope_theta" => [Key("rope.freq_base")],
+        "rms_norm_eps" => [Key("attention.layer_norm_rms_epsilon")],
+        "max_position_embeddings" => [Key("context_length")],
+        "bos_token_id" => ["tokenizer.ggml.bos_token_id"],
+        "eos_token_id" => ["tokenizer.ggml.eos_token_id"],
+        _ => [],
+    };
 
     /// <inheritdoc />
     public void Dispose()

@@ -153,6 +153,21 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>general.architecture (e.g. llama, qwen2moe), or null when absent.</summary>
     public string? Architecture => GetString("general.architecture");
 
+    /// <summary>Whether the file at <paramref name="path"/> starts with the GGUF magic (false when it cannot be read).</summary>
+    public static bool HasMagic(string path)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            Span<byte> magic = stackalloc byte[4];
+            return stream.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("GGUF"u8);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Opens and memory-maps <paramref name="path"/>, parsing everything before the tensor data.</summary>
     public static GgufFile Open(string path)
     {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using MoeServe.Model.Onnx;
 
@@ -7,7 +6,7 @@ namespace MoeServe.Model.Import;
 /// <summary>What to import where.</summary>
 public sealed record ImportOptions
 {
-    /// <summary>A Hugging Face model directory (or, once merged, a .gguf file); opened with <see cref="HfCheckpointOpener.Open"/>.</summary>
+    /// <summary>A Hugging Face model directory or a .gguf file; opened with <see cref="HfCheckpointOpener.Open"/>.</summary>
     public required string Source { get; init; }
 
     /// <summary>The model directory to create (models/NAME); written as a temporary sibling and renamed at the end.</summary>
@@ -22,8 +21,11 @@ public sealed record ImportOptions
     /// <summary>Caps the served context length below max_position_embeddings (null: keep it); the KV cache is sized by it.</summary>
     public int? ContextLength { get; init; }
 
-    /// <summary>Directory holding tokenizer.json (and tokenizer_config.json); null: the source directory.</summary>
+    /// <summary>Directory holding tokenizer.json (and tokenizer_config.json); null: the source directory (a GGUF: its own metadata).</summary>
     public string? TokenizerDirectory { get; init; }
+
+    /// <summary>A Jinja chat template file that overrides the one the model ships (read by the tokenizer provider).</summary>
+    public string? ChatTemplateFile { get; init; }
 }
 
 /// <summary>One graph (or other file) written by an import.</summary>
@@ -42,7 +44,8 @@ public readonly record struct ImportProgress(int Done, int Total, int Layer, int
 /// <param name="Files">Files written.</param>
 /// <param name="TotalBytes">Their size.</param>
 /// <param name="Elapsed">Wall time.</param>
-public sealed record ImportResult(ModelManifest Manifest, string OutputDirectory, string ModelType, int Files, long TotalBytes, TimeSpan Elapsed);
+/// <param name="ChatTemplateDescription">Which chat template the model got and why (one line), or null when none was chosen.</param>
+public sealed record ImportResult(ModelManifest Manifest, string OutputDirectory, string ModelType, int Files, long TotalBytes, TimeSpan Elapsed, string? ChatTemplateDescription = null);
 
 /// <summary>
 /// Imports a Hugging Face MoE checkpoint (seen through <see cref="IHfCheckpoint"/> only, so a GGUF reader
@@ -56,12 +59,18 @@ public sealed class HfImporter
     public const string TemporarySuffix = ".importing";
 
     private readonly TimeProvider _time;
+    private readonly IImportTokenizerProvider _tokenizers;
 
     /// <summary>Creates an importer.</summary>
     /// <param name="time">Clock for the manifest and the elapsed time (system clock when null).</param>
-    public HfImporter(TimeProvider? time = null)
+    /// <param name="tokenizers">
+    /// Supplies the tokenizer files and chat template (default <see cref="HfTokenizerFiles"/>: a Hugging Face
+    /// directory's files copied, no chat template; src/Text's ImportTokenizerProvider adds GGUF tokenizers and templates).
+    /// </param>
+    public HfImporter(TimeProvider? time = null, IImportTokenizerProvider? tokenizers = null)
     {
         _time = time ?? TimeProvider.System;
+        _tokenizers = tokenizers ?? new HfTokenizerFiles();
     }
 
     /// <summary>Opens <see cref="ImportOptions.Source"/> with <see cref="HfCheckpointOpener.Open"/> and imports it.</summary>
@@ -97,16 +106,10 @@ public sealed class HfImporter
             throw new UnsupportedCheckpointException(missing[0] + (missing.Count > 1 ? $" (and {missing.Count - 1} more tensor problems)" : ""));
         }
 
-        string tokenizerDirectory = options.TokenizerDirectory ?? (Directory.Exists(options.Source) ? options.Source : Path.GetDirectoryName(Path.GetFullPath(options.Source))!);
-        string tokenizerJson = Path.Combine(tokenizerDirectory, "tokenizer.json");
-        string tokenizerConfig = Path.Combine(tokenizerDirectory, "tokenizer_config.json");
-        if (!File.Exists(tokenizerJson))
-        {
-            throw new UnsupportedCheckpointException($"missing tokenizer: {tokenizerJson} (a Hugging Face tokenizer.json is required)");
-        }
-
-        var (special, addBos) = ReadTokenizerFacts(tokenizerJson, tokenizerConfig, config.VocabSize);
-        foreach (int id in mapping.EosIds.Append(mapping.BosId).Where(id => id >= config.VocabSize))
+        var tokenizer = _tokenizers.Prepare(checkpoint, mapping, options);
+        int bosId = mapping.BosId >= 0 ? mapping.BosId : tokenizer.BosId ?? -1;
+        IReadOnlyList<int> eosIds = mapping.EosIds.Count > 0 ? mapping.EosIds : tokenizer.EosId is int eos ? [eos] : [];
+        foreach (int id in eosIds.Append(bosId).Where(id => id >= config.VocabSize))
         {
             throw new UnsupportedCheckpointException($"unsupported config: token id {id} (bos/eos) is outside vocab_size {config.VocabSize}");
         }
@@ -130,8 +133,7 @@ public sealed class HfImporter
         {
             var factory = new MoeGraphFactory(config, source, options.WeightType);
             var graphs = factory.Plan();
-            bool hasConfig = File.Exists(tokenizerConfig);
-            int total = graphs.Count + (hasConfig ? 2 : 1) + 1;
+            int total = graphs.Count + tokenizer.Files.Count + 1;
             int done = 0;
             long bytes = 0;
             for (int i = 0; i < graphs.Count; i++)
@@ -144,13 +146,21 @@ public sealed class HfImporter
                 progress?.Report(new ImportProgress(done, total, layer, config.Layers, file, last));
             }
 
-            foreach (string from in hasConfig ? new[] { tokenizerJson, tokenizerConfig } : [tokenizerJson])
+            foreach (var file in tokenizer.Files)
             {
-                string to = Path.Combine(temp, Path.GetFileName(from));
-                File.Copy(from, to);
+                string to = Path.Combine(temp, file.Name);
+                if (file.CopyFrom is not null)
+                {
+                    File.Copy(file.CopyFrom, to);
+                }
+                else
+                {
+                    File.WriteAllText(to, file.Content);
+                }
+
                 bytes += new FileInfo(to).Length;
                 done++;
-                progress?.Report(new ImportProgress(done, total, -1, config.Layers, Path.GetFileName(from)));
+                progress?.Report(new ImportProgress(done, total, -1, config.Layers, file.Name));
             }
 
             var manifest = new ModelManifest
@@ -162,14 +172,15 @@ public sealed class HfImporter
                 Tokenizer = new ManifestTokenizer
                 {
                     Kind = TokenizerKind.HuggingFace,
-                    HuggingFaceTokenizer = "tokenizer.json",
-                    HuggingFaceConfig = hasConfig ? "tokenizer_config.json" : null,
+                    HuggingFaceTokenizer = HfTokenizerFiles.TokenizerJson,
+                    HuggingFaceConfig = tokenizer.Files.Any(f => f.Name == HfTokenizerFiles.TokenizerConfigJson) ? HfTokenizerFiles.TokenizerConfigJson : null,
                 },
-                SpecialTokens = special,
-                EndOfTextId = mapping.EosIds.Count > 0 ? mapping.EosIds[0] : -1,
-                EndOfSequenceIds = mapping.EosIds,
-                BosId = mapping.BosId,
-                AddBos = addBos,
+                SpecialTokens = new Dictionary<string, int>(tokenizer.SpecialTokens, StringComparer.Ordinal),
+                EndOfTextId = eosIds.Count > 0 ? eosIds[0] : -1,
+                EndOfSequenceIds = eosIds,
+                BosId = bosId,
+                AddBos = tokenizer.AddBos,
+                JinjaChatTemplate = tokenizer.ChatTemplate,
                 Routing = new ManifestRouting
                 {
                     ScoreFunction = config.ScoreFunction,
@@ -210,7 +221,7 @@ public sealed class HfImporter
             }
 
             Directory.Move(temp, output);
-            return new ImportResult(manifest, output, mapping.ModelType, done, bytes, _time.GetElapsedTime(start));
+            return new ImportResult(manifest, output, mapping.ModelType, done, bytes, _time.GetElapsedTime(start), tokenizer.ChatTemplateDescription);
         }
         catch
         {
@@ -228,36 +239,6 @@ public sealed class HfImporter
     }
 
 
-
-    private static (Dictionary<string, int> Special, bool AddBos) ReadTokenizerFacts(string tokenizerJson, string tokenizerConfig, int vocab)
-    {
-        var special = new Dictionary<string, int>(StringComparer.Ordinal);
-        try
-        {
-            if (JsonNode.Parse(File.ReadAllText(tokenizerJson))?["added_tokens"] is JsonArray added)
-            {
-                foreach (var token in added.OfType<JsonObject>())
-                {
-                    if ((string?)token["content"] is { } content && token["id"]?.GetValue<int>() is int id && (bool?)token["special"] != false)
-                    {
-                        if (id >= vocab)
-                        {
-                            throw new UnsupportedCheckpointException($"unsupported tokenizer: added token {content} has id {id}, outside vocab_size {vocab}");
-                        }
-
-                        special[content] = id;
-                    }
-                }
-            }
-
-            bool addBos = File.Exists(tokenizerConfig) && (bool?)(JsonNode.Parse(File.ReadAllText(tokenizerConfig))?["add_bos_token"]) == true;
-            return (special, addBos);
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new UnsupportedCheckpointException($"unreadable tokenizer files ({tokenizerJson}): {ex.Message}", ex);
-        }
-    }
 }
 
 /// <summary>

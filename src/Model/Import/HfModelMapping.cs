@@ -46,6 +46,24 @@ public sealed partial class HfModelMapping
     public static HfModelMapping FromConfig(IHfCheckpoint checkpoint, int? contextLength = null)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        try
+        {
+            return Map(checkpoint, contextLength);
+        }
+        catch (UnsupportedCheckpointException e) when (e.ConfigKey is { } key && !key.StartsWith("--", StringComparison.Ordinal))
+        {
+            // Name the key as the source holds it (a GGUF's metadata key rather than the config.json key it maps to).
+            throw new UnsupportedCheckpointException($"unsupported {checkpoint.DescribeConfigValue(key, e.ConfigValue!)} ({e.Reason})", e)
+            {
+                ConfigKey = key,
+                ConfigValue = e.ConfigValue,
+                Reason = e.Reason,
+            };
+        }
+    }
+
+    private static HfModelMapping Map(IHfCheckpoint checkpoint, int? contextLength)
+    {
         var c = checkpoint.Config;
         string modelType = (string?)c["model_type"] ?? throw Refuse("model_type", "missing", "config.json must name the family");
         if (!SupportedModelTypes.Contains(modelType))
@@ -374,7 +392,7 @@ public sealed partial class HfModelMapping
     private static string Quote(string? value) => value is null ? "null" : $"\"{value}\"";
 
     private static UnsupportedCheckpointException Refuse(string key, string value, string why) =>
-        new($"unsupported config.json: {key} = {value} ({why})");
+        new($"unsupported config.json: {key} = {value} ({why})") { ConfigKey = key, ConfigValue = value, Reason = why };
 
     [GeneratedRegex(@"^layers\.(\d+)\.(.+)$")]
     private static partial Regex LayerName();

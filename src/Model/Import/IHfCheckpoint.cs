@@ -31,4 +31,12 @@ public interface IHfCheckpoint : IDisposable
     /// shape). Reads only that tensor: an import streams one tensor at a time.
     /// </summary>
     void ReadFloat32(string name, Span<float> destination);
+
+    /// <summary>
+    /// How a refusal names a config key and its value: <c>config.json: key = value</c> for a directory; a GGUF names
+    /// the metadata key the value came from instead, so the message points at what is in the user's file.
+    /// </summary>
+    /// <param name="key">The config.json key (transformers' name).</param>
+    /// <param name="value">Its value as JSON text.</param>
+    string DescribeConfigValue(string key, string value) => $"config.json: {key} = {value}";
 }

@@ -22,4 +22,13 @@ public sealed class UnsupportedCheckpointException : Exception
         : base(message, innerException)
     {
     }
+
+    /// <summary>The config.json key refused (transformers' name), when the refusal is about one.</summary>
+    public string? ConfigKey { get; init; }
+
+    /// <summary>The refused value as JSON text, with <see cref="ConfigKey"/>.</summary>
+    public string? ConfigValue { get; init; }
+
+    /// <summary>Why the value is refused, with <see cref="ConfigKey"/>.</summary>
+    public string? Reason { get; init; }
 }

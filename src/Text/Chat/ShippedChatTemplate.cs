@@ -13,7 +13,7 @@ namespace MoeServe.Text.Chat;
 public sealed record ShippedChatTemplate(string? Template, string? BosToken, string? EosToken, string? Family, string Origin);
 
 /// <summary>Reads the shipped chat template of one kind of model path. Readers are tried in order
-/// (<see cref="ShippedChatTemplates.Readers"/>); the GGUF reader (tokenizer.chat_template metadata) plugs in here.</summary>
+/// (<see cref="ShippedChatTemplates.Readers"/>): Hugging Face files, then GGUF (<see cref="GgufChatTemplateReader"/>).</summary>
 public interface IShippedChatTemplateReader
 {
     /// <summary>Whether this reader understands the path (a directory or a file).</summary>
@@ -82,8 +82,8 @@ public sealed class HuggingFaceChatTemplateReader : IShippedChatTemplateReader
 /// <summary>The registered readers of shipped chat templates.</summary>
 public static class ShippedChatTemplates
 {
-    /// <summary>Readers tried in order; add one for another format (e.g. GGUF) at start-up.</summary>
-    public static IList<IShippedChatTemplateReader> Readers { get; } = new List<IShippedChatTemplateReader> { new HuggingFaceChatTemplateReader() };
+    /// <summary>Readers tried in order: a Hugging Face directory or tokenizer_config.json, then a GGUF file.</summary>
+    public static IList<IShippedChatTemplateReader> Readers { get; } = new List<IShippedChatTemplateReader> { new HuggingFaceChatTemplateReader(), new GgufChatTemplateReader() };
 
     /// <summary>Reads the path with the first reader that understands it.</summary>
     /// <exception cref="FileNotFoundException">The path does not exist.</exception>
@@ -97,7 +97,7 @@ public static class ShippedChatTemplates
         }
 
         var reader = (readers ?? Readers).FirstOrDefault(r => r.CanRead(path))
-            ?? throw new NotSupportedException($"'{path}' is not a model this command can read a chat template from (a Hugging Face directory or its tokenizer_config.json{(Readers.Count > 1 ? ", " + string.Join(", ", Readers.Skip(1).Select(r => r.GetType().Name)) : "")}).");
+            ?? throw new NotSupportedException($"'{path}' is not a model this command can read a chat template from (a Hugging Face directory, its tokenizer_config.json, or a GGUF file).");
         return reader.Read(path);
     }
 }

@@ -24,8 +24,7 @@ public enum TokenizerSourceKind
 /// <summary>
 /// The one entry point for "load the tokenizer at this path": a Hugging Face tokenizer.json, a
 /// SentencePiece tokenizer.model, or a directory holding either (tokenizer.json is preferred, as
-/// transformers does). GGUF files are detected but not loaded yet: that is the extension point for the
-/// GGUF reader (see <see cref="Load"/>).
+/// transformers does), or a GGUF file (its tokenizer metadata converted by <see cref="GgufTokenizerConverter"/>).
 /// </summary>
 public static class TokenizerSource
 {
@@ -63,7 +62,7 @@ public static class TokenizerSource
             return (TokenizerSourceKind.Unknown, null);
         }
 
-        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || HasGgufMagic(path))
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || GgufFile.HasMagic(path))
         {
             return (TokenizerSourceKind.Gguf, path);
         }
@@ -83,10 +82,10 @@ public static class TokenizerSource
     }
 
     /// <summary>Loads the tokenizer at <paramref name="path"/>.</summary>
-    /// <param name="path">A tokenizer.json, a tokenizer.model, or a directory holding one.</param>
+    /// <param name="path">A tokenizer.json, a tokenizer.model, a GGUF file, or a directory holding one.</param>
     /// <returns>The tokenizer with its facts.</returns>
     /// <exception cref="FileNotFoundException">Nothing loadable at the path.</exception>
-    /// <exception cref="NotSupportedException">A kind not supported (yet): GGUF, MoeServe's own tiktoken description; the message says what to do.</exception>
+    /// <exception cref="NotSupportedException">MoeServe's own tiktoken description, or a GGUF tokenizer the converter does not know; the message says what to do.</exception>
     /// <exception cref="InvalidDataException">The file is malformed.</exception>
     public static HuggingFaceTokenizer Load(string path)
     {
@@ -105,20 +104,6 @@ public static class TokenizerSource
                     : File.Exists(path) ? $"'{path}' is neither a Hugging Face tokenizer.json (no \"model\" object), a tokenizer.model nor a GGUF file." : $"'{path}' does not exist.",
                 path),
         };
-    }
-
-    private static bool HasGgufMagic(string path)
-    {
-        try
-        {
-            using var stream = File.OpenRead(path);
-            Span<byte> magic = stackalloc byte[4];
-            return stream.Read(magic) == 4 && magic.SequenceEqual("GGUF"u8);
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 
     private static HuggingFaceTokenizer LoadGguf(string file)

@@ -1,5 +1,6 @@
 using MoeServe.Import.Tests.Support;
 using MoeServe.Model.Gguf;
+using MoeServe.TestSupport;
 
 namespace MoeServe.Import.Tests.Gguf;
 

@@ -81,13 +81,35 @@ public sealed class ImportRefusalTests : IDisposable
     }
 
     [Fact]
-    public void GgufPath_RefusedUntilTheGgufReaderIsMerged()
+    public void GgufPath_Malformed_RefusedNamingTheFile()
     {
         string gguf = Path.Combine(_root, "model.gguf");
         Directory.CreateDirectory(_root);
         File.WriteAllBytes(gguf, [0x47, 0x47, 0x55, 0x46]);
         var error = Assert.Throws<UnsupportedCheckpointException>(() => HfCheckpointOpener.Open(gguf));
-        Assert.Contains("GGUF", error.Message, StringComparison.Ordinal);
+        Assert.Contains("not a GGUF file", error.Message, StringComparison.Ordinal);
+        Assert.Contains(gguf, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GgufPath_OpensAsAGgufCheckpoint()
+    {
+        string gguf = Path.Combine(SharedFixtures.Directory("moe-import"), "mixtral", "mixtral.gguf");
+        using var checkpoint = HfCheckpointOpener.Open(gguf);
+        var mapped = Assert.IsType<Model.Gguf.GgufCheckpoint>(checkpoint);
+        Assert.Equal("mixtral", mapped.ModelType);
+        Assert.Equal(gguf, checkpoint.Source);
+    }
+
+    [Fact]
+    public void GgufWithoutTheTextTokenizerProvider_RefusedBeforeWriting()
+    {
+        // The default provider copies Hugging Face files; a GGUF's tokenizer needs src/Text's converter.
+        string gguf = Path.Combine(SharedFixtures.Directory("moe-import"), "mixtral", "mixtral.gguf");
+        string output = Path.Combine(_root, "out");
+        var error = Assert.Throws<UnsupportedCheckpointException>(() => new HfImporter().Import(new ImportOptions { Source = gguf, OutputDirectory = output }));
+        Assert.Contains("ImportTokenizerProvider", error.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_root) && Directory.EnumerateFileSystemEntries(_root).Any());
     }
 
     [Fact]

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using MoeServe.Model.Gguf;
 using MoeServe.Model.Import;
 
-namespace MoeServe.Import.Tests.Support;
+namespace MoeServe.TestSupport;
 
 /// <summary>
 /// Writes a GGUF from a Hugging Face checkpoint the way llama.cpp's convert_hf_to_gguf.py does for
@@ -42,8 +42,8 @@ public static class HfToGgufConverter
         JsonObject c = hf.Config;
         string modelType = (string)c["model_type"]!;
         string arch = ArchitectureOf(modelType);
-        long Int(string key) => Json.Long(c[key]);
-        long? OptInt(string key) => c[key] is JsonValue v ? Json.Long(v) : null;
+        long Int(string key) => JsonNumber.Long(c[key]);
+        long? OptInt(string key) => c[key] is JsonValue v ? JsonNumber.Long(v) : null;
         int heads = (int)Int("num_attention_heads");
         int kvHeads = (int)(OptInt("num_key_value_heads") ?? heads);
         long hidden = Int("hidden_size");
@@ -66,9 +66,9 @@ public static class HfToGgufConverter
         }
         w.AddUInt32($"{arch}.attention.head_count", (uint)heads);
         w.AddUInt32($"{arch}.attention.head_count_kv", (uint)kvHeads);
-        w.AddFloat32($"{arch}.rope.freq_base", (float)Json.Double(c["rope_theta"]));
+        w.AddFloat32($"{arch}.rope.freq_base", (float)JsonNumber.Double(c["rope_theta"]));
         // OlmoeModel.set_gguf_parameters overwrites the eps with 1e-5.
-        w.AddFloat32($"{arch}.attention.layer_norm_rms_epsilon", modelType == "olmoe" ? 1e-5f : (float)Json.Double(c["rms_norm_eps"]));
+        w.AddFloat32($"{arch}.attention.layer_norm_rms_epsilon", modelType == "olmoe" ? 1e-5f : (float)JsonNumber.Double(c["rms_norm_eps"]));
         w.AddUInt32($"{arch}.expert_count", (uint)experts);
         w.AddUInt32($"{arch}.expert_used_count", (uint)Int("num_experts_per_tok"));
         if (headDim is { } hd)
@@ -314,4 +314,14 @@ public static class HfToGgufConverter
             ChatTemplate = tc["chat_template"] is JsonValue ct ? (string)ct! : null,
         };
     }
+}
+
+/// <summary>JSON numbers whatever CLR type built them (int, long, double, or parsed text).</summary>
+internal static class JsonNumber
+{
+    public static long Long(JsonNode? node) =>
+        long.Parse(node?.ToJsonString() ?? throw new ArgumentNullException(nameof(node)), System.Globalization.CultureInfo.InvariantCulture);
+
+    public static double Double(JsonNode? node) =>
+        double.Parse(node?.ToJsonString() ?? throw new ArgumentNullException(nameof(node)), System.Globalization.CultureInfo.InvariantCulture);
 }
