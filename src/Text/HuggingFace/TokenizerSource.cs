@@ -1,3 +1,4 @@
+using MoeServe.Model;
 using MoeServe.Model.Gguf;
 
 namespace MoeServe.Text.HuggingFace;
@@ -19,13 +20,16 @@ public enum TokenizerSourceKind
 
     /// <summary>MoeServe's own tokenizer description (tokenizer.json with format "tiktoken", next to tokenizer.tiktoken).</summary>
     MoeServeTiktoken,
+
+    /// <summary>A MoeServe model directory (manifest.json): its tokenizer is whatever the manifest names, loaded as the runtime loads it.</summary>
+    MoeServeModel,
 }
 
 /// <summary>
 /// The one entry point for "load the tokenizer at this path": a Hugging Face tokenizer.json, a
 /// SentencePiece tokenizer.model, or a directory holding either (tokenizer.json is preferred, as
-/// transformers does). GGUF files are detected but not loaded yet: that is the extension point for the
-/// GGUF reader (see <see cref="Load"/>).
+/// transformers does). A MoeServe model directory (manifest.json) is detected first and left to the runtime's
+/// loader, which this library cannot reference. A GGUF file's tokenizer is built from its metadata (<see cref="GgufTokenizerConverter"/>).
 /// </summary>
 public static class TokenizerSource
 {
@@ -37,6 +41,13 @@ public static class TokenizerSource
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (Directory.Exists(path))
         {
+            // First: an imported model directory also holds a Hugging Face tokenizer.json, but its manifest decides.
+            string manifest = Path.Combine(path, ModelManifest.FileName);
+            if (File.Exists(manifest))
+            {
+                return (TokenizerSourceKind.MoeServeModel, manifest);
+            }
+
             string json = Path.Combine(path, HuggingFaceTokenizerLoader.TokenizerJsonFileName);
             if (HuggingFaceTokenizerLoader.IsHuggingFaceTokenizerJson(json))
             {
@@ -63,6 +74,11 @@ public static class TokenizerSource
             return (TokenizerSourceKind.Unknown, null);
         }
 
+        if (string.Equals(Path.GetFileName(path), ModelManifest.FileName, StringComparison.Ordinal))
+        {
+            return (TokenizerSourceKind.MoeServeModel, path);
+        }
+
         if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || HasGgufMagic(path))
         {
             return (TokenizerSourceKind.Gguf, path);
@@ -86,7 +102,7 @@ public static class TokenizerSource
     /// <param name="path">A tokenizer.json, a tokenizer.model, or a directory holding one.</param>
     /// <returns>The tokenizer with its facts.</returns>
     /// <exception cref="FileNotFoundException">Nothing loadable at the path.</exception>
-    /// <exception cref="NotSupportedException">A kind not supported (yet): GGUF, MoeServe's own tiktoken description; the message says what to do.</exception>
+    /// <exception cref="NotSupportedException">A kind loaded elsewhere: MoeServe's own tiktoken description (<c>--dir</c>) or a MoeServe model directory (the runtime's loader); the message says what to do.</exception>
     /// <exception cref="InvalidDataException">The file is malformed.</exception>
     public static HuggingFaceTokenizer Load(string path)
     {
@@ -99,6 +115,8 @@ public static class TokenizerSource
             TokenizerSourceKind.Gguf => LoadGguf(file!),
             TokenizerSourceKind.MoeServeTiktoken => throw new NotSupportedException(
                 $"'{file}' is MoeServe's own tokenizer description (tiktoken format), not a Hugging Face tokenizer.json: use `tokenizer encode --dir {Path.GetDirectoryName(Path.GetFullPath(file!))}`."),
+            TokenizerSourceKind.MoeServeModel => throw new NotSupportedException(
+                $"'{file}' belongs to a MoeServe model directory: its tokenizer loads the runtime's way (MoeServe.Runtime.PromptEncoder.Load), as `tokenizer encode --from` does."),
             _ => throw new FileNotFoundException(
                 Directory.Exists(path)
                     ? $"'{path}' holds no tokenizer.json (Hugging Face) or tokenizer.model."
