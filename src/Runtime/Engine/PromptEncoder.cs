@@ -1,5 +1,6 @@
 using Microsoft.ML.Tokenizers;
 using MoeServe.Model;
+using MoeServe.Text.HuggingFace;
 
 namespace MoeServe.Runtime;
 
@@ -12,7 +13,7 @@ namespace MoeServe.Runtime;
 public sealed class PromptEncoder
 {
     private readonly ModelManifest _manifest;
-    private readonly Lazy<Dictionary<int, string>?> _pieces;
+    private readonly Lazy<Func<int, string?>> _pieces;
 
     /// <summary>Wraps an already loaded tokenizer.</summary>
     /// <param name="tokenizer">The tokenizer the manifest names.</param>
@@ -23,7 +24,7 @@ public sealed class PromptEncoder
         ArgumentNullException.ThrowIfNull(manifest);
         Tokenizer = tokenizer;
         _manifest = manifest;
-        _pieces = new Lazy<Dictionary<int, string>?>(() => ReversePieces(tokenizer));
+        _pieces = new Lazy<Func<int, string?>>(() => PieceLookup(tokenizer));
     }
 
     /// <summary>Reads and checks <paramref name="modelDirectory"/>/manifest.json and loads the tokenizer it names, as the runtime does.</summary>
@@ -75,28 +76,31 @@ public sealed class PromptEncoder
     }
 
     /// <summary>
-    /// One token as a string: a byte-level BPE's vocabulary entry (as Hugging Face's convert_ids_to_tokens gives it,
-    /// e.g. "Ġthe"), otherwise the token decoded on its own (a piece of a multi-byte character decodes to U+FFFD).
+    /// One token as a string: its vocabulary entry when the tokenizer has one (a byte-level BPE's as Hugging Face's
+    /// convert_ids_to_tokens gives it, e.g. "Ġthe"; a SentencePiece's "▁the"), otherwise the token decoded on its own
+    /// (a tiktoken byte that is part of a multi-byte character decodes to U+FFFD).
     /// </summary>
     /// <param name="id">A token id.</param>
-    public string TokenText(int id) =>
-        (_pieces.Value is { } pieces && pieces.TryGetValue(id, out var piece) ? piece : null) ?? Tokenizer.Decode([id]) ?? "";
+    public string TokenText(int id) => _pieces.Value(id) ?? Tokenizer.Decode([id]) ?? "";
 
-    // BpeTokenizer has no public id-to-token map, only token-to-id ones: reversed once, on first use.
-    private static Dictionary<int, string>? ReversePieces(Tokenizer tokenizer)
+    // Microsoft.ML.Tokenizers' BPE and SentencePiece tokenizers map tokens to ids only: reversed once, on first use.
+    private static Func<int, string?> PieceLookup(Tokenizer tokenizer) => tokenizer switch
     {
-        if (tokenizer is not BpeTokenizer bpe)
-        {
-            return null;
-        }
+        HuggingFaceBpeTokenizer huggingFace => huggingFace.IdToToken,
+        BpeTokenizer bpe => Reverse(bpe.Vocabulary, bpe.SpecialTokens).GetValueOrDefault,
+        SentencePieceTokenizer sentencePiece => Reverse(sentencePiece.Vocabulary, sentencePiece.SpecialTokens).GetValueOrDefault,
+        _ => _ => null,
+    };
 
-        var pieces = new Dictionary<int, string>(bpe.Vocabulary.Count);
-        foreach (var (token, id) in bpe.Vocabulary)
+    private static Dictionary<int, string> Reverse(IReadOnlyDictionary<string, int> vocabulary, IReadOnlyDictionary<string, int>? special)
+    {
+        var pieces = new Dictionary<int, string>(vocabulary.Count);
+        foreach (var (token, id) in vocabulary)
         {
             pieces.TryAdd(id, token);
         }
 
-        foreach (var (token, id) in bpe.SpecialTokens ?? new Dictionary<string, int>())
+        foreach (var (token, id) in special ?? new Dictionary<string, int>())
         {
             pieces[id] = token;
         }

@@ -4,6 +4,7 @@ using MoeServe.Model.Import;
 using MoeServe.Runtime.Generation;
 using MoeServe.Runtime.Sampling;
 using MoeServe.TestSupport;
+using MoeServe.Text.HuggingFace;
 
 namespace MoeServe.Runtime.Tests.Import;
 
@@ -35,6 +36,12 @@ public sealed class ImportedTokensTests : IDisposable
         Assert.Equal("<|endoftext|>", engine.Prompts.TokenText(TinyHfCheckpoint.EndOfTextId));
         Assert.Equal("<|endoftext|>Hi", engine.Prompts.Decode([TinyHfCheckpoint.EndOfTextId, 72, 105]));
         Assert.Equal("Hi", engine.Prompts.Decode([TinyHfCheckpoint.EndOfTextId, 72, 105], skipSpecialTokens: true));
+
+        // src/Text's tokenizer.json loader (the one `tokenizer encode --from` uses) names tokens the same way.
+        var huggingFace = HuggingFaceTokenizerLoader.Load(Path.Combine(engine.ModelDirectory, engine.Manifest.Tokenizer.HuggingFaceTokenizer!));
+        var viaText = new PromptEncoder(huggingFace.Tokenizer, engine.Manifest);
+        Assert.Equal("\u0120", viaText.TokenText(32));
+        Assert.Equal("<|endoftext|>", viaText.TokenText(TinyHfCheckpoint.EndOfTextId));
     }
 
     [Fact]
