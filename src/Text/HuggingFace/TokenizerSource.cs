@@ -21,15 +21,16 @@ public enum TokenizerSourceKind
     /// <summary>MoeServe's own tokenizer description (tokenizer.json with format "tiktoken", next to tokenizer.tiktoken).</summary>
     MoeServeTiktoken,
 
-    /// <summary>A MoeServe model directory (manifest.json): its tokenizer is whatever the manifest names, loaded as the runtime loads it.</summary>
+    /// <summary>A MoeServe model directory (manifest.json): its tokenizer is whatever the manifest names, loaded as the
+    /// runtime loads it (MoeServe.Runtime.PromptEncoder, which this library cannot reference).</summary>
     MoeServeModel,
 }
 
 /// <summary>
 /// The one entry point for "load the tokenizer at this path": a Hugging Face tokenizer.json, a
 /// SentencePiece tokenizer.model, or a directory holding either (tokenizer.json is preferred, as
-/// transformers does). A MoeServe model directory (manifest.json) is detected first and left to the runtime's
-/// loader, which this library cannot reference. A GGUF file's tokenizer is built from its metadata (<see cref="GgufTokenizerConverter"/>).
+/// transformers does). GGUF files are detected but not loaded yet: that is the extension point for the
+/// GGUF reader (see <see cref="Load"/>).
 /// </summary>
 public static class TokenizerSource
 {
@@ -39,15 +40,17 @@ public static class TokenizerSource
     public static (TokenizerSourceKind Kind, string? File) Detect(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+
+        // First: an imported model directory also holds a Hugging Face tokenizer.json, but its manifest decides.
+        string? manifest = Directory.Exists(path) ? Path.Combine(path, ModelManifest.FileName)
+            : string.Equals(Path.GetFileName(path), ModelManifest.FileName, StringComparison.Ordinal) ? path : null;
+        if (manifest is not null && File.Exists(manifest))
+        {
+            return (TokenizerSourceKind.MoeServeModel, manifest);
+        }
+
         if (Directory.Exists(path))
         {
-            // First: an imported model directory also holds a Hugging Face tokenizer.json, but its manifest decides.
-            string manifest = Path.Combine(path, ModelManifest.FileName);
-            if (File.Exists(manifest))
-            {
-                return (TokenizerSourceKind.MoeServeModel, manifest);
-            }
-
             string json = Path.Combine(path, HuggingFaceTokenizerLoader.TokenizerJsonFileName);
             if (HuggingFaceTokenizerLoader.IsHuggingFaceTokenizerJson(json))
             {
@@ -74,11 +77,6 @@ public static class TokenizerSource
             return (TokenizerSourceKind.Unknown, null);
         }
 
-        if (string.Equals(Path.GetFileName(path), ModelManifest.FileName, StringComparison.Ordinal))
-        {
-            return (TokenizerSourceKind.MoeServeModel, path);
-        }
-
         if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || HasGgufMagic(path))
         {
             return (TokenizerSourceKind.Gguf, path);
@@ -102,7 +100,7 @@ public static class TokenizerSource
     /// <param name="path">A tokenizer.json, a tokenizer.model, or a directory holding one.</param>
     /// <returns>The tokenizer with its facts.</returns>
     /// <exception cref="FileNotFoundException">Nothing loadable at the path.</exception>
-    /// <exception cref="NotSupportedException">A kind loaded elsewhere: MoeServe's own tiktoken description (<c>--dir</c>) or a MoeServe model directory (the runtime's loader); the message says what to do.</exception>
+    /// <exception cref="NotSupportedException">A kind not supported (yet): GGUF, MoeServe's own tiktoken description; the message says what to do.</exception>
     /// <exception cref="InvalidDataException">The file is malformed.</exception>
     public static HuggingFaceTokenizer Load(string path)
     {
