@@ -103,6 +103,7 @@ public static class ServerApp
         services.AddHostedService<ShutdownCoordinator>();
 
         services.AddSingleton<GenerationHandler>();
+        services.AddSingleton<TokenizeHandler>();
         services.AddOptions<KestrelServerOptions>().Configure<ServerOptions>((kestrel, options) => kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes);
         services.AddOptions<HostOptions>().Configure<ServerOptions>((host, options) => host.ShutdownTimeout = ShutdownCoordinator.HostShutdownTimeout(options));
     }

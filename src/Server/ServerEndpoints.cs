@@ -16,7 +16,7 @@ namespace MoeServe.Server;
 public static partial class ServerEndpoints
 {
     private static readonly string[] KnownEndpoints =
-        ["/v1/completions", "/v1/chat/completions", "/v1/models", "/v1/models/{id}", "/health/live", "/health/ready", "/metrics", "/", "/dashboard", "/dashboard/data"];
+        ["/v1/completions", "/v1/chat/completions", "/v1/models", "/v1/models/{id}", "/health/live", "/health/ready", "/metrics", "/", "/dashboard", "/dashboard/data", .. TokenizeHandler.Routes];
 
     // Route templates (with their parameters, so /v1/models/x is known) and the one method each answers.
     private static readonly (TemplateMatcher Route, string Method)[] AllowedMethods =
@@ -33,6 +33,8 @@ public static partial class ServerEndpoints
             ("/", "GET"),
             ("/dashboard", "GET"),
             ("/dashboard/data", "GET"),
+            ("/tokenize", "POST"),
+            ("/detokenize", "POST"),
         }.Select(r => (new TemplateMatcher(TemplateParser.Parse(r.Template), new RouteValueDictionary()), r.Method)),
     ];
 
@@ -84,6 +86,8 @@ public static partial class ServerEndpoints
 
         app.MapPost("/v1/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, EndpointKind.Completion));
         app.MapPost("/v1/chat/completions", (HttpContext context, GenerationHandler handler) => handler.HandleAsync(context, EndpointKind.Chat));
+        app.MapPost("/tokenize", (HttpContext context, TokenizeHandler handler) => handler.TokenizeAsync(context));
+        app.MapPost("/detokenize", (HttpContext context, TokenizeHandler handler) => handler.DetokenizeAsync(context));
         app.MapGet("/v1/models", (ModelHost model, TimeProvider time) =>
             Results.Json(new ModelListDto("list", [Describe(model, time)]), ServerJsonContext.Default.ModelListDto));
         app.MapGet("/v1/models/{id}", (string id, ModelHost model, TimeProvider time) =>

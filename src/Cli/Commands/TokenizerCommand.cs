@@ -11,8 +11,8 @@ namespace MoeServe.Cli.Commands;
 
 /// <summary>
 /// <c>tokenizer train|encode|decode|eval</c>: trains the byte-level BPE tokenizer and writes it in the tiktoken
-/// format, shows how a text encodes (with the project's tokenizer, <c>--dir</c>, or a Hugging Face one,
-/// <c>--from</c>), decodes ids, and measures compression on a corpus file.
+/// format, shows how a text encodes (with the project's tokenizer, <c>--dir</c>, or with <c>--from</c> a Hugging Face
+/// one, a GGUF's, or a model directory's as the runtime loads it), decodes ids, and measures compression on a corpus file.
 /// </summary>
 internal static class TokenizerCommand
 {
@@ -38,10 +38,10 @@ internal static class TokenizerCommand
     private static Command CreateEncode()
     {
         var directory = new Option<string>("--dir") { Description = "Tokenizer directory (the project's own tiktoken tokenizer).", DefaultValueFactory = _ => "data/tokenizer" };
-        var from = new Option<string?>("--from") { Description = "A Hugging Face tokenizer.json, a tokenizer.model, or a model directory holding one (instead of --dir)." };
+        var from = new Option<string?>("--from") { Description = "A Hugging Face tokenizer.json, a tokenizer.model, a GGUF file, a directory holding one, or a MoeServe model directory (manifest.json: the runtime's tokenizer) (instead of --dir)." };
         var text = new Option<string>("--text") { Description = "Text to encode.", Required = true };
         var json = new Option<bool>("--json") { Description = "With --from: print {\"ids\":[...],\"tokens\":[...],\"count\":N}." };
-        var raw = new Option<bool>("--raw") { Description = "With --from: leave out the BOS/EOS the tokenizer adds." };
+        var raw = new Option<bool>("--raw") { Description = "With --from: leave out the BOS/EOS the tokenizer (or the model's manifest) adds." };
         var command = new Command("encode", "Show the ids and pieces a text encodes to, and check that it decodes back.") { directory, from, text, json, raw };
         command.SetAction(parse => parse.GetValue(from) is { } source
             ? EncodeFrom(source, parse.GetValue(text)!, parse.GetValue(json), parse.GetValue(raw))
@@ -53,17 +53,22 @@ internal static class TokenizerCommand
 
     private static Command CreateDecode()
     {
-        var from = new Option<string>("--from") { Description = "A Hugging Face tokenizer.json, a tokenizer.model, or a model directory holding one.", Required = true };
+        var from = new Option<string>("--from") { Description = "A Hugging Face tokenizer.json, a tokenizer.model, a GGUF file, a directory holding one, or a MoeServe model directory (manifest.json).", Required = true };
         var ids = new Option<string>("--ids") { Description = "Token ids, comma-separated (1,2,3).", Required = true };
         var json = new Option<bool>("--json") { Description = "Print {\"text\":...,\"ids\":[...],\"count\":N}." };
         var skip = new Option<bool>("--skip-special") { Description = "Leave special tokens out of the text." };
-        var command = new Command("decode", "Decode token ids with a Hugging Face tokenizer.") { from, ids, json, skip };
+        var command = new Command("decode", "Decode token ids with a Hugging Face tokenizer, a GGUF's, or a model directory's.") { from, ids, json, skip };
         command.SetAction(parse => DecodeFrom(parse.GetValue(from)!, parse.GetValue(ids)!, parse.GetValue(json), parse.GetValue(skip)));
         return command;
     }
 
     private static int EncodeFrom(string source, string text, bool json, bool raw)
     {
+        if (TokenizerSource.Detect(source) is (TokenizerSourceKind.MoeServeModel, { } manifest))
+        {
+            return ModelDirectoryTokenizer.Encode(manifest, text, json, raw);
+        }
+
         if (!TryLoadHuggingFace(source, out var tokenizer))
         {
             return 2;
@@ -94,6 +99,11 @@ internal static class TokenizerCommand
             }
 
             ids.Add(id);
+        }
+
+        if (TokenizerSource.Detect(source) is (TokenizerSourceKind.MoeServeModel, { } manifest))
+        {
+            return ModelDirectoryTokenizer.Decode(manifest, ids, json, skipSpecial);
         }
 
         if (!TryLoadHuggingFace(source, out var tokenizer))

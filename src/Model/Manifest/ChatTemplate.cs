@@ -28,7 +28,12 @@ public sealed record ChatTemplate
 
     /// <summary>Renders messages into the prompt text the model continues.</summary>
     /// <param name="messages">(role, content) pairs in order.</param>
-    public string Render(IEnumerable<(string Role, string Content)> messages)
+    public string Render(IEnumerable<(string Role, string Content)> messages) => Render(messages, addAssistantPrefix: true);
+
+    /// <summary>Renders messages; without <paramref name="addAssistantPrefix"/> the text ends after the last message.</summary>
+    /// <param name="messages">(role, content) pairs in order.</param>
+    /// <param name="addAssistantPrefix">End with <see cref="AssistantPrefix"/> (a Jinja template's add_generation_prompt).</param>
+    public string Render(IEnumerable<(string Role, string Content)> messages, bool addAssistantPrefix)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var text = new StringBuilder();
@@ -38,6 +43,6 @@ public sealed record ChatTemplate
             text.Append(MessageFormat.Replace("{role}", name, StringComparison.Ordinal).Replace("{content}", content, StringComparison.Ordinal));
         }
 
-        return text.Append(AssistantPrefix).ToString();
+        return (addAssistantPrefix ? text.Append(AssistantPrefix) : text).ToString();
     }
 }

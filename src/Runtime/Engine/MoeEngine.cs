@@ -33,6 +33,7 @@ public sealed class MoeEngine : IDisposable
         var logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("MoeServe.Runtime.MoeEngine");
         _model = ModelLoader.Load(options, logger, cudaProbe);
         StopTokenIds = _model.Manifest.StopTokenIds();
+        Prompts = new PromptEncoder(_model.Tokenizer, _model.Manifest);
         var config = _model.Manifest.Config;
         try
         {
@@ -91,19 +92,15 @@ public sealed class MoeEngine : IDisposable
     /// <summary>Every id that ends generation: the manifest's end-of-sequence ids (a Hugging Face eos_token_id list), else the end-of-text id; empty when none.</summary>
     public IReadOnlyList<int> StopTokenIds { get; }
 
+    /// <summary>The model's tokenizer with its BOS rule: prompt encoding, decoding and token strings (shared with the CLI).</summary>
+    public PromptEncoder Prompts { get; }
+
     /// <summary>
     /// Encodes a prompt as the model expects it: the tokenizer's ids, with the manifest's BOS id in front
     /// when the model asks for one (an imported model whose tokenizer_config.json has add_bos_token true).
     /// </summary>
     /// <param name="text">The prompt text.</param>
-    public int[] EncodePrompt(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var ids = Tokenizer.EncodeToIds(text);
-        var manifest = _model.Manifest;
-        bool bos = manifest.AddBos && manifest.BosId >= 0 && (ids.Count == 0 || ids[0] != manifest.BosId);
-        return bos ? [manifest.BosId, .. ids] : [.. ids];
-    }
+    public int[] EncodePrompt(string text) => Prompts.Encode(text);
 
     /// <summary>Longest sequence (prompt plus generated tokens) a cache holds.</summary>
     public int ContextLength => Config.ContextLength;

@@ -5,7 +5,7 @@ namespace MoeServe.Server.Api;
 
 /// <summary>
 /// Turns chat messages into the prompt text and the stop strings of its replies: the manifest's Jinja chat template
-/// when it has one (rendered with add_generation_prompt true), else its simple <see cref="ChatTemplate"/>, exactly as before.
+/// when it has one (the chat endpoint renders with add_generation_prompt true; /tokenize lets the client choose), else its simple <see cref="ChatTemplate"/>, exactly as before.
 /// </summary>
 public sealed class ChatPrompt
 {
@@ -48,19 +48,21 @@ public sealed class ChatPrompt
     }
 
     /// <summary>The prompt text for the messages.</summary>
+    /// <param name="messages">The conversation.</param>
+    /// <param name="addGenerationPrompt">End with the assistant's turn opener (the chat endpoint always does).</param>
     /// <exception cref="JinjaRaisedException">The template rejected the conversation (e.g. roles not alternating).</exception>
     /// <exception cref="JinjaException">Rendering failed.</exception>
-    public string Render(IReadOnlyList<ChatTurn> messages)
+    public string Render(IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt = true)
     {
         ArgumentNullException.ThrowIfNull(messages);
         if (_jinja is null)
         {
-            return _simple.Render(messages.Select(m => (m.Role, m.Text)));
+            return _simple.Render(messages.Select(m => (m.Role, m.Text)), addGenerationPrompt);
         }
 
         var context = ChatTemplateContext.Build(
             messages.Select(m => new ChatTemplateMessage(m.Role, m.Text)),
-            addGenerationPrompt: true,
+            addGenerationPrompt,
             _settings!.BosToken,
             _settings.EosToken);
         return _jinja.Render(context);

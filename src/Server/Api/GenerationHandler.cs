@@ -7,7 +7,6 @@ using MoeServe.Server.Engine;
 using MoeServe.Server.Health;
 using MoeServe.Server.Options;
 using MoeServe.Server.Scheduling;
-using MoeServe.Text.Chat;
 using Polly;
 using Polly.Timeout;
 
@@ -94,11 +93,13 @@ public sealed class GenerationHandler
         }
     }
 
-    // A draining server is one of several behind a balancer: Retry-After tells the client to go again.
-    private Task WriteNotReadyAsync(HttpContext context)
+    private Task WriteNotReadyAsync(HttpContext context) => WriteNotReadyAsync(context, _state, _options);
+
+    /// <summary>503 with Retry-After: a draining server is one of several behind a balancer, so the client should go again.</summary>
+    internal static Task WriteNotReadyAsync(HttpContext context, ServerState state, ServerOptions options)
     {
-        context.Response.Headers.RetryAfter = _options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
-        return WriteErrorAsync(context, _state.Phase == ServerPhase.Draining
+        context.Response.Headers.RetryAfter = options.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+        return WriteErrorAsync(context, state.Phase == ServerPhase.Draining
             ? ApiError.Unavailable("The server is shutting down; retry on another instance.")
             : ApiError.Unavailable("The model is still loading; retry when /health/ready says ready."));
     }
@@ -121,32 +122,20 @@ public sealed class GenerationHandler
         {
             promptParam = "messages";
             // The model's own chat template (from its manifest: the Jinja one when it has one); its stop strings end the reply.
-            var chat = _model.ChatPrompt;
-            try
+            var (rendered, renderError) = PromptTokens.FromMessages(_model, spec.Messages!, addGenerationPrompt: true);
+            if (rendered is null)
             {
-                promptText = chat.Render(spec.Messages!);
-            }
-            catch (JinjaRaisedException e)
-            {
-                return (null, ApiError.Invalid($"The model's chat template rejected 'messages': {e.Message}", "messages"));
-            }
-            catch (JinjaException e)
-            {
-                return (null, ApiError.Invalid($"The model's chat template could not render 'messages': {e.Message}", "messages"));
+                return (null, renderError);
             }
 
-            // BOS as the model says, once: a template that writes bos_token itself already has it.
-            prompt = engine.EncodePrompt(promptText);
-            stop = [.. spec.Stop, .. chat.StopStrings.Where(s => !spec.Stop.Contains(s))];
+            (promptText, prompt) = (rendered.Text, rendered.Ids);
+            stop = [.. spec.Stop, .. _model.ChatPrompt.StopStrings.Where(s => !spec.Stop.Contains(s))];
         }
         else if (spec.PromptTokens is { } ids)
         {
-            for (var i = 0; i < ids.Count; i++)
+            if (PromptTokens.FindOutOfVocabulary(ids, engine.VocabSize, "prompt") is { } outside)
             {
-                if (ids[i] >= engine.VocabSize)
-                {
-                    return (null, ApiError.Invalid($"'prompt[{i}]' is token id {ids[i]}, outside the vocabulary of {engine.VocabSize}.", $"prompt[{i}]"));
-                }
+                return (null, outside);
             }
 
             prompt = [.. ids];
@@ -154,8 +143,7 @@ public sealed class GenerationHandler
         }
         else
         {
-            promptText = spec.PromptText!;
-            prompt = engine.EncodePrompt(promptText);
+            (promptText, prompt) = PromptTokens.FromText(engine, spec.PromptText!);
         }
 
         if (prompt.Length == 0)
@@ -423,7 +411,8 @@ public sealed class GenerationHandler
         await WriteJsonAsync(context, error.Status, error.ToBody(), ServerJsonContext.Default.ErrorBodyDto).ConfigureAwait(false);
     }
 
-    private static async Task WriteJsonAsync<T>(HttpContext context, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    /// <summary>Writes <paramref name="value"/> as the JSON response.</summary>
+    internal static async Task WriteJsonAsync<T>(HttpContext context, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
     {
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json";

@@ -137,26 +137,10 @@ public static class RequestParser
             return (null, ApiError.Unsupported("response_format", "only {\"type\": \"text\"} is supported."));
         }
 
-        if (dto.Messages is null)
+        var (turns, messagesError) = ParseMessages(dto.Messages);
+        if (turns is null)
         {
-            return (null, ApiError.Missing("messages"));
-        }
-
-        if (dto.Messages.Count == 0)
-        {
-            return (null, ApiError.Invalid("'messages' must hold at least one message.", "messages"));
-        }
-
-        var turns = new List<ChatTurn>(dto.Messages.Count);
-        for (var i = 0; i < dto.Messages.Count; i++)
-        {
-            var (turn, turnError) = ParseMessage(dto.Messages[i], i);
-            if (turnError is not null)
-            {
-                return (null, turnError);
-            }
-
-            turns.Add(turn!);
+            return (null, messagesError);
         }
 
         var (stop, stopError) = ParseStop(dto.Stop);
@@ -174,7 +158,8 @@ public static class RequestParser
         }, null);
     }
 
-    private static (T? Dto, ApiError? Error) Deserialize<T>(ReadOnlySpan<byte> body, JsonTypeInfo<T> typeInfo)
+    /// <summary>Deserializes a body after checking its encoding and surrogates; errors name the field (shared by every JSON endpoint).</summary>
+    internal static (T? Dto, ApiError? Error) Deserialize<T>(ReadOnlySpan<byte> body, JsonTypeInfo<T> typeInfo)
         where T : class
     {
         if (body.IsEmpty)
@@ -283,9 +268,7 @@ public static class RequestParser
 
         foreach (var name in RefusedWhenSet)
         {
-            if (dto.Extra.TryGetValue(name, out var value) && value.ValueKind != JsonValueKind.Null
-                && !(value.ValueKind == JsonValueKind.Object && !value.EnumerateObject().Any())
-                && !(value.ValueKind == JsonValueKind.Array && value.GetArrayLength() == 0))
+            if (dto.Extra.TryGetValue(name, out var value) && IsSet(value))
             {
                 return ApiError.Unsupported(name, "this server generates plain text only.");
             }
@@ -397,6 +380,35 @@ public static class RequestParser
         return (list, null);
     }
 
+    /// <summary>The 'messages' of a chat request: at least one, each as <see cref="ParseMessage"/> checks it (shared with /tokenize).</summary>
+    internal static (List<ChatTurn>? Turns, ApiError? Error) ParseMessages(List<ChatMessageDto?>? messages)
+    {
+        if (messages is null)
+        {
+            return (null, ApiError.Missing("messages"));
+        }
+
+        if (messages.Count == 0)
+        {
+            return (null, ApiError.Invalid("'messages' must hold at least one message.", "messages"));
+        }
+
+        var turns = new List<ChatTurn>(messages.Count);
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var (turn, turnError) = ParseMessage(messages[i], i);
+            if (turnError is not null)
+            {
+                return (null, turnError);
+            }
+
+            turns.Add(turn!);
+        }
+
+        return (turns, null);
+    }
+
+    /// <summary>One chat message as the chat endpoint accepts it.</summary>
     private static (ChatTurn? Turn, ApiError? Error) ParseMessage(ChatMessageDto? message, int index)
     {
         var at = $"messages[{index}]";
@@ -464,7 +476,14 @@ public static class RequestParser
         return (new ChatTurn(role, text.ToString()), null);
     }
 
-    private static string Describe(JsonValueKind kind) => kind switch
+    /// <summary>Whether an optional field carries a value: not null, not {} and not [].</summary>
+    internal static bool IsSet(JsonElement value) =>
+        value.ValueKind != JsonValueKind.Null
+        && !(value.ValueKind == JsonValueKind.Object && !value.EnumerateObject().Any())
+        && !(value.ValueKind == JsonValueKind.Array && value.GetArrayLength() == 0);
+
+    /// <summary>"an array", "a string", ... for error messages.</summary>
+    internal static string Describe(JsonValueKind kind) => kind switch
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",

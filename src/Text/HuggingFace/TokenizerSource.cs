@@ -1,3 +1,4 @@
+using MoeServe.Model;
 using MoeServe.Model.Gguf;
 
 namespace MoeServe.Text.HuggingFace;
@@ -19,6 +20,10 @@ public enum TokenizerSourceKind
 
     /// <summary>MoeServe's own tokenizer description (tokenizer.json with format "tiktoken", next to tokenizer.tiktoken).</summary>
     MoeServeTiktoken,
+
+    /// <summary>A MoeServe model directory (manifest.json): its tokenizer is whatever the manifest names, loaded as the
+    /// runtime loads it (MoeServe.Runtime.PromptEncoder, which this library cannot reference).</summary>
+    MoeServeModel,
 }
 
 /// <summary>
@@ -34,6 +39,15 @@ public static class TokenizerSource
     public static (TokenizerSourceKind Kind, string? File) Detect(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+
+        // First: an imported model directory also holds a Hugging Face tokenizer.json, but its manifest decides.
+        string? manifest = Directory.Exists(path) ? Path.Combine(path, ModelManifest.FileName)
+            : string.Equals(Path.GetFileName(path), ModelManifest.FileName, StringComparison.Ordinal) ? path : null;
+        if (manifest is not null && File.Exists(manifest))
+        {
+            return (TokenizerSourceKind.MoeServeModel, manifest);
+        }
+
         if (Directory.Exists(path))
         {
             string json = Path.Combine(path, HuggingFaceTokenizerLoader.TokenizerJsonFileName);
@@ -98,6 +112,8 @@ public static class TokenizerSource
             TokenizerSourceKind.Gguf => LoadGguf(file!),
             TokenizerSourceKind.MoeServeTiktoken => throw new NotSupportedException(
                 $"'{file}' is MoeServe's own tokenizer description (tiktoken format), not a Hugging Face tokenizer.json: use `tokenizer encode --dir {Path.GetDirectoryName(Path.GetFullPath(file!))}`."),
+            TokenizerSourceKind.MoeServeModel => throw new NotSupportedException(
+                $"'{file}' belongs to a MoeServe model directory: its tokenizer loads the runtime's way (MoeServe.Runtime.PromptEncoder.Load), as `tokenizer encode --from` does."),
             _ => throw new FileNotFoundException(
                 Directory.Exists(path)
                     ? $"'{path}' holds no tokenizer.json (Hugging Face) or tokenizer.model."

@@ -4,6 +4,7 @@ using MoeServe.Model.Import;
 using MoeServe.Runtime.Generation;
 using MoeServe.Runtime.Sampling;
 using MoeServe.TestSupport;
+using MoeServe.Text.HuggingFace;
 
 namespace MoeServe.Runtime.Tests.Import;
 
@@ -22,6 +23,25 @@ public sealed class ImportedTokensTests : IDisposable
         Assert.Equal(TinyHfCheckpoint.EndOfTextId, engine.Manifest.BosId);
         int[] expected = addBos ? [TinyHfCheckpoint.EndOfTextId, 72, 105] : [72, 105];
         Assert.Equal(expected, engine.EncodePrompt("Hi"));
+        Assert.Equal([72, 105], engine.Prompts.Encode("Hi", addSpecialTokens: false));
+        Assert.Equal(expected, engine.Prompts.Encode("Hi"));
+    }
+
+    [Fact]
+    public void TokenText_ByteLevelBpe_IsTheVocabularyEntryAsHuggingFaceShowsIt()
+    {
+        using var engine = Import(addBos: false);
+        Assert.Equal("H", engine.Prompts.TokenText(72));
+        Assert.Equal("\u0120", engine.Prompts.TokenText(32)); // a space is "Ġ" in the byte-level alphabet
+        Assert.Equal("<|endoftext|>", engine.Prompts.TokenText(TinyHfCheckpoint.EndOfTextId));
+        Assert.Equal("<|endoftext|>Hi", engine.Prompts.Decode([TinyHfCheckpoint.EndOfTextId, 72, 105]));
+        Assert.Equal("Hi", engine.Prompts.Decode([TinyHfCheckpoint.EndOfTextId, 72, 105], skipSpecialTokens: true));
+
+        // src/Text's tokenizer.json loader (the one `tokenizer encode --from` uses) names tokens the same way.
+        var huggingFace = HuggingFaceTokenizerLoader.Load(Path.Combine(engine.ModelDirectory, engine.Manifest.Tokenizer.HuggingFaceTokenizer!));
+        var viaText = new PromptEncoder(huggingFace.Tokenizer, engine.Manifest);
+        Assert.Equal("\u0120", viaText.TokenText(32));
+        Assert.Equal("<|endoftext|>", viaText.TokenText(TinyHfCheckpoint.EndOfTextId));
     }
 
     [Fact]

@@ -41,6 +41,11 @@ public sealed class ImportedModelTests : IDisposable
         var usage = body.GetProperty("usage");
         Assert.Equal(19, usage.GetProperty("prompt_tokens").GetInt32()); // the tiny byte-level tokenizer.json: one token per byte
         Assert.Equal(expected, body.GetProperty("choices")[0].GetProperty("text").GetString());
+
+        // /tokenize shows those prompt ids, and tokens as Hugging Face names them (a space is "Ġ" in the byte-level alphabet).
+        var tokenized = await Http.PostOkAsync(client, "/tokenize", """{"prompt":"The quick brown fox","return_token_strs":true}""");
+        Assert.Equal(usage.GetProperty("prompt_tokens").GetInt32(), tokenized.GetProperty("count").GetInt32());
+        Assert.Equal(["T", "h", "e", "\u0120", "q"], tokenized.GetProperty("token_strs").EnumerateArray().Take(5).Select(t => t.GetString()!));
     }
 
     [Fact]

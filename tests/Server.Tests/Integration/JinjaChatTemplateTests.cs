@@ -47,6 +47,25 @@ public sealed class JinjaChatTemplateTests
     }
 
     [Fact]
+    public async Task Tokenize_JinjaTemplate_RendersWithOrWithoutTheGenerationPrompt()
+    {
+        await using var factory = new ServerFactory(new() { ["MoeServe:ModelPath"] = ChatMLModel.Value });
+        using var client = await factory.CreateReadyClientAsync();
+        const string messages = """[{"role":"user","content":"Hi there"}]""";
+        const string conversation = "<|im_start|>user\nHi there<|im_end|>\n";
+
+        foreach (var (flag, expected) in new[] { ("true", conversation + "<|im_start|>assistant\n"), ("false", conversation) })
+        {
+            var tokenized = await Http.PostOkAsync(client, "/tokenize", $$"""{"messages":{{messages}},"add_generation_prompt":{{flag}}}""");
+            var tokens = tokenized.GetProperty("tokens").GetRawText();
+            var detokenized = await Http.PostOkAsync(client, "/detokenize", $$"""{"tokens":{{tokens}}}""");
+
+            Assert.Equal(expected, detokenized.GetProperty("prompt").GetString());
+            Assert.Equal(expected.Length, tokenized.GetProperty("count").GetInt32()); // one token per byte, all ASCII
+        }
+    }
+
+    [Fact]
     public async Task Chat_TemplateRaises_Is400WithTheTemplatesMessage()
     {
         await using var factory = new ServerFactory(new() { ["MoeServe:ModelPath"] = InstModel.Value });

@@ -7,7 +7,7 @@ namespace MoeServe.Server.Tests.Support;
 public sealed record FuzzCase(string Kind, string Method, string Path, byte[]? Body, string? ContentType, bool Chunked = false, int? Cut = null, Hangup Hangup = Hangup.Close);
 
 /// <summary>
-/// A seeded generator of malformed and hostile requests: mutations of valid ones (a field replaced by a
+/// A seeded generator of malformed and hostile requests (to the generation endpoints and to /tokenize and /detokenize): mutations of valid ones (a field replaced by a
 /// value of another type, removed, duplicated, or an unknown one added), broken JSON, bad UTF-8, unpaired
 /// surrogates, extreme numbers, deep nesting, huge bodies, wrong content types, methods and paths, and
 /// bodies cut mid-way. The same seed gives the same requests.
@@ -38,6 +38,7 @@ public sealed class HostileRequests(int seed, long maxBodyBytes)
         "prompt", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "seed", "stop", "stream",
         "stream_options", "n", "best_of", "logprobs", "top_logprobs", "echo", "user", "model", "suffix", "logit_bias", "tools",
         "presence_penalty", "frequency_penalty", "response_format", "x", "", "\\ud800", "\\u0000", "__proto__", "PROMPT", "max-tokens",
+        "tokens", "add_generation_prompt", "add_special_tokens", "return_token_strs", "continue_final_message", "chat_template", "chat_template_kwargs",
     ];
 
     private static readonly string[] ContentTypes =
@@ -53,6 +54,7 @@ public sealed class HostileRequests(int seed, long maxBodyBytes)
         "/v1/completions", "/v1/chat/completions", "/v1/models", "/v1/models/tiny", "/v1/models/nope", "/health/live", "/health/ready",
         "/metrics", "/", "/dashboard", "/dashboard/data", "/v1/completions/", "/v1//completions", "/v1/completions?stream=true",
         "/v1/COMPLETIONS", "/v2/completions", "/v1/engines", "/v1/models/%2e%2e", "/v1/models/" + new string('a', 2000), "/%00",
+        "/tokenize", "/detokenize", "/v1/tokenize", "/tokenize/", "/DETOKENIZE",
     ];
 
     private readonly Random _rng = new(seed);
@@ -63,13 +65,14 @@ public sealed class HostileRequests(int seed, long maxBodyBytes)
         var roll = _rng.Next(100);
         return roll switch
         {
-            < 45 => Mutated(),
-            < 55 => Structural(),
-            < 63 => SurrogateField(),
-            < 70 => WithNumbers(),
-            < 77 => WrongContentType(),
-            < 87 => WrongRoute(),
-            < 89 => Huge(),
+            < 41 => Mutated(),
+            < 51 => Structural(),
+            < 59 => SurrogateField(),
+            < 66 => WithNumbers(),
+            < 73 => WrongContentType(),
+            < 83 => WrongRoute(),
+            < 85 => Huge(),
+            < 93 => Tokenize(),
             _ => Cut(),
         };
     }
@@ -275,6 +278,77 @@ public sealed class HostileRequests(int seed, long maxBodyBytes)
 
         return Post(chat, "numbers", Render(fields));
     }
+
+    // POST /tokenize and /detokenize: the same kinds of damage, aimed at their fields ("tokens" ids, the flags, messages).
+    private FuzzCase Tokenize()
+    {
+        var detokenize = _rng.Next(3) == 0;
+        var fields = detokenize ? ValidDetokenize() : ValidTokenize();
+        var path = detokenize ? "/detokenize" : "/tokenize";
+        string kind;
+        switch (_rng.Next(6))
+        {
+            case 0 or 1:
+                kind = "tok-mutated";
+                for (var i = 1 + _rng.Next(3); i > 0; i--)
+                {
+                    Mutate(fields, chat: fields.Exists(f => f.Key == "messages"));
+                }
+
+                break;
+            case 2:
+                kind = "tok-surrogate";
+                var lone = Pick(["\"\\ud800\"", "\"\\udc00\"", "\"a\\ud800b\"", "\"x\\ud83d\""]);
+                var key = Pick(["model", "prompt", "tokens", "messages"]);
+                fields.RemoveAll(f => f.Key == key);
+                fields.Add((key, key switch
+                {
+                    "tokens" => "[72," + lone + "]",
+                    "messages" => $$"""[{"role":"user","content":{{lone}}}]""",
+                    _ => lone,
+                }));
+                break;
+            case 3:
+                kind = "tok-numbers";
+                var numbers = "[" + string.Join(",", Enumerable.Range(0, 1 + _rng.Next(4)).Select(_ => _rng.Next(3) == 0 ? Pick(Numbers) : _rng.Next(-5, 300).ToString(CultureInfo.InvariantCulture))) + "]";
+                fields.RemoveAll(f => f.Key == "tokens");
+                fields.Add(detokenize ? ("tokens", numbers) : (Pick(["add_special_tokens", "add_generation_prompt", "return_token_strs"]), Pick(Numbers)));
+                break;
+            case 4:
+                kind = "tok-structural";
+                var valid = Encoding.UTF8.GetBytes(Render(fields));
+                var cut = _rng.Next(valid.Length + 1);
+                var body = _rng.Next(2) == 0 ? valid[..cut] : [.. valid[..cut], .. Pick<byte[]>([[0xFF], [0xC0, 0x80], [0xED, 0xA0, 0x80]]), .. valid[cut..]];
+                return new FuzzCase(kind, "POST", path, body, "application/json");
+            default:
+                // Over the body limit, declared or chunked: answered 413 (the connection may close under the rest).
+                var prompt = Encoding.UTF8.GetBytes("{\"prompt\":\"" + new string('a', (int)maxBodyBytes + 100) + "\"}");
+                return new FuzzCase("huge-over", "POST", "/tokenize", prompt, "application/json", Chunked: _rng.Next(2) == 0);
+        }
+
+        return new FuzzCase(kind, "POST", path, Encoding.UTF8.GetBytes(Render(fields)), "application/json");
+    }
+
+    private List<(string Key, string Value)> ValidTokenize()
+    {
+        var fields = _rng.Next(2) == 0
+            ? new List<(string, string)> { ("prompt", Text()), ("add_special_tokens", Pick(["true", "false"])) }
+            : [("messages", $$"""[{"role":"system","content":"Answer briefly."},{"role":"user","content":{{Text()}}}]"""), ("add_generation_prompt", Pick(["true", "false"]))];
+        if (_rng.Next(2) == 0)
+        {
+            fields.Add(("return_token_strs", "true"));
+        }
+
+        if (_rng.Next(3) == 0)
+        {
+            fields.Add(("model", "\"tiny\""));
+        }
+
+        return fields;
+    }
+
+    private List<(string Key, string Value)> ValidDetokenize() =>
+        [("tokens", "[" + string.Join(",", Enumerable.Range(0, 1 + _rng.Next(8)).Select(_ => _rng.Next(257).ToString(CultureInfo.InvariantCulture))) + "]")];
 
     private FuzzCase WrongContentType()
     {
