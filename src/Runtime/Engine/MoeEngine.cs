@@ -100,7 +100,8 @@ public sealed class MoeEngine : IDisposable
     /// when the model asks for one (an imported model whose tokenizer_config.json has add_bos_token true).
     /// </summary>
     /// <param name="text">The prompt text.</param>
-    public int[] EncodePrompt(string text) => Prompts.Encode(text);
+    /// <param name="maxTokens">Stop encoding after this many tokenizer ids.</param>
+    public int[] EncodePrompt(string text, int maxTokens = int.MaxValue) => Prompts.Encode(text, maxTokens: maxTokens);
 
     /// <summary>Longest sequence (prompt plus generated tokens) a cache holds.</summary>
     public int ContextLength => Config.ContextLength;

@@ -52,10 +52,15 @@ public sealed class PromptEncoder
     /// </summary>
     /// <param name="text">The text.</param>
     /// <param name="addSpecialTokens">Add BOS as the model asks (false: the tokenizer's ids only).</param>
-    public int[] Encode(string text, bool addSpecialTokens = true)
+    /// <param name="maxTokens">
+    /// Stop after this many tokenizer ids: a caller that only needs to know a prompt is longer than the context
+    /// does not pay for encoding a megabyte of text (the tokenizer stops early where it can).
+    /// </param>
+    public int[] Encode(string text, bool addSpecialTokens = true, int maxTokens = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var ids = Tokenizer.EncodeToIds(text);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxTokens);
+        var ids = maxTokens == int.MaxValue ? Tokenizer.EncodeToIds(text) : Tokenizer.EncodeToIds(text, maxTokens, out _, out _);
         bool bos = addSpecialTokens && AddsBos && (ids.Count == 0 || ids[0] != _manifest.BosId);
         return bos ? [_manifest.BosId, .. ids] : [.. ids];
     }

@@ -122,7 +122,7 @@ public sealed class GenerationHandler
         {
             promptParam = "messages";
             // The model's own chat template (from its manifest: the Jinja one when it has one); its stop strings end the reply.
-            var (rendered, renderError) = PromptTokens.FromMessages(_model, spec.Messages!, addGenerationPrompt: true);
+            var (rendered, renderError) = PromptTokens.FromMessages(_model, spec.Messages!, addGenerationPrompt: true, maxTokens: context);
             if (rendered is null)
             {
                 return (null, renderError);
@@ -143,7 +143,7 @@ public sealed class GenerationHandler
         }
         else
         {
-            (promptText, prompt) = PromptTokens.FromText(engine, spec.PromptText!);
+            (promptText, prompt) = PromptTokens.FromText(engine, spec.PromptText!, maxTokens: context);
         }
 
         if (prompt.Length == 0)
@@ -153,7 +153,9 @@ public sealed class GenerationHandler
 
         if (prompt.Length >= context)
         {
-            return (null, ApiError.Invalid($"'{promptParam}' has {prompt.Length} tokens; the context length is {context}, so at most {context - 1} prompt tokens fit.", promptParam, "context_length_exceeded"));
+            // Text prompts are encoded only up to the context length (a huge prompt costs no more than a full one).
+            var count = spec.PromptTokens is null ? $"{context} or more" : $"{prompt.Length}";
+            return (null, ApiError.Invalid($"'{promptParam}' has {count} tokens; the context length is {context}, so at most {context - 1} prompt tokens fit.", promptParam, "context_length_exceeded"));
         }
 
         var room = context - prompt.Length;

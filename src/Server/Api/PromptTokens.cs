@@ -20,8 +20,9 @@ public static class PromptTokens
     /// <param name="model">The loaded model.</param>
     /// <param name="messages">The validated conversation.</param>
     /// <param name="addGenerationPrompt">End with the assistant's turn opener (the chat endpoint always does).</param>
+    /// <param name="maxTokens">Encode at most this many ids (generation only needs to know the prompt exceeds the context).</param>
     /// <returns>The prompt, or a 400 naming 'messages' when the template refuses or fails.</returns>
-    public static (PromptIds? Prompt, ApiError? Error) FromMessages(ModelHost model, IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt)
+    public static (PromptIds? Prompt, ApiError? Error) FromMessages(ModelHost model, IReadOnlyList<ChatTurn> messages, bool addGenerationPrompt, int maxTokens = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(model);
         string text;
@@ -39,17 +40,18 @@ public static class PromptTokens
         }
 
         // BOS as the model says, once: a template that writes bos_token itself already has it.
-        return (new PromptIds(text, model.Engine.EncodePrompt(text)), null);
+        return (new PromptIds(text, model.Engine.EncodePrompt(text, maxTokens)), null);
     }
 
     /// <summary>Encodes prompt text as /v1/completions does (<paramref name="addSpecialTokens"/> true) or as the bare tokenizer ids.</summary>
     /// <param name="engine">The loaded engine.</param>
     /// <param name="text">The prompt text.</param>
     /// <param name="addSpecialTokens">Put BOS in front when the model asks for one.</param>
-    public static PromptIds FromText(MoeEngine engine, string text, bool addSpecialTokens = true)
+    /// <param name="maxTokens">Encode at most this many ids.</param>
+    public static PromptIds FromText(MoeEngine engine, string text, bool addSpecialTokens = true, int maxTokens = int.MaxValue)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        return new PromptIds(text, engine.Prompts.Encode(text, addSpecialTokens));
+        return new PromptIds(text, engine.Prompts.Encode(text, addSpecialTokens, maxTokens));
     }
 
     /// <summary>The first id at or above <paramref name="vocabSize"/> as a 400 naming <c>param[i]</c>, or null when all fit.</summary>

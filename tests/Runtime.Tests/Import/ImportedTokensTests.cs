@@ -28,6 +28,19 @@ public sealed class ImportedTokensTests : IDisposable
     }
 
     [Fact]
+    public void Encode_MaxTokens_StopsAtTheCapAndKeepsThePrefix()
+    {
+        using var engine = Import(addBos: true);
+        var text = string.Concat(Enumerable.Repeat("Hi there ", 500));
+        var full = engine.Prompts.Encode(text);
+        var capped = engine.Prompts.Encode(text, maxTokens: 7);
+
+        Assert.True(full.Length > 100);
+        Assert.Equal(8, capped.Length); // BOS + the first 7 tokenizer ids
+        Assert.Equal(full[..8], capped);
+    }
+
+    [Fact]
     public void TokenText_ByteLevelBpe_IsTheVocabularyEntryAsHuggingFaceShowsIt()
     {
         using var engine = Import(addBos: false);

@@ -57,6 +57,24 @@ public sealed class BadInputTests(SharedServer server) : IClassFixture<SharedSer
         Assert.Contains(TinyServerModel.ContextLength.ToString(System.Globalization.CultureInfo.InvariantCulture), error.GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/v1/completions")]
+    [InlineData("/v1/chat/completions")]
+    public async Task Generation_PromptFarLongerThanContext_Returns400WithoutCountingEveryToken(string path)
+    {
+        // Encoding stops at the context length: the message says "N or more" instead of the full count.
+        var text = string.Concat(Enumerable.Repeat("ab ", 200_000));
+        var json = path.Contains("chat", StringComparison.Ordinal)
+            ? $$"""{"messages":[{"role":"user","content":"{{text}}"}]}"""
+            : $$"""{"prompt":"{{text}}"}""";
+        var (status, body) = await Http.PostAsync(_client, path, json);
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        var error = Http.AssertError(body);
+        Assert.Equal("context_length_exceeded", error.GetProperty("code").GetString());
+        Assert.Contains($"{TinyServerModel.ContextLength} or more tokens", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Completions_UnknownModel_Returns404()
     {
