@@ -196,7 +196,7 @@ public sealed class HfImporter
                     Tool = "moeserve import",
                     Import = new JsonObject
                     {
-                        ["format"] = checkpoint.Source.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) ? "gguf" : "huggingface",
+                        ["format"] = checkpoint is Gguf.GgufCheckpoint ? "gguf" : "huggingface",
                         ["modelType"] = mapping.ModelType,
                         ["routingQ"] = "zeros: imported models have no trained q, so routing is plain top-K of the softmax scores",
                         ["maxPositionEmbeddings"] = checkpoint.Config["max_position_embeddings"]?.DeepClone(),

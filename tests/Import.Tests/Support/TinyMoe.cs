@@ -68,14 +68,15 @@ public static class TinyMoe
     }
 
     /// <summary>A random checkpoint of <paramref name="family"/> (a transformers model_type).</summary>
-    public static InMemoryHfCheckpoint Create(string family, int seed, int hidden = Hidden, int expertInter = ExpertInter, int headDim = HeadDim)
+    public static InMemoryHfCheckpoint Create(string family, int seed, int hidden = Hidden, int expertInter = ExpertInter, int headDim = HeadDim, int? vocabSize = null)
     {
+        int vocab = vocabSize ?? VocabSize;
         var rng = new Random(seed);
         int kvHeads = family == "olmoe" ? Heads : 2; // llama.cpp's olmoe wants k_norm over n_embd, so no GQA there
         var c = new JsonObject
         {
             ["model_type"] = family,
-            ["vocab_size"] = VocabSize,
+            ["vocab_size"] = vocab,
             ["hidden_size"] = hidden,
             ["num_hidden_layers"] = Layers,
             ["num_attention_heads"] = Heads,
@@ -86,8 +87,8 @@ public static class TinyMoe
             ["num_experts_per_tok"] = TopK,
             ["tie_word_embeddings"] = family == "qwen3_moe", // one tied family, to cover the tied head
             ["hidden_act"] = "silu",
-            ["bos_token_id"] = VocabSize - 1,
-            ["eos_token_id"] = VocabSize - 1,
+            ["bos_token_id"] = vocab - 1,
+            ["eos_token_id"] = vocab - 1,
         };
         switch (family)
         {
@@ -146,7 +147,7 @@ public static class TinyMoe
             t[name] = new FloatTensor([n], data);
         }
         float w = 1.7f / MathF.Sqrt(hidden);
-        Rand("model.embed_tokens.weight", 1f, VocabSize, hidden);
+        Rand("model.embed_tokens.weight", 1f, vocab, hidden);
         bool mixtral = family == "mixtral";
         for (int l = 0; l < Layers; l++)
         {
@@ -193,9 +194,50 @@ public static class TinyMoe
         Norm("model.norm.weight", hidden);
         if (!(bool)c["tie_word_embeddings"]!)
         {
-            Rand("lm_head.weight", 2f / MathF.Sqrt(hidden), VocabSize, hidden);
+            Rand("lm_head.weight", 2f / MathF.Sqrt(hidden), vocab, hidden);
         }
         return new InMemoryHfCheckpoint($"tiny-{family}", c, t);
+    }
+
+    /// <summary>
+    /// A SentencePiece-style (<c>llama</c>) tokenizer as Mixtral's GGUFs carry it: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, the 256
+    /// byte-fallback tokens &lt;0x00&gt;..&lt;0xFF&gt;, then pieces scored so that longer pieces win (llama.cpp merges by score).
+    /// </summary>
+    public static GgufTokenizerMetadata SentencePieceTokenizer()
+    {
+        var tokens = new List<string> { "<unk>", "<s>", "</s>" };
+        var types = new List<int> { GgufTokenType.Unknown, GgufTokenType.Control, GgufTokenType.Control };
+        var scores = new List<float> { 0, 0, 0 };
+        for (int b = 0; b < 256; b++)
+        {
+            tokens.Add($"<0x{b:X2}>");
+            types.Add(GgufTokenType.Byte);
+            scores.Add(0);
+        }
+
+        string[] pieces =
+        [
+            "▁the", "▁a", "▁t", "he", "in", "▁in", "er", "at", "▁s", "▁c", "on", "▁o", "an", "▁th", "re", "or", "▁m", "es", "▁of",
+            "▁", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x", "y", "z",
+        ];
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            tokens.Add(pieces[i]);
+            types.Add(GgufTokenType.Normal);
+            scores.Add(-i);
+        }
+
+        return new GgufTokenizerMetadata
+        {
+            Model = "llama",
+            Pre = "default",
+            Tokens = tokens,
+            TokenTypes = types,
+            Scores = scores,
+            BosTokenId = 1,
+            EosTokenId = 2,
+            UnknownTokenId = 0,
+        };
     }
 
     /// <summary>Random token ids below the special token.</summary>
