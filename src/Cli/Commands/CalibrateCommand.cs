@@ -25,12 +25,14 @@ internal static class CalibrateCommand
         var iterations = new Option<int>("--iterations") { Description = "T, BIP dual iterations per batch.", DefaultValueFactory = _ => Router.BipOptions.DefaultIterations };
         var seqLen = new Option<int?>("--seq-len") { Description = "Window length (default: min(context length, --batch-tokens))." };
         var window = new Option<int>("--average-window") { Description = "Batches in the running average of q (the mean of the first W, then exponential with rate 1/W).", DefaultValueFactory = _ => Router.QAverage.DefaultWindow };
+        var inOrder = new Option<bool>("--in-order") { Description = "Take windows in text order instead of drawing them from the whole text (seed --seed)." };
+        var seed = new Option<int>("--seed") { Description = "Seed of the window order.", DefaultValueFactory = _ => 1 };
         var fromZero = new Option<bool>("--from-zero") { Description = "Start BIP from q = 0 instead of the model's current q." };
         var workers = new Option<int>("--workers") { Description = "Threads that run a step's experts.", DefaultValueFactory = _ => 2 };
         var restore = new Option<bool>("--restore") { Description = "Serve the previous q again (the one the last calibrate replaced) and keep the current one as previous; nothing is computed." };
         var command = new Command("calibrate", "Calibrate a model's serving q on text: BIP per batch of n tokens, averaged as training averages, written into manifest.json (previous q kept).")
         {
-            model, data, corpusDir, tokens, batchTokens, iterations, seqLen, window, fromZero, workers, restore,
+            model, data, corpusDir, tokens, batchTokens, iterations, seqLen, window, inOrder, seed, fromZero, workers, restore,
         };
 
         command.SetAction((parse, cancellation) =>
@@ -57,6 +59,7 @@ internal static class CalibrateCommand
                 Tokens = parse.GetValue(tokens),
                 AverageWindow = parse.GetValue(window),
                 StartFromCurrent = !parse.GetValue(fromZero),
+                ShuffleSeed = parse.GetValue(inOrder) ? null : parse.GetValue(seed),
             };
             errors.AddRange(options.Validate().Select(FlagName));
             var runtime = new RuntimeOptions { ModelPath = directory, ExpertWorkers = parse.GetValue(workers) };
@@ -71,12 +74,22 @@ internal static class CalibrateCommand
         return command;
     }
 
-    private static string FlagName(string error) => error
-        .Replace("batchTokens", "--batch-tokens", StringComparison.Ordinal)
-        .Replace("iterations", "--iterations", StringComparison.Ordinal)
-        .Replace("sequenceLength", "--seq-len", StringComparison.Ordinal)
-        .Replace("tokens must", "--tokens must", StringComparison.Ordinal)
-        .Replace("averageWindow", "--average-window", StringComparison.Ordinal);
+    private static readonly (string Field, string Flag)[] Flags =
+        [("batchTokens", "--batch-tokens"), ("iterations", "--iterations"), ("sequenceLength", "--seq-len"), ("tokens", "--tokens"), ("averageWindow", "--average-window")];
+
+    // CalibrationOptions names its fields at the start of each error; the CLI names its flags.
+    private static string FlagName(string error)
+    {
+        foreach (var (field, flag) in Flags)
+        {
+            if (error.StartsWith(field + " ", StringComparison.Ordinal))
+            {
+                return flag + error[field.Length..];
+            }
+        }
+
+        return error;
+    }
 
     private static int Calibrate(RuntimeOptions runtime, string path, CalibrationOptions options, CancellationToken cancellation)
     {
@@ -107,6 +120,7 @@ internal static class CalibrateCommand
             Iterations = options.Iterations,
             AverageWindow = options.AverageWindow,
             StartedFromPrevious = options.StartFromCurrent,
+            ShuffleSeed = options.ShuffleSeed,
             CreatedUtc = DateTimeOffset.UtcNow,
         };
         var after = ManifestQUpdate.WithCalibratedQ(before, result.Q, source);

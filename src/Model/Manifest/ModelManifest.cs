@@ -292,6 +292,9 @@ public sealed record ManifestQSource
     /// <summary>Batches averaged (QAverage window).</summary>
     public int AverageWindow { get; init; }
 
+    /// <summary>Seed of the window order (windows drawn from the whole text), or null for text order.</summary>
+    public int? ShuffleSeed { get; init; }
+
     /// <summary>Whether BIP started from the previous q (true) or from q = 0.</summary>
     public bool StartedFromPrevious { get; init; }
 

@@ -24,6 +24,13 @@ public sealed record CalibrationOptions
     /// <summary>The averaging window of <see cref="QAverage"/>, in batches.</summary>
     public int AverageWindow { get; init; } = QAverage.DefaultWindow;
 
+    /// <summary>
+    /// Seed of the order in which windows are drawn; null = in text order. Consecutive windows share a
+    /// document, so an in-order batch is one topic and its q fits that topic; drawing windows from the
+    /// whole text makes every batch look like the text.
+    /// </summary>
+    public int? ShuffleSeed { get; init; } = 1;
+
     /// <summary>Start BIP from the model's current q (true) or from q = 0.</summary>
     public bool StartFromCurrent { get; init; } = true;
 

@@ -77,6 +77,12 @@ public sealed class QCalibrator
             throw new ArgumentException($"{tokens.Length} tokens are too few for one calibration batch of {batchTokens}.", nameof(readTokens));
         }
 
+        int[] order = [.. Enumerable.Range(0, tokens.Length / length)];
+        if (options.ShuffleSeed is int seed)
+        {
+            new Random(seed).Shuffle(order);
+        }
+
         var live = new BalancingState("bip", start);
         var average = new QAverage(live, options.AverageWindow);
         var stats = engine.CreateStatistics();
@@ -98,7 +104,7 @@ public sealed class QCalibrator
                 for (int w = 0; w < windowsPerBatch; w++)
                 {
                     caches[w].Clear();
-                    items[w] = new ForwardItem(caches[w], tokens.Slice((b * batchTokens) + (w * length), length));
+                    items[w] = new ForwardItem(caches[w], tokens.Slice(order[(b * windowsPerBatch) + w] * length, length));
                 }
 
                 engine.Forward(items, logits, stats);
