@@ -52,6 +52,9 @@ internal sealed class BalanceBench(RuntimeOptions options, IReadOnlyList<int> co
         foreach (var (name, settingOptions) in settings)
         {
             using var engine = MoeEngine.Load(settingOptions);
+
+            // Untimed first run: JIT tiers and session first-run costs must not be charged to the first level.
+            Decode(engine, name, concurrency.Max(), prompts, cost, 0, cancellation);
             foreach (int c in concurrency)
             {
                 cancellation.ThrowIfCancellationRequested();

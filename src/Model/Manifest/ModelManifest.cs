@@ -298,9 +298,6 @@ public sealed record ManifestQSource
     /// <summary>Whether BIP started from the previous q (true) or from q = 0.</summary>
     public bool StartedFromPrevious { get; init; }
 
-    /// <summary>MaxVio_global (mean over layers) on the calibration text with the previous q, as routed by the calibration run's first pass.</summary>
-    public double? MaxVioGlobalBefore { get; init; }
-
     /// <summary>UTC time of the calibration.</summary>
     public DateTimeOffset CreatedUtc { get; init; }
 }
