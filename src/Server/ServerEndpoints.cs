@@ -125,7 +125,7 @@ public static partial class ServerEndpoints
     }
 
     private static ModelDto Describe(ModelHost model, TimeProvider time) =>
-        new(model.ServedModelName, "model", time.GetUtcNow().ToUnixTimeSeconds(), "moeserve");
+        new(model.ServedModelName, "model", time.GetUtcNow().ToUnixTimeSeconds(), "moeserve", model.ServedQ is { } q ? new ModelRoutingDto(q.Policy, q.Source, q.Scale) : null);
 
     private static IResult DashboardPage()
     {

@@ -29,9 +29,11 @@ internal static class BenchCommand
         var repeat = new Option<int>("--repeat") { Description = "Interleaved runs per variant; the median run is reported.", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON." };
         var output = new Option<string?>("--out") { Description = "Also write the JSON report to this file." };
+        var balance = new Option<bool>("--balance") { Description = "Instead of throughput: balance per q setting (q = 0, previous q, served q x each --balance-scales, online BIP): MaxVio_batch beside its noise floor, expert makespan, and a simulated expert phase over 4 and 16 devices." };
+        var balanceScales = new Option<string>("--balance-scales") { Description = "With --balance: comma-separated lambdas for the served q.", DefaultValueFactory = _ => "0.5,1,1.5" };
         var command = new Command("bench", "Decode tokens/s per concurrency level: per-expert batching vs per-token dispatch, batch sizes, makespan, MaxVio (trained q vs top-K).")
         {
-            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output,
+            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output, balance, balanceScales,
         };
         foreach (var option in flags.All)
         {
@@ -66,6 +68,12 @@ internal static class BenchCommand
                 return Task.FromResult(GenerateRuntimeFlags.Fail(errors));
             }
 
+            if (parse.GetValue(balance))
+            {
+                var lambdas = FrontierCommand.ParseScales(parse.GetValue(balanceScales)!, errors);
+                return Task.FromResult(errors.Count > 0 ? GenerateRuntimeFlags.Fail(errors) : RunBalance(new BalanceBench(options, levels, steps, prompt, parse.GetValue(data)!, lambdas, Console.Error.WriteLine), parse.GetValue(output), cancellation));
+            }
+
             var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat));
             return Task.FromResult(Run(options, settings, parse.GetValue(json), parse.GetValue(output), cancellation));
         });
@@ -98,6 +106,19 @@ internal static class BenchCommand
         });
     }
 
+    private static int RunBalance(BalanceBench bench, string? output, CancellationToken cancellation) => GenerateRuntimeFlags.Run(() =>
+    {
+        var report = bench.Run(cancellation);
+        if (output is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
+            File.WriteAllText(output, JsonSerializer.Serialize(report, Json) + "\n");
+        }
+
+        BalanceBench.Print(report);
+        return 0;
+    });
+
     private static void PrintTable(BenchReport report)
     {
         var c = CultureInfo.InvariantCulture;
@@ -124,6 +145,8 @@ internal static class BenchCommand
 
         if (report.RoutingComparison is { } r)
         {
+            double floor = Router.BalancedNoiseFloor.MeanMaxVio(new Router.RoutingShape(r.Concurrency, report.Settings.Experts, report.Settings.TopK), new Random(1234));
+            Console.WriteLine(string.Create(c, $"routing at concurrency {r.Concurrency}: noise floor of a perfectly balanced random router {floor:F3} (MaxVio_batch, same n, m, k)"));
             Console.WriteLine(string.Create(c, $"routing at concurrency {r.Concurrency}: trained q MaxVio_batch {r.Trained.MaxVioBatch:F3} (global {r.Trained.MaxVioGlobal:F3}), makespan {r.Trained.MakespanMsPerStep:F2} ms/step; plain top-K MaxVio_batch {r.TopK.MaxVioBatch:F3} (global {r.TopK.MaxVioGlobal:F3}), makespan {r.TopK.MakespanMsPerStep:F2} ms/step"));
             if (r.OnlineBip is { } bip)
             {

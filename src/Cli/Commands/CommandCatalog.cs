@@ -18,6 +18,8 @@ internal static class CommandCatalog
         yield return ImportCommand.Create();
         yield return GenerateCommand.Create();
         yield return EvalCommand.Create();
+        yield return CalibrateCommand.Create();
+        yield return FrontierCommand.Create();
         yield return BenchCommand.Create();
         yield break;
     }

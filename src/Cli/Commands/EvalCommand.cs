@@ -113,7 +113,7 @@ internal static class EvalCommand
             else
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"perplexity {result.Perplexity:F3} (loss {result.Loss:F4}) over {result.Tokens} tokens in {result.Windows} windows of {result.SequenceLength}"));
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"MaxVio_global {result.MaxVioGlobal:F3} (per layer: {string.Join(", ", result.MaxVioGlobalPerLayer.Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))}), routing {result.Routing}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"MaxVio_global {result.MaxVioGlobal:F3} (per layer: {string.Join(", ", result.MaxVioGlobalPerLayer.Select(v => v.ToString("F3", CultureInfo.InvariantCulture)))}), routing {result.Routing}, q from {result.QSource} x {result.QScale:0.###}"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.TokensPerSecond:F0} tokens/s ({result.Seconds:F1} s)"));
                 if (result.TrainingValidationPerplexity is double trained)
                 {
@@ -149,7 +149,9 @@ internal static class EvalCommand
             r.TokensPerSecond,
             r.Seconds,
             trained,
-            trained is double p ? (r.Perplexity - p) / p : null);
+            trained is double p ? (r.Perplexity - p) / p : null,
+            engine.Options.QScale,
+            engine.Manifest.Routing.DescribeSource());
     }
 
     private static int? ReadSummaryValidationTokens(ModelManifest manifest)
@@ -180,4 +182,6 @@ internal sealed record EvalResult(
     double TokensPerSecond,
     double Seconds,
     double? TrainingValidationPerplexity,
-    double? RelativeDifference);
+    double? RelativeDifference,
+    double QScale = 1,
+    string QSource = "");

@@ -99,7 +99,7 @@ internal static class ExpertCostProbe
         return Math.Round(perToken / batched, 2);
     }
 
-    private static double RunMicroseconds(BenchExpertCost cost, double tokens)
+    internal static double RunMicroseconds(BenchExpertCost cost, double tokens)
     {
         var points = cost.Points;
         for (int i = 1; i < points.Count; i++)

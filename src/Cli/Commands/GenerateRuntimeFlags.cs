@@ -21,7 +21,9 @@ internal sealed class GenerateRuntimeFlags
 
     public Option<string> Routing { get; } = new("--routing") { Description = "Expert selection: trained (frozen trained q, default), online-bip (BIP on every batch, warm-started from q) or topk (plain top-K, ignores q).", DefaultValueFactory = _ => "trained" };
 
-    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing];
+    public Option<double> QScale { get; } = new("--q-scale") { Description = "lambda: serve lambda x q (0 = plain top-K on the router, 1 = q as calibrated or trained, > 1 towards balance; 0..16).", DefaultValueFactory = _ => 1.0 };
+
+    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale];
 
     /// <summary>Parses a comma-separated list of positive integers; adds an error naming the flag on failure.</summary>
     public static int[] ParseIntList(string text, string flag, int min, List<string> errors)
@@ -71,6 +73,7 @@ internal sealed class GenerateRuntimeFlags
             ExpertWorkers = parse.GetValue(Workers),
             IntraOpThreads = parse.GetValue(Threads),
             Routing = routing,
+            QScale = parse.GetValue(QScale),
         };
         if (change is not null)
         {
@@ -80,7 +83,7 @@ internal sealed class GenerateRuntimeFlags
         foreach (string error in options.Validate())
         {
             // Name the CLI flag rather than the option field where they differ.
-            errors.Add(error.Replace("expertWorkers", "--workers", StringComparison.Ordinal).Replace("intraOpThreads", "--intra-op-threads", StringComparison.Ordinal));
+            errors.Add(error.Replace("expertWorkers", "--workers", StringComparison.Ordinal).Replace("intraOpThreads", "--intra-op-threads", StringComparison.Ordinal).Replace("qScale", "--q-scale", StringComparison.Ordinal));
         }
 
         return options;

@@ -270,6 +270,64 @@ public sealed record ManifestRouting
 
     /// <summary>Per layer the vector q subtracted before top-K (TopK(s - q)); gates still come from s.</summary>
     public required IReadOnlyList<float[]> Q { get; init; }
+
+    /// <summary>Where <see cref="Q"/> came from when it was not exported with the model (calibration); omitted from the JSON when null, as in older manifests.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ManifestQSource? QSource { get; init; }
+
+    /// <summary>The q this one replaced (kept so <c>calibrate --restore</c> can bring it back); omitted from the JSON when null.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ManifestPreviousQ? PreviousQ { get; init; }
+
+    /// <summary>A short label of the served q: "calibration (N tokens, DATE)" or "export (METHOD)".</summary>
+    public string DescribeSource() => QSource is { } source
+        ? FormattableString.Invariant($"{source.Kind} ({source.Tokens} tokens of {Path.GetFileName(source.Data)}, {source.CreatedUtc:yyyy-MM-dd})")
+        : $"export ({Method})";
+}
+
+/// <summary>How a calibrated q was made (the inputs of <c>calibrate</c>).</summary>
+public sealed record ManifestQSource
+{
+    /// <summary>"calibration".</summary>
+    public string Kind { get; init; } = "calibration";
+
+    /// <summary>The calibration text file.</summary>
+    public required string Data { get; init; }
+
+    /// <summary>Tokens the model ran over.</summary>
+    public long Tokens { get; init; }
+
+    /// <summary>n, tokens per BIP batch.</summary>
+    public int BatchTokens { get; init; }
+
+    /// <summary>T, BIP iterations per batch.</summary>
+    public int Iterations { get; init; }
+
+    /// <summary>Batches averaged (QAverage window).</summary>
+    public int AverageWindow { get; init; }
+
+    /// <summary>Seed of the window order (windows drawn from the whole text), or null for text order.</summary>
+    public int? ShuffleSeed { get; init; }
+
+    /// <summary>Whether BIP started from the previous q (true) or from q = 0.</summary>
+    public bool StartedFromPrevious { get; init; }
+
+    /// <summary>UTC time of the calibration.</summary>
+    public DateTimeOffset CreatedUtc { get; init; }
+}
+
+/// <summary>A replaced q with its method and source, so it can be restored exactly.</summary>
+public sealed record ManifestPreviousQ
+{
+    /// <summary>The method that produced it.</summary>
+    public string Method { get; init; } = "none";
+
+    /// <summary>Per layer q.</summary>
+    public required IReadOnlyList<float[]> Q { get; init; }
+
+    /// <summary>Its source, or null for an exported q.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public ManifestQSource? QSource { get; init; }
 }
 
 /// <summary>Facts about the export run.</summary>

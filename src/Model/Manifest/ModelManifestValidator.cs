@@ -183,21 +183,30 @@ public static class ModelManifestValidator
             errors.Add($"routing.renormalize {routing.Renormalize} differs from config.renormalize {config.Renormalize}.");
         }
 
-        var q = routing.Q ?? [];
+        ValidateQ(routing.Q, "routing.q", config, errors);
+        if (routing.PreviousQ is { } previous)
+        {
+            ValidateQ(previous.Q, "routing.previousQ.q", config, errors);
+        }
+    }
+
+    private static void ValidateQ(IReadOnlyList<float[]>? vectors, string name, ModelConfig config, List<string> errors)
+    {
+        var q = vectors ?? [];
         if (q.Count != config.Layers)
         {
-            errors.Add($"routing.q has {q.Count} vectors, config.layers is {config.Layers}.");
+            errors.Add($"{name} has {q.Count} vectors, config.layers is {config.Layers}.");
         }
 
         for (int l = 0; l < q.Count; l++)
         {
             if (q[l] is null || q[l].Length != config.Experts)
             {
-                errors.Add($"routing.q[{l}] has {q[l]?.Length ?? 0} values, config.experts is {config.Experts}.");
+                errors.Add($"{name}[{l}] has {q[l]?.Length ?? 0} values, config.experts is {config.Experts}.");
             }
             else if (Array.Exists(q[l], v => !float.IsFinite(v)))
             {
-                errors.Add($"routing.q[{l}] contains a non-finite value.");
+                errors.Add($"{name}[{l}] contains a non-finite value.");
             }
         }
     }

@@ -368,8 +368,23 @@ internal sealed class ForwardStep : IDisposable
         };
 
         // A copy of the manifest's q: online BIP updates it in place, the loaded manifest stays as exported.
-        var state = new BalancingState(string.IsNullOrWhiteSpace(routing.Method) ? "none" : routing.Method, routing.Q);
+        var state = new BalancingState(string.IsNullOrWhiteSpace(routing.Method) ? "none" : routing.Method, ServedQ(options, manifest));
         return Enumerable.Range(0, manifest.Config.Layers).Select(l => RoutingPolicyFactory.Create(router, state, l)).ToArray();
+    }
+
+    /// <summary>lambda x q (the override or the manifest's), read once at load: the per-token loops never see the scale.</summary>
+    private static float[][] ServedQ(RuntimeOptions options, ModelManifest manifest)
+    {
+        var source = options.QOverride ?? manifest.Routing.Q;
+        int layers = manifest.Config.Layers;
+        int m = manifest.Config.Experts;
+        if (source.Count != layers || source.Any(q => q is null || q.Length != m))
+        {
+            throw new ArgumentException($"The q to serve must have {layers} layers x {m} experts.", nameof(options));
+        }
+
+        float scale = (float)options.QScale;
+        return source.Select(q => q.Select(v => v * scale).ToArray()).ToArray();
     }
 
     public void Dispose()

@@ -54,6 +54,19 @@ public sealed record RuntimeOptions
     /// </summary>
     public int? OnlineBipMinTokens { get; init; }
 
+    /// <summary>Largest accepted <see cref="QScale"/>.</summary>
+    public const double MaxQScale = 16;
+
+    /// <summary>
+    /// lambda, the dial between balance and fidelity to the unbalanced router: the served q is lambda x q
+    /// (0 routes like plain top-K, 1 serves q as calibrated or trained, above 1 pushes further towards
+    /// balance). Applied once at load where q is read, never per token. Default 1; 0..<see cref="MaxQScale"/>.
+    /// </summary>
+    public double QScale { get; init; } = 1.0;
+
+    /// <summary>Per-layer q to serve instead of the manifest's (evaluation of other q: the frontier command); null = the manifest's. Checked against the model at load.</summary>
+    public IReadOnlyList<float[]>? QOverride { get; init; }
+
     /// <summary>Batched per-expert Runs (default) or the per-token baseline.</summary>
     public ExpertDispatchMode Dispatch { get; init; } = ExpertDispatchMode.Batched;
 
@@ -140,6 +153,11 @@ public sealed record RuntimeOptions
         {
             Range(errors, minTokens, 0, 1_000_000, "onlineBipMinTokens");
         }
+        if (!double.IsFinite(QScale) || QScale < 0 || QScale > MaxQScale)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"qScale must be a number in [0, {MaxQScale}], got {QScale}."));
+        }
+
         Range(errors, MaxSequences, 1, 1_000_000, "maxSequences");
         Range(errors, MaxBatchTokens, 1, 1_000_000, "maxBatchTokens");
         if (Resilience is null)

@@ -61,8 +61,11 @@ public sealed record ChatCompletionChunkDto(
     IReadOnlyList<ChatChunkChoiceDto> Choices,
     UsageDto? Usage);
 
-/// <summary>One entry of /v1/models.</summary>
-public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy);
+/// <summary>One entry of /v1/models; <paramref name="Routing"/> (a MoeServe extension) says which q is served.</summary>
+public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ModelRoutingDto? Routing = null);
+
+/// <summary>The routing a model is served with: policy, where its q came from, and lambda (q is served as lambda x q).</summary>
+public sealed record ModelRoutingDto(string Policy, string QSource, double QScale);
 
 /// <summary>Response of /v1/models.</summary>
 public sealed record ModelListDto(string Object, IReadOnlyList<ModelDto> Data);

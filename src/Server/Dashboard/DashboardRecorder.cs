@@ -25,7 +25,8 @@ public sealed record DashboardSnapshot(
     IReadOnlyList<IReadOnlyList<long>> ExpertLoadTotal,
     IReadOnlyList<IReadOnlyList<long>> ExpertLoadRecent,
     int RecentSeconds,
-    IReadOnlyList<DashboardPoint> History);
+    IReadOnlyList<DashboardPoint> History,
+    string ServedQ = "");
 
 /// <summary>
 /// Keeps the server's own recent history for the live page: per-second buckets of steps, tokens and
@@ -47,6 +48,7 @@ public sealed class DashboardRecorder
     private int _topK;
     private string _model = "";
     private string _routing = "";
+    private string _servedQ = "";
     private long _totalSteps;
     private long _totalGenerated;
 
@@ -58,11 +60,12 @@ public sealed class DashboardRecorder
         _historySeconds = Math.Max(1, historySeconds);
     }
 
-    /// <summary>Sets the model's shape once it is loaded.</summary>
-    public void Initialise(string model, string routing, int layers, int experts, int topK)
+    /// <summary>Sets the model's shape once it is loaded; <paramref name="servedQ"/> says which q is served (source and scale).</summary>
+    public void Initialise(string model, string routing, int layers, int experts, int topK, string servedQ = "")
     {
         lock (_gate)
         {
+            _servedQ = servedQ;
             _model = model;
             _routing = routing;
             _layers = layers;
@@ -158,7 +161,8 @@ public sealed class DashboardRecorder
                 _totalLoad.Select(row => (IReadOnlyList<long>)[.. row]).ToArray(),
                 recent.Select(row => (IReadOnlyList<long>)row).ToArray(),
                 RecentSeconds,
-                history);
+                history,
+                _servedQ);
         }
     }
 

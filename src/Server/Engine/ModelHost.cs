@@ -59,6 +59,11 @@ public sealed partial class ModelHost : IHostedService, IDisposable
     /// <summary>KV caches alive (0 before load).</summary>
     public int LiveCacheCount => _engine?.LiveCacheCount ?? 0;
 
+    /// <summary>Which q is served: the routing policy, where q came from (the manifest's source) and lambda; null before load.</summary>
+    public ServedQ? ServedQ => _engine is { } engine
+        ? new ServedQ(RoutingPolicyFactory.NameOf(engine.Options.Routing), engine.Options.Routing == RoutingMethod.TopK ? "none (plain top-K)" : engine.Manifest.Routing.DescribeSource(), engine.Options.QScale)
+        : null;
+
     /// <summary>Whether q changes from step to step (online BIP), so the gauges need refreshing after each step.</summary>
     public bool RoutingBiasIsLive => _engine?.Options.Routing == RoutingMethod.Bip;
 
@@ -172,4 +177,14 @@ public sealed partial class ModelHost : IHostedService, IDisposable
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "{ChatTemplate}")]
     private partial void LogChatTemplate(string chatTemplate);
+}
+
+/// <summary>Which q the server routes with: policy, source and scale (shown by /v1/models and the dashboard).</summary>
+/// <param name="Policy">trained, online-bip or topk.</param>
+/// <param name="Source">"calibration (N tokens of FILE, DATE)", "export (METHOD)" or "none (plain top-K)".</param>
+/// <param name="Scale">lambda.</param>
+public sealed record ServedQ(string Policy, string Source, double Scale)
+{
+    /// <summary>One line for people: "trained, q from calibration (...) x 1".</summary>
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Policy}, q from {Source} x {Scale:0.###}");
 }

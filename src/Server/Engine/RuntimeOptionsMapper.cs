@@ -21,6 +21,7 @@ public static class RuntimeOptionsMapper
             ExpertWorkers = options.Workers,
             IntraOpThreads = options.IntraOpThreads,
             Routing = options.RoutingPolicy,
+            QScale = options.QScale,
             OnlineBipIterations = options.OnlineBipIterations,
             OnlineBipMinTokens = options.OnlineBipMinTokens,
             // One spare cache for the warm-up pass.

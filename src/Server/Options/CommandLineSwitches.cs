@@ -21,6 +21,7 @@ public static class CommandLineSwitches
         ["--provider"] = "MoeServe:ExecutionProvider",
         ["--workers"] = "MoeServe:Workers",
         ["--routing"] = "MoeServe:RoutingPolicy",
+        ["--q-scale"] = "MoeServe:QScale",
         ["--max-batch"] = "MoeServe:MaxBatchSequences",
         ["--max-step-tokens"] = "MoeServe:MaxStepTokens",
         ["--prefill-chunk"] = "MoeServe:PrefillChunkTokens",

@@ -42,6 +42,9 @@ public sealed class ServerOptions
     /// <summary>Under "online-bip", steps with fewer tokens route with q unchanged; null = the model's expert count, 0 = always update.</summary>
     public int? OnlineBipMinTokens { get; set; }
 
+    /// <summary>lambda: the server routes with lambda x q (0 = plain top-K on the router, 1 = q as calibrated or trained); 0..16. See docs/balancing.md for the choice of the default.</summary>
+    public double QScale { get; set; } = ServerDefaults.QScale;
+
     /// <summary>Routing policy: "trained" (trained q, default), "online-bip" (BIP per step, warm-started from q), "topk" (plain top-K).</summary>
     public RoutingMethod RoutingPolicy { get; set; } = ServerDefaults.RoutingPolicy;
 
@@ -108,6 +111,9 @@ public static class ServerDefaults
 
     /// <summary>The trained balancing vector q ("trained").</summary>
     public const RoutingMethod RoutingPolicy = RoutingMethod.BiasedTopK;
+
+    /// <summary>Serve q as calibrated: the frontier in docs/balancing.md has no better point.</summary>
+    public const double QScale = 1.0;
 
     /// <summary>Sequences per decode step.</summary>
     public const int MaxBatchSequences = 32;

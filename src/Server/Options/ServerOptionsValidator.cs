@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using MoeServe.Router;
+using MoeServe.Runtime;
 
 namespace MoeServe.Server.Options;
 
@@ -73,6 +74,11 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         Range(errors, p + "Workers", options.Workers, 1, 256);
         Range(errors, p + "IntraOpThreads", options.IntraOpThreads, 1, 256);
         Range(errors, p + "OnlineBipIterations", options.OnlineBipIterations, 1, 64);
+        if (!double.IsFinite(options.QScale) || options.QScale < 0 || options.QScale > RuntimeOptions.MaxQScale)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{p}QScale must be a number in [0, {RuntimeOptions.MaxQScale}], got {options.QScale}."));
+        }
+
         if (options.OnlineBipMinTokens is int minTokens)
         {
             Range(errors, p + "OnlineBipMinTokens", minTokens, 0, 1 << 20);

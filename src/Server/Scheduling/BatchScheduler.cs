@@ -184,7 +184,7 @@ public sealed partial class BatchScheduler : BackgroundService
     private async Task Serve(CancellationToken stoppingToken)
     {
         var engine = _model.Engine;
-        _dashboard.Initialise(_model.ServedModelName, RoutingPolicyFactory.NameOf(_options.RoutingPolicy), engine.Config.Layers, engine.Config.Experts, engine.Config.TopK);
+        _dashboard.Initialise(_model.ServedModelName, RoutingPolicyFactory.NameOf(_options.RoutingPolicy), engine.Config.Layers, engine.Config.Experts, engine.Config.TopK, _model.ServedQ?.ToString() ?? "");
         _state.Set(ServerPhase.Ready);
         _metrics.Ready.Set(1);
         var sampler = new Sampler(engine.VocabSize);

@@ -195,6 +195,13 @@ public sealed class GenerationTests(SharedServer server) : IClassFixture<SharedS
         var models = JsonDocument.Parse(await _client.GetStringAsync("/v1/models")).RootElement;
         Assert.Equal("list", models.GetProperty("object").GetString());
         Assert.Equal("tiny", models.GetProperty("data")[0].GetProperty("id").GetString());
+        var routing = models.GetProperty("data")[0].GetProperty("routing");
+        Assert.Equal("trained", routing.GetProperty("policy").GetString());
+        Assert.StartsWith("export (", routing.GetProperty("q_source").GetString(), StringComparison.Ordinal);
+        Assert.Equal(1.0, routing.GetProperty("q_scale").GetDouble());
+        var dashboard = JsonDocument.Parse(await _client.GetStringAsync("/dashboard/data")).RootElement;
+        Assert.Equal("trained", dashboard.GetProperty("routing_policy").GetString());
+        Assert.StartsWith("trained, q from export (", dashboard.GetProperty("served_q").GetString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/v1/models/tiny")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await _client.GetAsync("/v1/models/other")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await _client.GetAsync("/health/live")).StatusCode);

@@ -66,6 +66,33 @@ public sealed class ServerOptionsTests : IDisposable
         Assert.Equal([$"MoeServe:RoutingPolicy: '{name}' is not one of trained, online-bip, topk."], errors);
     }
 
+    [Theory]
+    [InlineData("-0.5")]
+    [InlineData("17")]
+    public void Validate_QScaleOutOfRange_NamesTheKey(string value)
+    {
+        var (_, errors) = Load(new()
+        {
+            ["MoeServe:ModelPath"] = _modelDir,
+            ["MoeServe:QScale"] = value,
+        });
+
+        Assert.Equal([$"MoeServe:QScale must be a number in [0, 16], got {value}."], errors);
+    }
+
+    [Fact]
+    public void Bind_QScale_ReachesTheRuntimeOptions()
+    {
+        var (options, errors) = Load(new()
+        {
+            ["MoeServe:ModelPath"] = _modelDir,
+            ["MoeServe:QScale"] = "0.5",
+        });
+
+        Assert.Empty(errors);
+        Assert.Equal(0.5, MoeServe.Server.Engine.RuntimeOptionsMapper.Map(options, null, TimeProvider.System).QScale);
+    }
+
     [Fact]
     public void Validate_RoutingPolicyNotServedSetInCode_Reported()
     {

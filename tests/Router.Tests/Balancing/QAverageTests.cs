@@ -1,7 +1,4 @@
-using MoeServe.Router;
-using MoeServe.Training.Routing;
-
-namespace MoeServe.Training.Tests;
+namespace MoeServe.Router.Tests.Balancing;
 
 public class QAverageTests
 {

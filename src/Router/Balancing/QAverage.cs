@@ -1,13 +1,13 @@
-using MoeServe.Router;
-
-namespace MoeServe.Training.Routing;
+namespace MoeServe.Router;
 
 /// <summary>
-/// A running average of a balancing state's q over training steps: the plain mean of the first
-/// <see cref="Window"/> steps, then an exponential average with rate 1 / Window. The live q is the
+/// A running average of a balancing state's q over BIP (or loss-free) updates: the plain mean of the first
+/// <see cref="Window"/> updates, then an exponential average with rate 1 / Window. Training folds in the
+/// live q after every step; calibration (src/Runtime/Calibration) after every calibration batch: one
+/// implementation, so a calibrated q is averaged exactly as a trained one. The live q is the
 /// dual of the last few batches and balances held-out text poorly (docs/paper-reproduction.md:
 /// MaxVio_global 1.10 with the last q, 0.65 with the mean of the last 1000 steps' q, 0.68 with no q);
-/// the average is what training validates with and what export serves.
+/// the average is what training validates with, what export serves and what calibration writes.
 /// </summary>
 public sealed class QAverage
 {
