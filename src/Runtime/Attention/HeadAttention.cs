@@ -2,14 +2,17 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace MoeServe.Runtime.Attention;
 
 /// <summary>
-/// One query's attention over one head of a KV cache: keys laid out [headDim, capacity] (position
-/// innermost), values [capacity, headDim] (channel innermost). Both halves keep their accumulators in
-/// registers and read each cached number once: scores a vector of positions at a time across the
-/// channels, the output a vector of channels at a time across the positions. (TensorPrimitives called
+/// One query's attention over one head of a KV cache: keys in tiles of <see cref="KeyTile"/> positions,
+/// [capacity / tile, headDim, tile] (<see cref="KeyOffset"/>), values [capacity, headDim] (channel
+/// innermost). Both halves keep their accumulators in registers and read each cached number once:
+/// scores a tile of positions at a time across the channels, the output a vector of channels at a time
+/// across the positions. The tiles make the score pass read the keys front to back (a [headDim,
+/// capacity] layout reads headDim short runs a capacity apart, which the prefetcher follows badly). (TensorPrimitives called
 /// per channel or per position would store and reload the partial sums on every call; measured ~1.3x
 /// slower at 100 positions.) Up to four independent accumulators run side by side, because one
 /// accumulator waits on its own add every iteration (the add's latency, not the load, set the pace);
@@ -18,13 +21,26 @@ namespace MoeServe.Runtime.Attention;
 /// </summary>
 internal static class HeadAttention
 {
+    /// <summary>Positions per key tile: one 256-bit vector of floats.</summary>
+    public const int KeyTile = 8;
+
+    /// <summary>Where the key of <paramref name="position"/>, channel <paramref name="channel"/> sits in a head's key buffer.</summary>
+    /// <param name="position">Position in the sequence.</param>
+    /// <param name="channel">Channel in [0, headDim).</param>
+    /// <param name="headDim">Channels per head.</param>
+    public static int KeyOffset(int position, int channel, int headDim) =>
+        ((position / KeyTile) * headDim * KeyTile) + (channel * KeyTile) + (position % KeyTile);
+
+    /// <summary>Positions a head's key buffer is sized for: <paramref name="capacity"/> rounded up to whole tiles.</summary>
+    /// <param name="capacity">Most positions a sequence holds.</param>
+    public static int PaddedCapacity(int capacity) => (capacity + KeyTile - 1) / KeyTile * KeyTile;
+
     /// <summary>
     /// output[c] = sum_s softmax(scale * q . K[:, s])_s * V[s, c] over positions s in [0, visible).
     /// </summary>
-    /// <param name="keys">The head's keys, [headDim, capacity].</param>
-    /// <param name="values">The head's values, [capacity, headDim].</param>
-    /// <param name="capacity">Positions per channel row.</param>
-    /// <param name="visible">Positions the query may see (1 .. capacity).</param>
+    /// <param name="keys">The head's keys, tiled (<see cref="KeyOffset"/>), at least <see cref="PaddedCapacity"/>(visible) x headDim.</param>
+    /// <param name="values">The head's values, [positions, headDim].</param>
+    /// <param name="visible">Positions the query may see.</param>
     /// <param name="query">The query, [headDim].</param>
     /// <param name="scale">1 / sqrt(headDim).</param>
     /// <param name="scores">Scratch of at least <paramref name="visible"/> floats.</param>
@@ -34,7 +50,6 @@ internal static class HeadAttention
     public static void Compute(
         ReadOnlySpan<float> keys,
         ReadOnlySpan<float> values,
-        int capacity,
         int visible,
         ReadOnlySpan<float> query,
         float scale,
@@ -43,12 +58,12 @@ internal static class HeadAttention
         Span<float> output)
     {
         int hd = query.Length;
-        if ((uint)visible > (uint)capacity || keys.Length < hd * capacity || values.Length < visible * hd || scores.Length < visible || probabilities.Length < visible || output.Length < hd)
+        if (visible < 1 || keys.Length < hd * PaddedCapacity(visible) || values.Length < visible * hd || scores.Length < visible || probabilities.Length < visible || output.Length < hd)
         {
             throw new ArgumentException("Attention operands are smaller than headDim, capacity and visible require.");
         }
 
-        Scores(keys, capacity, visible, query, scale, scores);
+        Scores(keys, visible, query, scale, scores);
         var p = probabilities[..visible];
         TensorPrimitives.SoftMax(scores[..visible], p);
         WeightedValues(values, visible, p, output[..hd]);
@@ -56,42 +71,44 @@ internal static class HeadAttention
 
     // scores[s] = scale * sum_c K[c, s] q[c], c ascending for every s.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scores(ReadOnlySpan<float> keys, int capacity, int visible, ReadOnlySpan<float> query, float scale, Span<float> scores)
+    private static void Scores(ReadOnlySpan<float> keys, int visible, ReadOnlySpan<float> query, float scale, Span<float> scores)
     {
         int hd = query.Length;
-        int width = Vector<float>.Count;
+        int tileFloats = hd * KeyTile;
         ref float k = ref MemoryMarshal.GetReference(keys);
         ref float q = ref MemoryMarshal.GetReference(query);
         ref float outScores = ref MemoryMarshal.GetReference(scores);
         int s = 0;
-        for (; s + (4 * width) <= visible; s += 4 * width)
+        for (; s + (4 * KeyTile) <= visible; s += 4 * KeyTile)
         {
-            var a0 = Vector<float>.Zero;
-            var a1 = Vector<float>.Zero;
-            var a2 = Vector<float>.Zero;
-            var a3 = Vector<float>.Zero;
+            ref float tile = ref Unsafe.Add(ref k, s / KeyTile * tileFloats);
+            var a0 = Vector256<float>.Zero;
+            var a1 = Vector256<float>.Zero;
+            var a2 = Vector256<float>.Zero;
+            var a3 = Vector256<float>.Zero;
             for (int c = 0; c < hd; c++)
             {
                 float qc = Unsafe.Add(ref q, c);
-                ref float row = ref Unsafe.Add(ref k, (c * capacity) + s);
-                a0 += Vector.LoadUnsafe(ref row) * qc;
-                a1 += Vector.LoadUnsafe(ref row, (nuint)width) * qc;
-                a2 += Vector.LoadUnsafe(ref row, (nuint)(2 * width)) * qc;
-                a3 += Vector.LoadUnsafe(ref row, (nuint)(3 * width)) * qc;
+                nuint at = (nuint)(c * KeyTile);
+                a0 += Vector256.LoadUnsafe(ref tile, at) * qc;
+                a1 += Vector256.LoadUnsafe(ref tile, at + (nuint)tileFloats) * qc;
+                a2 += Vector256.LoadUnsafe(ref tile, at + (nuint)(2 * tileFloats)) * qc;
+                a3 += Vector256.LoadUnsafe(ref tile, at + (nuint)(3 * tileFloats)) * qc;
             }
 
             (a0 * scale).StoreUnsafe(ref outScores, (nuint)s);
-            (a1 * scale).StoreUnsafe(ref outScores, (nuint)(s + width));
-            (a2 * scale).StoreUnsafe(ref outScores, (nuint)(s + (2 * width)));
-            (a3 * scale).StoreUnsafe(ref outScores, (nuint)(s + (3 * width)));
+            (a1 * scale).StoreUnsafe(ref outScores, (nuint)(s + KeyTile));
+            (a2 * scale).StoreUnsafe(ref outScores, (nuint)(s + (2 * KeyTile)));
+            (a3 * scale).StoreUnsafe(ref outScores, (nuint)(s + (3 * KeyTile)));
         }
 
-        for (; s + width <= visible; s += width)
+        for (; s + KeyTile <= visible; s += KeyTile)
         {
-            var acc = Vector<float>.Zero;
+            ref float tile = ref Unsafe.Add(ref k, s / KeyTile * tileFloats);
+            var acc = Vector256<float>.Zero;
             for (int c = 0; c < hd; c++)
             {
-                acc += Vector.LoadUnsafe(ref Unsafe.Add(ref k, (c * capacity) + s)) * Unsafe.Add(ref q, c);
+                acc += Vector256.LoadUnsafe(ref tile, (nuint)(c * KeyTile)) * Unsafe.Add(ref q, c);
             }
 
             (acc * scale).StoreUnsafe(ref outScores, (nuint)s);
@@ -99,10 +116,11 @@ internal static class HeadAttention
 
         for (; s < visible; s++)
         {
+            ref float first = ref Unsafe.Add(ref k, KeyOffset(s, 0, hd));
             float dot = 0;
             for (int c = 0; c < hd; c++)
             {
-                dot += Unsafe.Add(ref k, (c * capacity) + s) * Unsafe.Add(ref q, c);
+                dot += Unsafe.Add(ref first, c * KeyTile) * Unsafe.Add(ref q, c);
             }
 
             Unsafe.Add(ref outScores, s) = dot * scale;

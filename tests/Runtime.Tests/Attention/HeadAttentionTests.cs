@@ -18,20 +18,20 @@ public sealed class HeadAttentionTests
         float[] keysByPosition = Enumerable.Range(0, visible * headDim).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
         float[] valuesByPosition = Enumerable.Range(0, visible * headDim).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
 
-        // Cache layouts: keys [headDim, capacity], values [capacity, headDim]; slots past visible hold garbage.
-        float[] keys = Enumerable.Repeat(float.NaN, headDim * capacity).ToArray();
+        // Cache layouts: keys in tiles of positions (KeyOffset), values [capacity, headDim]; slots past visible hold garbage.
+        float[] keys = Enumerable.Repeat(float.NaN, headDim * HeadAttention.PaddedCapacity(capacity)).ToArray();
         float[] values = Enumerable.Repeat(float.NaN, headDim * capacity).ToArray();
         for (int s = 0; s < visible; s++)
         {
             for (int c = 0; c < headDim; c++)
             {
-                keys[(c * capacity) + s] = keysByPosition[(s * headDim) + c];
+                keys[HeadAttention.KeyOffset(s, c, headDim)] = keysByPosition[(s * headDim) + c];
                 values[(s * headDim) + c] = valuesByPosition[(s * headDim) + c];
             }
         }
 
         float[] output = new float[headDim];
-        HeadAttention.Compute(keys, values, capacity, visible, query, 1f / MathF.Sqrt(headDim), new float[capacity], new float[capacity], output);
+        HeadAttention.Compute(keys, values, visible, query, 1f / MathF.Sqrt(headDim), new float[capacity], new float[capacity], output);
 
         // The reference with one head: the single query is the sequence's last token, so it sees all positions.
         float[] expected = ReferenceMoeModel.CausalAttention(query, keysByPosition, valuesByPosition, heads: 1, headDim);
