@@ -17,6 +17,12 @@ internal static class BenchPeerOutput
             Console.WriteLine(string.Create(c, $"  matrix-multiply peak: {peak.GflopsOneThread:F1} GFLOP/s on one thread, {peak.GflopsAllWorkers:F1} on {peak.Workers}"));
         }
 
+        if (double.TryParse(m.LoadAverageAtStart.Split(' ')[0], NumberStyles.Float, c, out double load) && load > m.ProcessorCount)
+        {
+            // Measured: at load 20-29 on 2 cores single llama.cpp steps took 2-3 s (docs/benchmarks.md).
+            Console.WriteLine($"  note: load average {load.ToString("F1", c)} exceeds the {m.ProcessorCount} cores; llama.cpp's threads spin at barriers and stall when preempted, so its figures measure the load (compare --workers 1 --peer-threads 1, or OMP_WAIT_POLICY=PASSIVE)");
+        }
+
         Console.WriteLine("sequences | llama.cpp tok/s | MoeServe tok/s | ratio | llama.cpp step ms p50 | step ratio (at p50)");
         foreach (var level in report.Levels)
         {
