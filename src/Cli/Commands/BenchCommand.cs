@@ -31,9 +31,11 @@ internal static class BenchCommand
         var output = new Option<string?>("--out") { Description = "Also write the JSON report to this file." };
         var balance = new Option<bool>("--balance") { Description = "Instead of throughput: balance per q setting (q = 0, previous q, served q x each --balance-scales, online BIP): MaxVio_batch beside its noise floor, expert makespan, and a simulated expert phase over 4 and 16 devices." };
         var balanceScales = new Option<string>("--balance-scales") { Description = "With --balance: comma-separated lambdas for the served q.", DefaultValueFactory = _ => "0.5,1,1.5" };
+        var peer = new Option<string?>("--peer") { Description = $"Also run the same model, shapes and rounds in a peer engine and print both decode tokens/s and their ratio: '{BenchPeer.LlamaCpp}' (llama.cpp in-process, F16 GGUF written from the model)." };
+        var peerThreads = new Option<int>("--peer-threads") { Description = "Threads the peer uses (default: the machine's cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("bench", "Decode tokens/s per concurrency level: per-expert batching vs per-token dispatch, batch sizes, makespan, MaxVio (trained q vs top-K).")
         {
-            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output, balance, balanceScales,
+            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output, balance, balanceScales, peer, peerThreads,
         };
         foreach (var option in flags.All)
         {
@@ -61,6 +63,17 @@ internal static class BenchCommand
                 errors.Add($"--prompt-tokens must be >= 1, got {prompt}.");
             }
 
+            string? peerName = parse.GetValue(peer);
+            if (peerName is not null && peerName != BenchPeer.LlamaCpp)
+            {
+                errors.Add($"--peer must be '{BenchPeer.LlamaCpp}', got '{peerName}'.");
+            }
+
+            if (parse.GetValue(peerThreads) < 1)
+            {
+                errors.Add($"--peer-threads must be >= 1, got {parse.GetValue(peerThreads)}.");
+            }
+
             int maxLevel = levels.Length > 0 ? levels.Max() : 1;
             var options = flags.Build(parse, errors, o => o with { MaxSequences = maxLevel, MaxBatchTokens = Math.Max(1, maxLevel * Math.Max(1, prompt)) });
             if (errors.Count > 0)
@@ -74,7 +87,7 @@ internal static class BenchCommand
                 return Task.FromResult(errors.Count > 0 ? GenerateRuntimeFlags.Fail(errors) : RunBalance(new BalanceBench(options, levels, steps, prompt, parse.GetValue(data)!, lambdas, Console.Error.WriteLine), parse.GetValue(output), cancellation));
             }
 
-            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat));
+            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat), peerName, parse.GetValue(peerThreads));
             return Task.FromResult(Run(options, settings, parse.GetValue(json), parse.GetValue(output), cancellation));
         });
         return command;
@@ -166,6 +179,11 @@ internal static class BenchCommand
             {
                 Console.WriteLine(string.Create(c, $"  concurrency {level.Concurrency}: predicted expert-phase gain {level.PredictedExpertPhaseGain:F2}x, measured {(level.ExpertPhaseGain is double g ? g.ToString("F2", c) + "x" : "-")}"));
             }
+        }
+
+        if (report.Peer is { } peerReport)
+        {
+            BenchPeerOutput.Print(peerReport, report.Peak);
         }
 
         Console.WriteLine(report.Note);

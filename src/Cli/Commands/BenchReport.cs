@@ -8,7 +8,8 @@ internal sealed record BenchReport(
     BenchRoutingComparison? RoutingComparison,
     BenchPeak? Peak,
     BenchExpertCost? ExpertCost,
-    string Note);
+    string Note,
+    BenchPeerReport? Peer = null);
 
 /// <summary>What bench ran with.</summary>
 internal sealed record BenchSettings(

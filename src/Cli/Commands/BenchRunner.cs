@@ -16,7 +16,7 @@ namespace MoeServe.Cli.Commands;
 internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings settings, Action<string>? progress)
 {
     /// <summary>What to measure.</summary>
-    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat);
+    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0);
 
     public BenchReport Run(CancellationToken cancellation)
     {
@@ -28,6 +28,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         int[] promptSource = [];
         BenchPeak? peak = null;
         BenchExpertCost? expertCost = null;
+        BenchPeerReport? peerReport = null;
         int top = settings.Concurrency.Max();
 
         using (var batched = MoeEngine.Load(options))
@@ -74,12 +75,16 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 Warm(perToken, promptSource);
             }
 
+            using var peer = settings.Peer is null ? null : CreatePeer(promptSource);
+            var peerLevels = new List<BenchPeerLevel>();
+
             foreach (int c in settings.Concurrency)
             {
                 cancellation.ThrowIfCancellationRequested();
                 progress?.Invoke($"concurrency {c}: batched per-expert dispatch{(perToken is null ? string.Empty : " and the per-token baseline")}, {settings.Repeat} interleaved runs ...");
                 var batchedRuns = new List<BenchRun>();
                 var perTokenRuns = new List<BenchRun>();
+                var peerRuns = new List<Peer.PeerDecodeRun>();
                 for (int r = 0; r < settings.Repeat; r++)
                 {
                     batchedRuns.Add(Decode(batched, c, promptSource, cancellation));
@@ -87,9 +92,20 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                     {
                         perTokenRuns.Add(Decode(perToken, c, promptSource, cancellation));
                     }
+
+                    if (peer is not null)
+                    {
+                        peerRuns.Add(peer.Decode(c, promptSource, settings.PromptTokens, settings.MaxTokens, cancellation));
+                    }
                 }
 
                 var run = Median(batchedRuns);
+                if (peer is not null)
+                {
+                    var peerRun = peerRuns.OrderBy(p => p.DecodeTokensPerSecond).ElementAt(peerRuns.Count / 2);
+                    peerLevels.Add(new BenchPeerLevel(c, peerRun, run.DecodeTokensPerSecond, run.DecodeTokensPerSecond / peerRun.DecodeTokensPerSecond, run.MedianStepTokensPerSecond / peerRun.MedianStepTokensPerSecond));
+                }
+
                 var baseline = perToken is null ? null : Median(perTokenRuns);
                 levels.Add(new BenchLevel(
                     c,
@@ -101,6 +117,11 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                     baseline is null ? null : baseline.CpuMsPerToken / run.CpuMsPerToken,
                     peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread,
                     expertCost is null ? null : ExpertCostProbe.PredictedGain(expertCost, (double)c * config.Layers * config.TopK, run.ExpertRunsPerStep)));
+            }
+
+            if (peer is not null)
+            {
+                peerReport = new BenchPeerReport(settings.Peer!, "F16 llama-architecture GGUF written from the model's graphs", settings.PeerThreads, BenchPeer.DescribeMachine(benchSettings.LoadAverageAtStart), peerLevels, LoadAverage());
             }
 
             if (settings.CompareRouting)
@@ -129,7 +150,15 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             }
         }
 
-        return new BenchReport(model, benchSettings!, levels, comparison, peak, expertCost, note);
+        return new BenchReport(model, benchSettings!, levels, comparison, peak, expertCost, note, peerReport);
+    }
+
+    private BenchPeer CreatePeer(int[] promptSource)
+    {
+        progress?.Invoke($"peer {settings.Peer}: writing the model as a GGUF and loading it in llama.cpp ({settings.PeerThreads} threads) ...");
+        var peer = BenchPeer.Create(options.ModelPath, settings.PeerThreads);
+        peer.Warm(promptSource, settings.PromptTokens);
+        return peer;
     }
 
     private static string DescribeWeights(ModelManifest manifest)

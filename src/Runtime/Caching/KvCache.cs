@@ -51,15 +51,18 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    /// <summary>Floats per head in <see cref="Keys"/> and <see cref="Values"/>.</summary>
+    internal int HeadStride => _pool.HeadStride;
+
     /// <summary>
-    /// Layer <paramref name="layer"/>'s keys, [heads, headDim, Capacity]: the keys of position p are at
-    /// [h, c, p]. Transposed (position innermost) so the attention's dot products over positions are
-    /// long contiguous vector operations. A step writes its new positions in place, past Length.
+    /// Layer <paramref name="layer"/>'s keys: head h from h x <see cref="HeadStride"/>, in tiles of
+    /// positions (HeadAttention.KeyOffset), so the attention's dot products over positions are contiguous
+    /// vector operations. A step writes its new positions in place, past Length.
     /// </summary>
     internal float[] Keys(int layer) => Block[layer * 2];
 
     /// <summary>
-    /// Layer <paramref name="layer"/>'s values, [heads, Capacity, headDim]: channel innermost, so the
+    /// Layer <paramref name="layer"/>'s values: head h from h x <see cref="HeadStride"/>, [positions, headDim]: channel innermost, so the
     /// weighted sum over positions accumulates whole vectors of channels.
     /// </summary>
     internal float[] Values(int layer) => Block[(layer * 2) + 1];

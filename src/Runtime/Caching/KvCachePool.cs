@@ -4,7 +4,7 @@ namespace MoeServe.Runtime.Caching;
 
 /// <summary>
 /// Owns the float buffers behind every <see cref="KvCache"/> of one engine. A cache rents one block
-/// (2 buffers per layer: keys and values, each [heads, headDim, capacity], appended in place) and returns
+/// (2 buffers per layer: keys and values, each heads x <see cref="HeadStride"/> floats, appended in place) and returns
 /// it on Dispose; blocks are reused, so creating caches in steady state allocates nothing large.
 /// </summary>
 internal sealed class KvCachePool
@@ -20,7 +20,8 @@ internal sealed class KvCachePool
         HeadDim = headDim;
         Capacity = capacity;
         _maxSequences = maxSequences;
-        BufferLength = checked(heads * capacity * headDim);
+        HeadStride = checked(Attention.HeadAttention.PaddedCapacity(capacity) * headDim);
+        BufferLength = checked(heads * HeadStride);
     }
 
     public int Layers { get; }
@@ -31,7 +32,10 @@ internal sealed class KvCachePool
 
     public int Capacity { get; }
 
-    /// <summary>Floats in one key or value buffer: heads x headDim x capacity.</summary>
+    /// <summary>Floats per head in a key or value buffer: headDim x the capacity rounded up to whole key tiles.</summary>
+    public int HeadStride { get; }
+
+    /// <summary>Floats in one key or value buffer: heads x <see cref="HeadStride"/>.</summary>
     public int BufferLength { get; }
 
     public int LiveCount => Volatile.Read(ref _live);

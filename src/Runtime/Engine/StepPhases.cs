@@ -52,24 +52,25 @@ internal sealed class AttentionPhase(StepContext context, int maxSequences) : IW
         int qw = config.QueryWidth;
         int kvw = config.KeyValueWidth;
         int group = heads / kvHeads;
-        int capacity = cache.Capacity;
+        int stride = cache.HeadStride;
         float[] keys = cache.Keys(Layer);
         float[] values = cache.Values(Layer);
 
-        // Append in place. Keys: position p + j of kv head h, channel c at [(h * hd + c) * capacity + p + j];
-        // values: at [(h * capacity + p + j) * hd + c] (see KvCache).
+        // Append in place. Keys: position p + j of kv head h, channel c at h * stride + KeyOffset(p + j, c);
+        // values: at h * stride + (p + j) * hd + c (see KvCache).
         for (int j = 0; j < t; j++)
         {
             int row = (off + j) * kvw;
             int position = p + j;
-            for (int hc = 0; hc < kvw; hc++)
-            {
-                keys[(hc * capacity) + position] = ws.Key[row + hc];
-            }
-
             for (int h = 0; h < kvHeads; h++)
             {
-                ws.Value.AsSpan(row + (h * hd), hd).CopyTo(values.AsSpan(((h * capacity) + position) * hd, hd));
+                int first = (h * stride) + HeadAttention.KeyOffset(position, 0, hd);
+                for (int c = 0; c < hd; c++)
+                {
+                    keys[first + (c * HeadAttention.KeyTile)] = ws.Key[row + (h * hd) + c];
+                }
+
+                ws.Value.AsSpan(row + (h * hd), hd).CopyTo(values.AsSpan((h * stride) + (position * hd), hd));
             }
         }
 
@@ -78,15 +79,14 @@ internal sealed class AttentionPhase(StepContext context, int maxSequences) : IW
         for (int h = 0; h < heads; h++)
         {
             int kv = h / group;
-            var headKeys = keys.AsSpan(kv * hd * capacity, hd * capacity);
-            var headValues = values.AsSpan(kv * hd * capacity, hd * capacity);
+            var headKeys = keys.AsSpan(kv * stride, stride);
+            var headValues = values.AsSpan(kv * stride, stride);
             for (int j = 0; j < t; j++)
             {
                 int visible = p + j + 1;
                 HeadAttention.Compute(
                     headKeys,
                     headValues,
-                    capacity,
                     visible,
                     ws.Query.AsSpan(((off + j) * qw) + (h * hd), hd),
                     scale,

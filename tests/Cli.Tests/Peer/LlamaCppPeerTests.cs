@@ -1,0 +1,112 @@
+using System.Numerics.Tensors;
+using System.Text.Json.Nodes;
+
+using MoeServe.Cli.Tests.Support;
+using MoeServe.Model;
+using MoeServe.Model.Export;
+using MoeServe.Model.Gguf;
+using MoeServe.Peer;
+using MoeServe.Router;
+using MoeServe.Runtime;
+using MoeServe.TestSupport;
+
+namespace MoeServe.Cli.Tests.Peer;
+
+/// <summary>
+/// The llama.cpp peer runs the same model as MoeServe: the GGUF written from an exported model's
+/// graphs gives llama.cpp's logits equal to MoeServe's own forward pass (plain top-K routing, which is
+/// what llama.cpp's llama architecture computes), and bench --peer reports both engines per level.
+/// </summary>
+public sealed class LlamaCppPeerTests(TinyModelDirectory tiny) : IClassFixture<TinyModelDirectory>
+{
+    [Fact]
+    public void Gguf_FromExportedGraphs_LlamaCppLogitsMatchMoeServeForward()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "moeserve-peer-test-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            string checkpoint = Path.Combine(root, "checkpoint");
+            string model = Path.Combine(root, "model");
+            var config = TinyCheckpoint.DefaultConfig with { DModel = 64, Heads = 4, ExpertHidden = 32, Experts = 8, TopK = 2 };
+            TinyCheckpoint.CreateRandom(checkpoint, config, seed: 21);
+            new CheckpointExporter().Export(new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = model, WeightType = TensorDType.Float32, Name = "peer-tiny" });
+            string gguf = Path.Combine(root, "model.gguf");
+            LlamaGgufExporter.Write(model, gguf, GgmlType.F32);
+
+            var random = new Random(3);
+            int[] tokens = Enumerable.Range(0, 24).Select(_ => random.Next(256)).ToArray();
+            float[][] expected = MoeServeLogits(model, tokens);
+            float[][] actual;
+            using (var peer = LlamaCppPeer.Load(gguf, threads: 2))
+            {
+                Assert.Equal(config.VocabSize, peer.VocabSize);
+                actual = peer.Logits(tokens);
+            }
+
+            for (int i = 0; i < tokens.Length; i++)
+            {
+                float scale = TensorPrimitives.MaxMagnitude(expected[i]);
+                float[] difference = new float[expected[i].Length];
+                TensorPrimitives.Subtract(expected[i], actual[i], difference);
+                float error = TensorPrimitives.MaxMagnitude(difference);
+                Assert.True(error <= 1e-3f * scale, $"position {i}: max logit difference {error} (logit scale {scale})");
+                Assert.Equal(TensorPrimitives.IndexOfMax(expected[i]), TensorPrimitives.IndexOfMax(actual[i]));
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(root))
+            {
+                Directory.Delete(root, recursive: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Bench_WithPeer_ReportsBothEnginesPerLevel()
+    {
+        var result = await CliProcess.RunAsync(
+            "bench", "--model", tiny.Model, "--concurrency", "1,3", "--max-tokens", "6", "--prompt-tokens", "4",
+            "--repeat", "1", "--no-routing-compare", "--no-baseline", "--no-peak", "--peer", "llamacpp", "--peer-threads", "2", "--json");
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        var report = JsonNode.Parse(result.StandardOutput)!;
+        var peer = report["peer"]!;
+        Assert.Equal("llamacpp", (string)peer["peer"]!);
+        Assert.True(((string)peer["machine"]!["llamaCppSystemInfo"]!).Length > 0, result.StandardOutput);
+        var levels = peer["levels"]!.AsArray();
+        Assert.Equal([1, 3], levels.Select(l => (int)l!["concurrency"]!));
+        foreach (var level in levels)
+        {
+            double peerRate = (double)level!["peer"]!["decodeTokensPerSecond"]!;
+            double own = (double)level["moeServeTokensPerSecond"]!;
+            Assert.True(peerRate > 0 && own > 0, result.StandardOutput);
+            Assert.InRange((double)level["ratio"]!, own / peerRate * 0.999, own / peerRate * 1.001);
+            Assert.Equal(6, (int)level["peer"]!["steps"]!);
+        }
+    }
+
+    [Fact]
+    public async Task Bench_UnknownPeer_FailsNamingTheFlag()
+    {
+        var result = await CliProcess.RunAsync("bench", "--model", tiny.Model, "--peer", "vllm");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--peer", result.Output, StringComparison.Ordinal);
+    }
+
+    // MoeServe's logits at every position, one token per step through the KV cache, with plain top-K.
+    private static float[][] MoeServeLogits(string model, int[] tokens)
+    {
+        using var engine = MoeEngine.Load(new RuntimeOptions { ModelPath = model, Routing = RoutingMethod.TopK });
+        using var cache = engine.CreateCache();
+        var logits = new float[tokens.Length][];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            logits[i] = new float[engine.VocabSize];
+            engine.Forward([new ForwardItem(cache, tokens.AsMemory(i, 1))], logits[i]);
+        }
+
+        return logits;
+    }
+}
