@@ -17,24 +17,33 @@ internal static class ImportCommand
         var from = new Option<string>("--from") { Description = "Hugging Face model directory (config.json, model.safetensors or shards, tokenizer.json).", Required = true };
         var output = new Option<string>("--out") { Description = "Model directory to write, e.g. models/NAME (written as a temporary sibling, renamed when complete).", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "Weight storage inside the graphs: float16 or float32 (norms, biases and router gates stay float32).", DefaultValueFactory = _ => "float16" };
+        var weights = new Option<string>(WeightsFlag.Name) { Description = WeightsFlag.Description, DefaultValueFactory = _ => "float" };
         var name = new Option<string?>("--name") { Description = "Model name in the manifest (default: the --out directory's name)." };
         var context = new Option<int?>("--context-length") { Description = "Serve at most this many tokens per sequence (default: max_position_embeddings); the KV cache is sized by it." };
         var command = new Command("import", "Import a Hugging Face MoE checkpoint as per-expert ONNX graphs plus manifest.json into models/NAME.")
         {
-            from, output, dtype, name, context,
+            from, output, dtype, weights, name, context,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Run(
             parse.GetValue(from)!,
             parse.GetValue(output)!,
             parse.GetValue(dtype)!,
+            parse.GetValue(weights)!,
             parse.GetValue(name),
             parse.GetValue(context),
             cancellation)));
         return command;
     }
 
-    private static int Run(string from, string output, string dtypeText, string? name, int? context, CancellationToken cancellation)
+    private static int Run(string from, string output, string dtypeText, string weightsText, string? name, int? context, CancellationToken cancellation)
     {
+        var weightErrors = new List<string>();
+        var quantization = WeightsFlag.Parse(weightsText, allowFloat: true, weightErrors);
+        if (weightErrors.Count > 0)
+        {
+            return Fail(weightErrors[0]);
+        }
+
         if (!TensorDTypeExtensions.TryParse(dtypeText, out var dtype))
         {
             return Fail($"--dtype must be float16 or float32, got '{dtypeText}'.");
@@ -42,7 +51,7 @@ internal static class ImportCommand
 
         try
         {
-            var options = new ImportOptions { Source = from, OutputDirectory = output, WeightType = dtype, Name = name, ContextLength = context };
+            var options = new ImportOptions { Source = from, OutputDirectory = output, WeightType = dtype, Quantization = quantization, Name = name, ContextLength = context };
             Console.WriteLine($"importing {from} -> {output} ({dtype.DisplayName()} weights)");
             var progress = new Printer();
             var result = new HfImporter().Import(options, progress, cancellation);

@@ -25,6 +25,7 @@ public sealed record QuantizationSettings
     public int AccuracyLevel { get; init; } = DefaultAccuracyLevel;
 
     /// <summary>Bits per weight.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public int Bits => Mode.Bits();
 
     /// <summary>The default settings for <paramref name="mode"/>, or null for float.</summary>
