@@ -19,6 +19,7 @@ internal static class CommandCatalog
         yield return QuantizeCommand.Create();
         yield return GenerateCommand.Create();
         yield return EvalCommand.Create();
+        yield return AgreementCommand.Create();
         yield return BenchCommand.Create();
         yield break;
     }
