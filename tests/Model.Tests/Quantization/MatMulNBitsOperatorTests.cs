@@ -19,13 +19,29 @@ public sealed class MatMulNBitsOperatorTests
     [InlineData(4, true, 0, 64)]
     [InlineData(8, false, 4, 64)]
     [InlineData(4, true, 4, 64)]
-    public void MatMulNBits_QuantizedWeight_MatchesFloatMatMulOfDequantized(int bits, bool zeroPoints, int accuracyLevel, int k)
+    public void MatMulNBits_QuantizedWeight_MatchesFloatMatMulOfDequantized(int bits, bool zeroPoints, int accuracyLevel, int k) =>
+        CheckAgainstFloat(BlockwiseQuantizer.Quantize(BlockwiseQuantizerTests.RandomWeights(48, k, seed: 7), 48, k, bits, 32, zeroPoints), accuracyLevel);
+
+    [Theory]
+    [InlineData(4, 1)]
+    [InlineData(4, 4)]
+    [InlineData(8, 4)]
+    public void MatMulNBits_NegativeScales_MatchFloatMatMul(int bits, int accuracyLevel)
     {
-        const int n = 48;
+        // GGUF's Q4_0 stores d = max / -8 (negative when the block's largest magnitude is positive):
+        // a lossless mapping needs the operator to take negative scales as they are.
+        var q = BlockwiseQuantizer.Quantize(BlockwiseQuantizerTests.RandomWeights(48, 64, seed: 9), 48, 64, bits, 32, zeroPoints: false);
+        float[] flipped = q.Scales.Select((s, i) => i % 3 == 0 ? -s : s).ToArray();
+        CheckAgainstFloat(q with { Scales = flipped }, accuracyLevel);
+    }
+
+    private static void CheckAgainstFloat(BlockQuantizedMatrix q, int accuracyLevel)
+    {
+        int n = q.N;
+        int k = q.K;
+        int bits = q.Bits;
         const int m = 5;
-        float[] w = BlockwiseQuantizerTests.RandomWeights(n, k, seed: 7);
-        var q = BlockwiseQuantizer.Quantize(w, n, k, bits, 32, zeroPoints);
-        float[] deq = SpecDequantizer.Dequantize(q.Data, q.Scales, q.ZeroPoints, n, k, bits, 32);
+        float[] deq = SpecDequantizer.Dequantize(q.Data, q.Scales, q.ZeroPoints, n, k, bits, q.BlockSize);
         var random = new Random(11);
         float[] x = Enumerable.Range(0, m * k).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
 
