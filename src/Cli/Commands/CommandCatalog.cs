@@ -16,10 +16,12 @@ internal static class CommandCatalog
         yield return CompareCommand.Create();
         yield return ExportCommand.Create();
         yield return ImportCommand.Create();
+        yield return QuantizeCommand.Create();
         yield return GenerateCommand.Create();
         yield return EvalCommand.Create();
         yield return CalibrateCommand.Create();
         yield return FrontierCommand.Create();
+        yield return AgreementCommand.Create();
         yield return BenchCommand.Create();
         yield break;
     }

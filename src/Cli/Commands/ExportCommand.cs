@@ -3,6 +3,7 @@ using System.Globalization;
 
 using MoeServe.Model;
 using MoeServe.Model.Export;
+using MoeServe.Model.Quantization;
 
 namespace MoeServe.Cli.Commands;
 
@@ -17,6 +18,7 @@ internal static class ExportCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (config.json, model.safetensors, tokenizer files, balancing.json, summary.json).", Required = true };
         var output = new Option<string>("--out") { Description = "Model directory to write, e.g. models/NAME.", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "Weight storage inside the graphs: float16 (half the size; widened to float32 at load) or float32.", DefaultValueFactory = _ => "float16" };
+        var weights = new Option<string>(WeightsFlag.Name) { Description = WeightsFlag.Description, DefaultValueFactory = _ => "float" };
         var name = new Option<string?>("--name") { Description = "Model name in the manifest (default: the --out directory's name)." };
         var randomConfig = new Option<string?>("--random-from-config")
         {
@@ -34,12 +36,13 @@ internal static class ExportCommand
 
         var command = new Command("export", "Export a checkpoint as per-expert ONNX graphs plus manifest.json into models/NAME.")
         {
-            checkpoint, output, dtype, name, randomConfig, seed, tokenizer, verify, lastQ,
+            checkpoint, output, dtype, weights, name, randomConfig, seed, tokenizer, verify, lastQ,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Run(
             parse.GetValue(checkpoint)!,
             parse.GetValue(output)!,
             parse.GetValue(dtype)!,
+            parse.GetValue(weights)!,
             parse.GetValue(name),
             parse.GetValue(randomConfig),
             parse.GetValue(seed),
@@ -50,7 +53,7 @@ internal static class ExportCommand
         return command;
     }
 
-    private static int Run(string checkpoint, string output, string dtypeText, string? name, string? randomConfig, int seed, string? tokenizer, int verifyTokens, bool lastQ, CancellationToken cancellation)
+    private static int Run(string checkpoint, string output, string dtypeText, string weightsText, string? name, string? randomConfig, int seed, string? tokenizer, int verifyTokens, bool lastQ, CancellationToken cancellation)
     {
         var errors = new List<string>();
         if (verifyTokens < 0)
@@ -63,6 +66,12 @@ internal static class ExportCommand
             errors.Add($"--dtype must be float16 or float32, got '{dtypeText}'.");
         }
 
+        var quantization = WeightsFlag.Parse(weightsText, allowFloat: true, errors);
+        if (quantization is not null && verifyTokens > 0)
+        {
+            errors.Add($"--verify compares against the float reference within float bounds; it applies only with {WeightsFlag.Name} float.");
+        }
+
         if (randomConfig is null && tokenizer is not null)
         {
             errors.Add("--tokenizer only applies with --random-from-config.");
@@ -73,7 +82,7 @@ internal static class ExportCommand
             errors.Add($"--random-from-config: file not found: {randomConfig}");
         }
 
-        var options = new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = output, WeightType = dtype, Name = name, UseLastQ = lastQ };
+        var options = new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = output, WeightType = dtype, Quantization = quantization, Name = name, UseLastQ = lastQ };
         if (randomConfig is null)
         {
             errors.AddRange(options.Validate());
@@ -99,7 +108,7 @@ internal static class ExportCommand
                 return Fail(optionErrors);
             }
 
-            Console.WriteLine($"exporting {checkpoint} -> {output} ({dtype.DisplayName()} weights)");
+            Console.WriteLine($"exporting {checkpoint} -> {output} ({dtype.DisplayName()} weights{(quantization is null ? "" : $", {quantization.Mode.DisplayName()} experts and attention")})");
             var progress = new ExportProgressPrinter(Console.Out);
             var result = new CheckpointExporter().Export(options, progress, cancellation);
             var c = result.Manifest.Config;

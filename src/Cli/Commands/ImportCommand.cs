@@ -19,12 +19,13 @@ internal static class ImportCommand
         var from = new Option<string>("--from") { Description = "Hugging Face model directory (config.json, model.safetensors or shards, tokenizer.json) or a .gguf file.", Required = true };
         var output = new Option<string>("--out") { Description = "Model directory to write, e.g. models/NAME (written as a temporary sibling, renamed when complete).", Required = true };
         var dtype = new Option<string>("--dtype") { Description = "Weight storage inside the graphs: float16 or float32 (norms, biases and router gates stay float32).", DefaultValueFactory = _ => "float16" };
+        var weights = new Option<string>(WeightsFlag.Name) { Description = WeightsFlag.Description, DefaultValueFactory = _ => "float" };
         var name = new Option<string?>("--name") { Description = "Model name in the manifest (default: the --out directory's name)." };
         var context = new Option<int?>("--context-length") { Description = "Serve at most this many tokens per sequence (default: max_position_embeddings); the KV cache is sized by it." };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "A Jinja chat template file that overrides the model's (default: the shipped template when usable, else the family's built-in)." };
         var command = new Command("import", "Import a Hugging Face MoE checkpoint or a GGUF file as per-expert ONNX graphs plus manifest.json into models/NAME.")
         {
-            from, output, dtype, name, context, chatTemplate,
+            from, output, dtype, weights, name, context, chatTemplate,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Run(
             new ImportOptions
@@ -36,12 +37,20 @@ internal static class ImportCommand
                 ChatTemplateFile = parse.GetValue(chatTemplate),
             },
             parse.GetValue(dtype)!,
+            parse.GetValue(weights)!,
             cancellation)));
         return command;
     }
 
-    private static int Run(ImportOptions request, string dtypeText, CancellationToken cancellation)
+    private static int Run(ImportOptions request, string dtypeText, string weightsText, CancellationToken cancellation)
     {
+        var weightErrors = new List<string>();
+        var quantization = WeightsFlag.Parse(weightsText, allowFloat: true, weightErrors);
+        if (weightErrors.Count > 0)
+        {
+            return Fail(weightErrors[0]);
+        }
+
         if (!TensorDTypeExtensions.TryParse(dtypeText, out var dtype))
         {
             return Fail($"--dtype must be float16 or float32, got '{dtypeText}'.");
@@ -51,7 +60,7 @@ internal static class ImportCommand
         string output = request.OutputDirectory;
         try
         {
-            var options = request with { WeightType = dtype };
+            var options = request with { WeightType = dtype, Quantization = quantization };
             Console.WriteLine($"importing {from} -> {output} ({dtype.DisplayName()} weights)");
             var progress = new Printer();
             var result = new HfImporter(tokenizers: new ImportTokenizerProvider()).Import(options, progress, cancellation);

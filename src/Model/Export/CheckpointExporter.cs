@@ -35,7 +35,7 @@ public sealed class CheckpointExporter
         }
 
         var source = LoadCheckpoint(new CheckpointLayout(options.CheckpointDirectory), options.UseLastQ);
-        var factory = new MoeGraphFactory(source.Config, source.Weights, options.WeightType);
+        var factory = new MoeGraphFactory(source.Config, source.Weights, options.WeightType, options.Quantization);
 
         string outDir = options.OutputDirectory;
         Directory.CreateDirectory(outDir);
@@ -71,6 +71,7 @@ public sealed class CheckpointExporter
             Name = options.Name ?? new DirectoryInfo(Path.GetFullPath(outDir)).Name,
             Config = config,
             WeightDType = options.WeightType,
+            Quantization = options.Quantization,
             Graphs = ManifestGraphs.For(config),
             Tokenizer = new ManifestTokenizer(),
             SpecialTokens = source.SpecialTokens,

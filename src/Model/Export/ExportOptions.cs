@@ -12,6 +12,9 @@ public sealed record ExportOptions
     /// <summary>Storage type of the weights inside the graphs.</summary>
     public TensorDType WeightType { get; init; } = TensorDType.Float16;
 
+    /// <summary>Expert and attention matrices blockwise quantized (MatMulNBits), or null to keep them in <see cref="WeightType"/>.</summary>
+    public Quantization.QuantizationSettings? Quantization { get; init; }
+
     /// <summary>Model name in the manifest; the output directory's name when null.</summary>
     public string? Name { get; init; }
 
@@ -46,6 +49,11 @@ public sealed record ExportOptions
         if (!Enum.IsDefined(WeightType))
         {
             errors.Add("--dtype must be float16 or float32.");
+        }
+
+        if (Quantization is not null)
+        {
+            errors.AddRange(Quantization.Validate().Select(e => "--weights: " + e));
         }
 
         if (Name is not null && string.IsNullOrWhiteSpace(Name))

@@ -15,6 +15,9 @@ public sealed record ImportOptions
     /// <summary>Weight storage inside the graphs (norms, biases and router gates stay float32).</summary>
     public TensorDType WeightType { get; init; } = TensorDType.Float16;
 
+    /// <summary>Expert and attention matrices blockwise quantized (MatMulNBits), or null to keep them in <see cref="WeightType"/>.</summary>
+    public Quantization.QuantizationSettings? Quantization { get; init; }
+
     /// <summary>Model name in the manifest (default: the output directory's name).</summary>
     public string? Name { get; init; }
 
@@ -131,7 +134,7 @@ public sealed class HfImporter
         Directory.CreateDirectory(temp);
         try
         {
-            var factory = new MoeGraphFactory(config, source, options.WeightType);
+            var factory = new MoeGraphFactory(config, source, options.WeightType, options.Quantization);
             var graphs = factory.Plan();
             int total = graphs.Count + tokenizer.Files.Count + 1;
             int done = 0;
@@ -168,6 +171,7 @@ public sealed class HfImporter
                 Name = options.Name ?? Path.GetFileName(output),
                 Config = config,
                 WeightDType = options.WeightType,
+                Quantization = options.Quantization,
                 Graphs = ManifestGraphs.For(config),
                 Tokenizer = new ManifestTokenizer
                 {

@@ -38,6 +38,17 @@ public sealed record ModelManifest
     /// <summary>How weights are stored inside the graphs (float16 ones are widened to float32 at load).</summary>
     public TensorDType WeightDType { get; init; } = TensorDType.Float32;
 
+    /// <summary>
+    /// How the expert matrices and attention projections are quantized (MatMulNBits), or null when they are
+    /// float like the rest (<see cref="WeightDType"/>); omitted from the JSON when null, so older manifests read as float.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public MoeServe.Model.Quantization.QuantizationSettings? Quantization { get; init; }
+
+    /// <summary>float, int8 or int4: <see cref="Quantization"/>'s mode, float when there is none.</summary>
+    [JsonIgnore]
+    public MoeServe.Model.Quantization.WeightQuantization Weights => Quantization?.Mode ?? MoeServe.Model.Quantization.WeightQuantization.Float;
+
     /// <summary>File of every graph.</summary>
     public required ManifestGraphs Graphs { get; init; }
 

@@ -30,6 +30,11 @@ public static class ModelManifestValidator
             errors.Add($"weightDType {(int)manifest.WeightDType} is unknown.");
         }
 
+        if (manifest.Quantization is not null)
+        {
+            errors.AddRange(manifest.Quantization.Validate().Select(e => "quantization: " + e));
+        }
+
         var config = manifest.Config;
         if (config is null)
         {

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using MoeServe.Model.Quantization;
 using Onnx;
 
 namespace MoeServe.Model.Onnx;
@@ -15,13 +16,18 @@ public sealed class MoeGraphFactory
     private readonly ModelConfig _config;
     private readonly ITensorSource _weights;
     private readonly TensorDType _weightType;
+    private readonly QuantizationSettings? _quantization;
 
     /// <summary>Prepares graph building; checks that every expected tensor exists with its shape.</summary>
     /// <param name="config">The model configuration (validated here).</param>
     /// <param name="weights">The checkpoint's weights (read one tensor at a time, when a graph needs it).</param>
     /// <param name="weightType">How weights are stored inside the graphs.</param>
+    /// <param name="quantization">
+    /// When set, the expert matrices and the attention projections (Q/K/V, Wo) are stored blockwise
+    /// quantized and run by MatMulNBits; embeddings, norms, router gate and head stay in <paramref name="weightType"/>.
+    /// </param>
     /// <exception cref="InvalidDataException">Config invalid or tensors missing/mis-shaped; every problem listed.</exception>
-    public MoeGraphFactory(ModelConfig config, ITensorSource weights, TensorDType weightType)
+    public MoeGraphFactory(ModelConfig config, ITensorSource weights, TensorDType weightType, QuantizationSettings? quantization = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(weights);
@@ -29,6 +35,11 @@ public sealed class MoeGraphFactory
         if (errors.Count == 0)
         {
             errors.AddRange(CheckpointTensorNames.Check(config, weights));
+        }
+
+        if (quantization is not null)
+        {
+            errors.AddRange(quantization.Validate());
         }
 
         if (errors.Count > 0)
@@ -39,7 +50,11 @@ public sealed class MoeGraphFactory
         _config = config;
         _weights = weights;
         _weightType = weightType;
+        _quantization = quantization;
     }
+
+    /// <summary>The round-trip error of every matrix quantized so far (empty without quantization).</summary>
+    public QuantizationError QuantizationError { get; } = new();
 
     /// <summary>
     /// Every graph file of the model in write order (embed, per layer qkv, post, experts, shared, then
@@ -185,27 +200,8 @@ public sealed class MoeGraphFactory
         string a = RmsNorm(g, hidden, CheckpointTensorNames.AttentionNorm(layer), "attention_norm");
 
         // One [d, qw + 2 kvw] MatMul then a Split: one GEMM instead of three small ones.
-        float[] fused = new float[d * total];
         string[] names = [CheckpointTensorNames.Wq(layer), CheckpointTensorNames.Wk(layer), CheckpointTensorNames.Wv(layer)];
-        int[] widths = [qw, kvw, kvw];
-        int column = 0;
-        for (int w = 0; w < 3; w++)
-        {
-            var weight = _weights.Read(names[w]);
-            int rows = widths[w];
-            for (int o = 0; o < rows; o++)
-            {
-                for (int i = 0; i < d; i++)
-                {
-                    fused[(i * total) + column + o] = weight.Data[(o * d) + i];
-                }
-            }
-
-            column += rows;
-        }
-
-        string wqkv = g.Weight("wqkv_t", [d, total], fused, StoredType(names[0], _weightType) == TensorDType.Float32);
-        string both = g.Op("MatMul", [a, wqkv]);
+        string both = _quantization is null ? FusedQkvMatMul(g, a, names, d, total, [qw, kvw, kvw]) : QuantizedRowsMatMul(g, a, "wqkv", names, d);
         if (_config.QkvBias)
         {
             float[] bias = new float[total];
@@ -250,6 +246,29 @@ public sealed class MoeGraphFactory
         return g.Build($"MoeServe layer {layer} before attention: attention norm, Q/K/V, RoPE");
     }
 
+    private string FusedQkvMatMul(OnnxGraphBuilder g, string a, string[] names, int d, int total, int[] widths)
+    {
+        float[] fused = new float[d * total];
+        int column = 0;
+        for (int w = 0; w < 3; w++)
+        {
+            var weight = _weights.Read(names[w]);
+            int rows = widths[w];
+            for (int o = 0; o < rows; o++)
+            {
+                for (int i = 0; i < d; i++)
+                {
+                    fused[(i * total) + column + o] = weight.Data[(o * d) + i];
+                }
+            }
+
+            column += rows;
+        }
+
+        string wqkv = g.Weight("wqkv_t", [d, total], fused, StoredType(names[0], _weightType) == TensorDType.Float32);
+        return g.Op("MatMul", [a, wqkv]);
+    }
+
     /// <summary>
     /// layer{l}.post.onnx over all N tokens of a step: residual = hidden + attention Wo^T, ffn RMSNorm,
     /// router logits.
@@ -262,7 +281,9 @@ public sealed class MoeGraphFactory
         var g = new OnnxGraphBuilder($"layer{layer}_post", _weightType);
         string hidden = g.FloatInput(GraphNames.Hidden, TokenDim, d);
         string merged = g.FloatInput(GraphNames.Attention, TokenDim, _config.QueryWidth);
-        string attention = g.Op("MatMul", [merged, TransposedWeight(g, CheckpointTensorNames.Wo(layer), "wo_t")]);
+        string attention = _quantization is null
+            ? g.Op("MatMul", [merged, TransposedWeight(g, CheckpointTensorNames.Wo(layer), "wo_t")])
+            : QuantizedRowsMatMul(g, merged, "wo", [CheckpointTensorNames.Wo(layer)], _config.QueryWidth);
         string residual = g.Op("Add", [hidden, attention]);
         string ffnInput = RmsNorm(g, residual, CheckpointTensorNames.FfnNorm(layer), "ffn_norm");
         string logits = g.Op("MatMul", [ffnInput, TransposedWeight(g, CheckpointTensorNames.Gate(layer), "gate_t")]);
@@ -280,6 +301,26 @@ public sealed class MoeGraphFactory
         string x = g.FloatInput(GraphNames.ExpertInput, TokenDim, d);
 
         // W1 and W3 share their input: one [d, 2h] MatMul then a Split beats two small GEMMs at small N.
+        string both = _quantization is null ? FusedW13MatMul(g, x, w1Name, w3Name, d, hidden) : QuantizedRowsMatMul(g, x, "w13", [w1Name, w3Name], d);
+        var halves = g.Node("Split", [both, g.Int64Constant("split_sizes", hidden, hidden)], [g.Fresh("gate_proj"), g.Fresh("up_proj")], ("axis", 1L));
+        string silu = g.Op("Mul", [halves[0], g.Op("Sigmoid", [halves[0]])]);
+        string product = g.Op("Mul", [silu, halves[1]]);
+        string y = _quantization is null
+            ? g.Op("MatMul", [product, TransposedWeight(g, w2Name, "w2_t")])
+            : QuantizedRowsMatMul(g, product, "w2", [w2Name], hidden);
+        if (sigmoidGateName is not null)
+        {
+            // Qwen2-MoE's shared expert: y * sigmoid(x Wsg^T), one scalar gate per token.
+            string gate = g.Op("Sigmoid", [g.Op("MatMul", [x, TransposedWeight(g, sigmoidGateName, "shared_gate_t")])]);
+            y = g.Op("Mul", [y, gate]);
+        }
+
+        g.FloatOutput(GraphNames.ExpertOutput, y, TokenDim, d);
+        return g.Build($"MoeServe SwiGLU expert {graphName}: y = (silu(x W1^T) * (x W3^T)) W2^T");
+    }
+
+    private string FusedW13MatMul(OnnxGraphBuilder g, string x, string w1Name, string w3Name, int d, int hidden)
+    {
         var w1 = _weights.Read(w1Name);
         var w3 = _weights.Read(w3Name);
         float[] fused = new float[d * 2 * hidden];
@@ -293,20 +334,30 @@ public sealed class MoeGraphFactory
         }
 
         string w13 = g.Weight("w13_t", [d, 2 * hidden], fused);
-        string both = g.Op("MatMul", [x, w13]);
-        var halves = g.Node("Split", [both, g.Int64Constant("split_sizes", hidden, hidden)], [g.Fresh("gate_proj"), g.Fresh("up_proj")], ("axis", 1L));
-        string silu = g.Op("Mul", [halves[0], g.Op("Sigmoid", [halves[0]])]);
-        string product = g.Op("Mul", [silu, halves[1]]);
-        string y = g.Op("MatMul", [product, TransposedWeight(g, w2Name, "w2_t")]);
-        if (sigmoidGateName is not null)
+        return g.Op("MatMul", [x, w13]);
+    }
+
+    // x W^T for W the named Linear weights [out_i, k] stacked by rows (Q/K/V, or W1/W3): one MatMulNBits
+    // node, whose [N, K] layout is the checkpoint's own [out, in], so no transpose is needed.
+    private string QuantizedRowsMatMul(OnnxGraphBuilder g, string x, string stem, string[] names, int k)
+    {
+        var settings = _quantization!;
+        var tensors = names.Select(_weights.Read).ToArray();
+        int n = tensors.Sum(t => t.Shape[0]);
+        float[] rows = tensors.Length == 1 ? tensors[0].Data : new float[n * k];
+        if (tensors.Length > 1)
         {
-            // Qwen2-MoE's shared expert: y * sigmoid(x Wsg^T), one scalar gate per token.
-            string gate = g.Op("Sigmoid", [g.Op("MatMul", [x, TransposedWeight(g, sigmoidGateName, "shared_gate_t")])]);
-            y = g.Op("Mul", [y, gate]);
+            int offset = 0;
+            foreach (var tensor in tensors)
+            {
+                tensor.Data.CopyTo(rows, offset);
+                offset += tensor.Data.Length;
+            }
         }
 
-        g.FloatOutput(GraphNames.ExpertOutput, y, TokenDim, d);
-        return g.Build($"MoeServe SwiGLU expert {graphName}: y = (silu(x W1^T) * (x W3^T)) W2^T");
+        var quantized = settings.Quantize(rows, n, k);
+        QuantizationError.Add(rows, quantized);
+        return g.QuantizedMatMul(x, stem, quantized, settings.AccuracyLevel);
     }
 
     // Pow -> ReduceMean -> Add -> Sqrt -> Div -> Mul: the pattern ONNX Runtime fuses into SimplifiedLayerNormalization.

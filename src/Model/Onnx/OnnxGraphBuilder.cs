@@ -21,11 +21,16 @@ internal sealed class OnnxGraphBuilder
     private const int Float16Type = (int)TensorProto.Types.DataType.Float16;
     private const int DoubleType = (int)TensorProto.Types.DataType.Double;
     private const int Int64Type = (int)TensorProto.Types.DataType.Int64;
+    private const int Uint8Type = (int)TensorProto.Types.DataType.Uint8;
+
+    /// <summary>ONNX Runtime's contrib-operator domain (MatMulNBits).</summary>
+    public const string MicrosoftDomain = "com.microsoft";
 
     private readonly GraphProto _graph;
     private readonly TensorDType _weightType;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private int _counter;
+    private bool _usesMicrosoftDomain;
 
     public OnnxGraphBuilder(string graphName, TensorDType weightType)
     {
@@ -63,6 +68,36 @@ internal sealed class OnnxGraphBuilder
         System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(values, halves);
         string stored = AddInitializer(Reserve(name + "_fp16"), Float16Type, shape, MemoryMarshal.AsBytes(halves.AsSpan()));
         return Node("Cast", [stored], [Reserve(name)], ("to", (long)FloatType))[0];
+    }
+
+    /// <summary>
+    /// y = x W^T with W blockwise quantized: one com.microsoft MatMulNBits node over the packed codes,
+    /// scales and optional zero points (initializers named <paramref name="name"/>_q, _scales, _zero_points).
+    /// </summary>
+    /// <param name="x">The float input [..., K].</param>
+    /// <param name="name">Initializer name stem.</param>
+    /// <param name="weight">The quantized weight [N, K].</param>
+    /// <param name="accuracyLevel">MatMulNBits' accuracy_level.</param>
+    public string QuantizedMatMul(string x, string name, MoeServe.Model.Quantization.BlockQuantizedMatrix weight, int accuracyLevel)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        string codes = AddInitializer(Reserve(name + "_q"), Uint8Type, [weight.N, weight.BlocksPerRow, weight.BlobSize], weight.Data);
+        string scales = AddInitializer(Reserve(name + "_scales"), FloatType, [weight.Scales.Length], MemoryMarshal.AsBytes(weight.Scales.AsSpan()));
+        string[] inputs = weight.ZeroPoints is null
+            ? [x, codes, scales]
+            : [x, codes, scales, AddInitializer(Reserve(name + "_zero_points"), Uint8Type, [weight.ZeroPoints.Length], weight.ZeroPoints)];
+        _usesMicrosoftDomain = true;
+        string output = Node(
+            "MatMulNBits",
+            inputs,
+            [Fresh("matmulnbits")],
+            ("K", (long)weight.K),
+            ("N", (long)weight.N),
+            ("bits", (long)weight.Bits),
+            ("block_size", (long)weight.BlockSize),
+            ("accuracy_level", (long)accuracyLevel))[0];
+        _graph.Node[^1].Domain = MicrosoftDomain;
+        return output;
     }
 
     /// <summary>Adds a float32 constant initializer (never narrowed: small and precision-relevant).</summary>
@@ -111,7 +146,7 @@ internal sealed class OnnxGraphBuilder
         return name;
     }
 
-    /// <summary>The finished model: IR 8, default-domain opset 17, producer MoeServe.</summary>
+    /// <summary>The finished model: IR 8, default-domain opset 17 (and com.microsoft 1 when a MatMulNBits node is in it), producer MoeServe.</summary>
     public ModelProto Build(string docString)
     {
         var model = new ModelProto
@@ -123,6 +158,10 @@ internal sealed class OnnxGraphBuilder
             Graph = _graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OpsetVersion });
+        if (_usesMicrosoftDomain)
+        {
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = MicrosoftDomain, Version = 1 });
+        }
         return model;
     }
 

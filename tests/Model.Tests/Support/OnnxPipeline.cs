@@ -9,39 +9,45 @@ namespace MoeServe.Model.Tests.Support;
 /// </summary>
 internal sealed class OnnxPipeline
 {
-    private readonly ExportedTinyModel _model;
-    private readonly TensorDType _dtype;
+    private readonly ModelConfig _config;
+    private readonly Func<string, OrtGraph> _graph;
     private readonly ReferenceMoeModel _router;
     private readonly List<float>[] _keys;
     private readonly List<float>[] _values;
     private int _past;
 
     public OnnxPipeline(ExportedTinyModel model, TensorDType dtype)
+        : this(model.Config, model.Reference, file => model.Graph(dtype, file))
     {
-        _model = model;
-        _dtype = dtype;
-        _router = model.Reference;
-        _keys = Enumerable.Range(0, model.Config.Layers).Select(_ => new List<float>()).ToArray();
-        _values = Enumerable.Range(0, model.Config.Layers).Select(_ => new List<float>()).ToArray();
+    }
+
+    /// <summary>A pipeline over any model directory's graphs (<paramref name="graph"/> opens one by file name), routed by <paramref name="router"/>.</summary>
+    public OnnxPipeline(ModelConfig config, ReferenceMoeModel router, Func<string, OrtGraph> graph)
+    {
+        _config = config;
+        _graph = graph;
+        _router = router;
+        _keys = Enumerable.Range(0, config.Layers).Select(_ => new List<float>()).ToArray();
+        _values = Enumerable.Range(0, config.Layers).Select(_ => new List<float>()).ToArray();
     }
 
     /// <summary>Feeds T more tokens (positions continue after the cached ones); returns logits [T, V].</summary>
     public float[] Step(long[] tokens)
     {
-        var c = _model.Config;
+        var c = _config;
         int d = c.DModel;
         int t = tokens.Length;
         long[] positions = Enumerable.Range(_past, t).Select(i => (long)i).ToArray();
-        float[] x = _model.Graph(_dtype, GraphNames.EmbedFile).Run((GraphNames.InputIds, tokens, [t]))[GraphNames.Hidden].Data;
+        float[] x = _graph(GraphNames.EmbedFile).Run((GraphNames.InputIds, tokens, [t]))[GraphNames.Hidden].Data;
         for (int l = 0; l < c.Layers; l++)
         {
-            var qkv = _model.Graph(_dtype, GraphNames.QkvFile(l)).Run(
+            var qkv = _graph(GraphNames.QkvFile(l)).Run(
                 (GraphNames.Hidden, x, [t, d]),
                 (GraphNames.Positions, positions, [t]));
             _keys[l].AddRange(qkv[GraphNames.Key].Data);
             _values[l].AddRange(qkv[GraphNames.Value].Data);
             float[] attention = ReferenceMoeModel.CausalAttention(qkv[GraphNames.Query].Data, [.. _keys[l]], [.. _values[l]], c.Heads, c.HeadDim);
-            var dense = _model.Graph(_dtype, GraphNames.PostFile(l)).Run(
+            var dense = _graph(GraphNames.PostFile(l)).Run(
                 (GraphNames.Hidden, x, [t, d]),
                 (GraphNames.Attention, attention, [t, d]));
             float[] residual = dense[GraphNames.Residual].Data;
@@ -75,7 +81,7 @@ internal sealed class OnnxPipeline
                     Array.Copy(ffnInput, assigned[r].Token * d, input, r * d, d);
                 }
 
-                float[] y = _model.Graph(_dtype, GraphNames.ExpertFile(l, j)).Run((GraphNames.ExpertInput, input, [assigned.Count, d]))[GraphNames.ExpertOutput].Data;
+                float[] y = _graph(GraphNames.ExpertFile(l, j)).Run((GraphNames.ExpertInput, input, [assigned.Count, d]))[GraphNames.ExpertOutput].Data;
                 for (int r = 0; r < assigned.Count; r++)
                 {
                     for (int e = 0; e < d; e++)
@@ -87,7 +93,7 @@ internal sealed class OnnxPipeline
 
             if (c.HasSharedExpert)
             {
-                float[] shared = _model.Graph(_dtype, GraphNames.SharedFile(l)).Run((GraphNames.ExpertInput, ffnInput, [t, d]))[GraphNames.ExpertOutput].Data;
+                float[] shared = _graph(GraphNames.SharedFile(l)).Run((GraphNames.ExpertInput, ffnInput, [t, d]))[GraphNames.ExpertOutput].Data;
                 for (int e = 0; e < residual.Length; e++)
                 {
                     residual[e] += shared[e];
@@ -98,6 +104,6 @@ internal sealed class OnnxPipeline
         }
 
         _past += t;
-        return _model.Graph(_dtype, GraphNames.HeadFile).Run((GraphNames.Hidden, x, [t, d]))[GraphNames.Logits].Data;
+        return _graph(GraphNames.HeadFile).Run((GraphNames.Hidden, x, [t, d]))[GraphNames.Logits].Data;
     }
 }
