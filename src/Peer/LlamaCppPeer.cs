@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Numerics.Tensors;
 
@@ -17,9 +16,6 @@ namespace MoeServe.Peer;
 /// </summary>
 public sealed class LlamaCppPeer : IDisposable
 {
-    private static readonly object NativeGate = new();
-    private static readonly ConcurrentQueue<string> RecentLog = new();
-    private static bool _initialised;
 
     private readonly LLamaWeights _weights;
     private readonly string _path;
@@ -41,7 +37,7 @@ public sealed class LlamaCppPeer : IDisposable
     public static LlamaCppPeer Load(string ggufPath, int threads)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
-        Initialise();
+        LlamaCppNative.EnsureInitialised();
         var parameters = new ModelParams(ggufPath) { GpuLayerCount = 0, Threads = threads, BatchThreads = threads };
         try
         {
@@ -49,7 +45,7 @@ public sealed class LlamaCppPeer : IDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new InvalidOperationException($"llama.cpp could not load {ggufPath}: {e.Message}\n{Log()}", e);
+            throw new InvalidOperationException($"llama.cpp could not load {ggufPath}: {e.Message}\n{LlamaCppNative.RecentErrors()}", e);
         }
     }
 
@@ -174,7 +170,7 @@ public sealed class LlamaCppPeer : IDisposable
     /// <summary>llama.cpp's own description of the CPU features its build uses (llama_print_system_info).</summary>
     public static string SystemInfo()
     {
-        Initialise();
+        LlamaCppNative.EnsureInitialised();
         return System.Runtime.InteropServices.Marshal.PtrToStringUTF8(NativeApi.llama_print_system_info())?.Trim() ?? string.Empty;
     }
 
@@ -185,38 +181,10 @@ public sealed class LlamaCppPeer : IDisposable
     {
         if (result != DecodeResult.Ok)
         {
-            throw new InvalidOperationException($"llama_decode returned {result} for {_path}:\n{Log()}");
+            throw new InvalidOperationException($"llama_decode returned {result} for {_path}:\n{LlamaCppNative.RecentErrors()}");
         }
     }
 
-    private static void Initialise()
-    {
-        lock (NativeGate)
-        {
-            if (_initialised)
-            {
-                return;
-            }
-
-            // Before the first native call, or llama.cpp prints ~280 lines to stderr per load. The CPU
-            // variant (avx2/avx512) is LLamaSharp's pick from what the machine has.
-            NativeLibraryConfig.All.WithLogCallback((level, message) =>
-            {
-                if (level is LLamaLogLevel.Error or LLamaLogLevel.Warning)
-                {
-                    RecentLog.Enqueue($"[{level}] {message.TrimEnd()}");
-                    while (RecentLog.Count > 50)
-                    {
-                        RecentLog.TryDequeue(out _);
-                    }
-                }
-            });
-            NativeApi.llama_empty_call();
-            _initialised = true;
-        }
-    }
-
-    private static string Log() => string.Join("\n", RecentLog);
 }
 
 /// <summary>One decode run of the peer.</summary>

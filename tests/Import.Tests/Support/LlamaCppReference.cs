@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using LLama;
 using LLama.Common;
 using LLama.Native;
+using MoeServe.Peer;
 
 namespace MoeServe.Import.Tests.Support;
 
@@ -14,8 +14,6 @@ namespace MoeServe.Import.Tests.Support;
 public static class LlamaCppReference
 {
     private static readonly object Gate = new();
-    private static readonly ConcurrentQueue<string> RecentLog = new();
-    private static bool _initialised;
 
     /// <summary>What llama.cpp computed: the token ids and, per position, the full-vocabulary logits.</summary>
     public sealed record Result(int[] TokenIds, float[][] Logits);
@@ -32,10 +30,10 @@ public static class LlamaCppReference
     {
         lock (Gate)
         {
-            Initialise();
+            LlamaCppNative.EnsureInitialised();
             if (!LLamaQuantizer.Quantize(source, destination, type, nthread: 2, allowRequantize: true, quantizeOutputTensor: true))
             {
-                throw new InvalidOperationException($"llama.cpp could not quantize {source} to {type}:\n{Log()}");
+                throw new InvalidOperationException($"llama.cpp could not quantize {source} to {type}:\n{LlamaCppNative.RecentErrors()}");
             }
         }
     }
@@ -44,7 +42,7 @@ public static class LlamaCppReference
     {
         lock (Gate)
         {
-            Initialise();
+            LlamaCppNative.EnsureInitialised();
             var parameters = new ModelParams(ggufPath)
             {
                 GpuLayerCount = 0,
@@ -64,7 +62,7 @@ public static class LlamaCppReference
             }
             catch (Exception e)
             {
-                throw new InvalidOperationException($"llama.cpp could not load {ggufPath}: {e.Message}\n{Log()}", e);
+                throw new InvalidOperationException($"llama.cpp could not load {ggufPath}: {e.Message}\n{LlamaCppNative.RecentErrors()}", e);
             }
             using (weights)
             {
@@ -90,7 +88,7 @@ public static class LlamaCppReference
                 DecodeResult result = ctx.NativeHandle.Decode(batch);
                 if (result != DecodeResult.Ok)
                 {
-                    throw new InvalidOperationException($"llama_decode returned {result} for {ggufPath}:\n{Log()}");
+                    throw new InvalidOperationException($"llama_decode returned {result} for {ggufPath}:\n{LlamaCppNative.RecentErrors()}");
                 }
                 var logits = new float[ids.Length][];
                 for (int i = 0; i < ids.Length; i++)
@@ -103,28 +101,4 @@ public static class LlamaCppReference
         }
     }
 
-    private static void Initialise()
-    {
-        if (_initialised)
-        {
-            return;
-        }
-        // Before the first native call, or llama.cpp prints ~280 lines to stderr per run. The CPU
-        // variant (noavx/avx/avx2/avx512) is left for LLamaSharp to pick from what the machine has.
-        NativeLibraryConfig.All.WithLogCallback((level, message) =>
-        {
-            if (level is LLamaLogLevel.Error or LLamaLogLevel.Warning)
-            {
-                RecentLog.Enqueue($"[{level}] {message.TrimEnd()}");
-                while (RecentLog.Count > 50)
-                {
-                    RecentLog.TryDequeue(out _);
-                }
-            }
-        });
-        NativeApi.llama_empty_call();
-        _initialised = true;
-    }
-
-    private static string Log() => string.Join("\n", RecentLog);
 }
