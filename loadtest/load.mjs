@@ -6,7 +6,7 @@
 // for a fixed time, with the same prompts, seeds, request shapes and checks as the k6 scripts (lib/). It also measures what
 // core k6 cannot: the time to the first streamed token. Around each level it scrapes /metrics,
 // so every row carries the server's expert balance (MaxVio) and time to first token as well.
-//   node loadtest/load.mjs --vus 1,8,32 --duration 60s [--stream] [--api chat] [--json]
+//   node loadtest/load.mjs --vus 1,8,32 --duration 60s [--stream] [--api chat] [--ignore-eos] [--json]
 //   node loadtest/load.mjs --rate 2,4,8 --duration 60s [--max-vus 64]
 // Bounded: at most --max-requests per level (default 5000) and --duration per level (at most
 // 30m); only loopback addresses unless --any-host is given.
@@ -21,20 +21,21 @@ import { readFileSync } from 'node:fs';
 const shapes = JSON.parse(readFileSync(new URL('./requests.json', import.meta.url), 'utf8'));
 
 const USAGE = `usage: load.mjs [--url URL] [--model NAME] [--api completions|chat] [--stream] [--vus 1,8,32 | --rate 2,4,8 [--max-vus 64]]
-                [--duration 60s] [--max-tokens 64] [--temperature 0.8] [--seed 1234]
+                [--duration 60s] [--max-tokens 64] [--ignore-eos] [--temperature 0.8] [--seed 1234]
                 [--prompts FILE] [--max-requests 5000] [--any-host] [--json]`;
 
 function parseArgs(argv) {
   const a = {
     url: process.env.BASE_URL || 'http://localhost:8080', model: process.env.MODEL || 'default', api: 'completions', stream: false,
     vus: [1, 8], rates: null, maxVus: 64, duration: '30s', maxTokens: 64, temperature: 0.8, seed: 1234, prompts: new URL('./prompts.json', import.meta.url),
-    maxRequests: 5000, anyHost: false, json: false,
+    maxRequests: 5000, anyHost: false, json: false, ignoreEos: false,
   };
   const errors = [];
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     if (flag === '--stream') { a.stream = true; continue; }
     if (flag === '--json') { a.json = true; continue; }
+    if (flag === '--ignore-eos') { a.ignoreEos = true; continue; }
     if (flag === '--any-host') { a.anyHost = true; continue; }
     const v = argv[++i];
     if (v === undefined) { errors.push(`${flag} needs a value`); break; }
@@ -122,7 +123,7 @@ async function runLevel(args, level, prompts, order) {
   const deadline = started + args.seconds * 1000;
   const send = async (iteration) => {
     const { prompt, requestSeed } = pickRequest(prompts, order, iteration, args.seed);
-    const body = buildBody(api, { model: args.model, prompt: prompt.text, maxTokens: args.maxTokens, temperature: args.temperature, seed: requestSeed, stream: args.stream });
+    const body = buildBody(api, { model: args.model, prompt: prompt.text, maxTokens: args.maxTokens, temperature: args.temperature, seed: requestSeed, stream: args.stream, ignoreEos: args.ignoreEos });
     results.push({ ...(await oneRequest(args, api, body)), promptLength: prompt.length });
   };
   if (level.rate) {
@@ -189,7 +190,7 @@ async function main() {
   if (args.json) {
     console.log(JSON.stringify({ api: args.api, stream: args.stream, maxTokens: args.maxTokens, duration: args.duration, levels }, (_, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
   } else {
-    console.log(`${args.api}${args.stream ? ' (stream)' : ''}, max_tokens ${args.maxTokens}, ${args.duration} per level, ${args.url}`);
+    console.log(`${args.api}${args.stream ? ' (stream)' : ''}, max_tokens ${args.maxTokens}${args.ignoreEos ? ' (ignore_eos)' : ''}, ${args.duration} per level, ${args.url}`);
     console.log(`| ${args.rates ? 'offered req/s | dropped' : 'clients'} | requests | failed | req/s | generated tok/s | latency p50 / p95 (ms) | first token p95 (ms, client) | TTFT p95 (s, server) | MaxVio(run) avg | truncated |`);
     console.log(`|---|${args.rates ? '---|' : ''}---|---|---|---|---|---|---|---|---|`);
     for (const l of levels) {

@@ -17,7 +17,7 @@ export function setPath(object, path, value) {
 /**
  * The JSON body of one request.
  * @param {object} api one entry of requests.json "apis"
- * @param {{ model: string, prompt: string, maxTokens: number, temperature: number, seed: number, stream: boolean }} request
+ * @param {{ model: string, prompt: string, maxTokens: number, temperature: number, seed: number, stream: boolean, ignoreEos?: boolean }} request
  */
 export function buildBody(api, request) {
   const body = JSON.parse(JSON.stringify(api.body));
@@ -26,6 +26,8 @@ export function buildBody(api, request) {
   body.max_tokens = request.maxTokens;
   body.temperature = request.temperature;
   body.seed = request.seed;
+  // Every completion runs to max_tokens (the server's ignore_eos, as vLLM's and llama.cpp's).
+  if (request.ignoreEos) body.ignore_eos = true;
   if (request.stream) Object.assign(body, JSON.parse(JSON.stringify(api.streamBody)));
   return body;
 }

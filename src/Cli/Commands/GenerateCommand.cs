@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 
 using MoeServe.Router;
@@ -21,9 +22,10 @@ internal static class GenerateCommand
         var topK = new Option<int>("--top-k") { Description = "Keep only the k most likely tokens (0 = off).", DefaultValueFactory = _ => 0 };
         var seed = new Option<int?>("--seed") { Description = "Seed of the sampler (default: random)." };
         var stop = new Option<string[]>("--stop") { Description = "Stop before this text (repeat for several).", AllowMultipleArgumentsPerToken = false };
+        var ignoreEos = new Option<bool>("--ignore-eos") { Description = "End-of-sequence tokens do not end generation: it runs to --max-tokens (or the context, or a --stop text), as the server's ignore_eos." };
         var command = new Command("generate", "Generate a continuation of --prompt with an exported model (ONNX Runtime, per-expert graphs).")
         {
-            prompt, maxTokens, temperature, topP, topK, seed, stop,
+            prompt, maxTokens, temperature, topP, topK, seed, stop, ignoreEos,
         };
         foreach (var option in flags.All)
         {
@@ -42,6 +44,7 @@ internal static class GenerateCommand
                 TopK = parse.GetValue(topK),
                 Seed = parse.GetValue(seed),
                 Stop = parse.GetValue(stop) ?? [],
+                StopAtEndOfText = !parse.GetValue(ignoreEos),
             };
             errors.AddRange(sampling.Validate().Select(e => "--" + e.Replace('_', '-')));
             if (string.IsNullOrEmpty(parse.GetValue(prompt)))
@@ -58,14 +61,17 @@ internal static class GenerateCommand
     {
         return GenerateRuntimeFlags.Run(() =>
         {
+            long loading = Stopwatch.GetTimestamp();
             using var engine = MoeEngine.Load(options);
+            var load = Stopwatch.GetElapsedTime(loading);
             GenerateRuntimeFlags.PrintDevices(engine);
             Console.Write(prompt);
-            var result = new TextGenerator(engine).Generate(prompt, sampling, Console.Write, cancellation);
+            var result = new TextGenerator(engine, TimeProvider.System).Generate(prompt, sampling, Console.Write, cancellation);
+            var firstTokenAfterStart = ProcessClock.SinceStart() - Stopwatch.GetElapsedTime(result.FirstTokenTimestamp);
             Console.WriteLine();
             Console.Error.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
-                $"[{result.PromptTokens} prompt + {result.CompletionTokens} generated tokens, finish: {result.FinishReason.ToString().ToLowerInvariant()}, first token {result.PrefillTime.TotalMilliseconds:F1} ms, {result.DecodeTokensPerSecond:F1} tokens/s, routing {RoutingPolicyFactory.NameOf(options.Routing)}]"));
+                $"[{result.PromptTokens} prompt + {result.CompletionTokens} generated tokens, finish: {result.FinishReason.ToString().ToLowerInvariant()}; first token {firstTokenAfterStart.TotalMilliseconds:F0} ms after process start (model load {load.TotalMilliseconds:F0} ms, prompt {result.PrefillTime.TotalMilliseconds:F1} ms); decode {result.DecodeTokensPerSecond:F1} tokens/s; routing {RoutingPolicyFactory.NameOf(options.Routing)}]"));
             return 0;
         });
     }

@@ -15,10 +15,13 @@ public enum FinishReason
 /// <param name="PromptTokens">Tokens in the prompt.</param>
 /// <param name="CompletionTokens">Tokens generated.</param>
 /// <param name="FinishReason">Why it ended.</param>
-/// <param name="PrefillTime">Time of the prompt's forward pass (to the first token).</param>
+/// <param name="PrefillTime">Time of the prompt's forward pass and the first token's sampling.</param>
 /// <param name="DecodeTime">Time of the remaining steps.</param>
 public sealed record GenerationResult(string Text, int PromptTokens, int CompletionTokens, FinishReason FinishReason, TimeSpan PrefillTime, TimeSpan DecodeTime)
 {
+    /// <summary>When the first token was sampled, as a timestamp of the generator's <see cref="TimeProvider"/> (for a time to first token from an earlier moment, such as process start).</summary>
+    public long FirstTokenTimestamp { get; init; }
+
     /// <summary>Generated tokens per second of decode time (after the first token).</summary>
     public double DecodeTokensPerSecond => CompletionTokens > 1 && DecodeTime > TimeSpan.Zero ? (CompletionTokens - 1) / DecodeTime.TotalSeconds : 0;
 }

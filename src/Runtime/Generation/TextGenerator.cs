@@ -54,13 +54,22 @@ public sealed class TextGenerator
         long start = _time.GetTimestamp();
         items[0] = new ForwardItem(cache, promptIds);
         _engine.Forward(items, logits, null);
-        var prefill = _time.GetElapsedTime(start);
-        long decodeStart = _time.GetTimestamp();
+        TimeSpan prefill = default;
+        long firstToken = 0;
+        bool first = true;
 
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var token = sampler.Sample(logits, parameters, random);
+            if (first)
+            {
+                // The first token exists once it is sampled; decode time counts from here.
+                first = false;
+                firstToken = _time.GetTimestamp();
+                prefill = _time.GetElapsedTime(start, firstToken);
+            }
+
             var step = output.Append(token);
             Emit(step.Text, text, onText);
             if (step.Finish is not null)
@@ -74,7 +83,10 @@ public sealed class TextGenerator
         }
 
         Emit(output.Flush(), text, onText);
-        return new GenerationResult(text.ToString(), promptIds.Length, output.Generated, output.FinishReason!.Value, prefill, _time.GetElapsedTime(decodeStart));
+        return new GenerationResult(text.ToString(), promptIds.Length, output.Generated, output.FinishReason!.Value, prefill, _time.GetElapsedTime(firstToken))
+        {
+            FirstTokenTimestamp = firstToken,
+        };
     }
 
     private static void Emit(string piece, System.Text.StringBuilder output, Action<string>? onText)

@@ -175,6 +175,7 @@ public sealed class GenerationHandler
             MaxTokens = maxTokens,
             Stop = stop,
             TopLogprobs = spec.Logprobs ?? 0,
+            StopAtEndOfText = !spec.IgnoreEos,
         };
         var problems = sampling.Validate();
         if (problems.Count > 0)

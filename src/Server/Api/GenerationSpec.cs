@@ -57,6 +57,9 @@ public sealed record GenerationSpec
     /// <summary>Stop strings (0 to 4, none empty).</summary>
     public IReadOnlyList<string> Stop { get; init; } = [];
 
+    /// <summary>Whether end-of-sequence ids are ignored (generation runs to max_tokens, the context or a stop string).</summary>
+    public bool IgnoreEos { get; init; }
+
     /// <summary>Stream as server-sent events.</summary>
     public bool Stream { get; init; }
 

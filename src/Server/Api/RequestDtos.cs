@@ -44,6 +44,9 @@ public abstract class GenerationRequestDto
     /// <summary>Streaming options.</summary>
     public StreamOptionsDto? StreamOptions { get; set; }
 
+    /// <summary>When true, end-of-sequence ids do not end generation (vLLM's and llama.cpp's ignore_eos; not in OpenAI's API).</summary>
+    public bool? IgnoreEos { get; set; }
+
     /// <summary>Number of choices; only 1 is supported.</summary>
     public int? N { get; set; }
 

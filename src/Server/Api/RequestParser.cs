@@ -295,6 +295,7 @@ public static class RequestParser
         TopK = dto.TopK,
         Seed = dto.Seed,
         Stream = dto.Stream ?? false,
+        IgnoreEos = dto.IgnoreEos ?? false,
         IncludeUsage = dto.StreamOptions?.IncludeUsage ?? false,
     };
 

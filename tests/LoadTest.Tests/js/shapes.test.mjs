@@ -36,6 +36,8 @@ for (const name of Object.keys(shapes.apis)) {
     assert.equal(body.max_tokens, 7);
     assert.equal(body.seed, 42);
     assert.equal(body.stream, undefined);
+    assert.equal(body.ignore_eos, undefined);
+    assert.equal(buildBody(api, { ...request, ignoreEos: true }).ignore_eos, true);
     const streamed = buildBody(api, { ...request, stream: true });
     assert.equal(streamed.stream, true);
     assert.equal(streamed.stream_options.include_usage, true);

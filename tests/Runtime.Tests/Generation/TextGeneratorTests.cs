@@ -72,4 +72,29 @@ public sealed class TextGeneratorTests(TinyModelFixture fixture) : IClassFixture
         Assert.Equal(FinishReason.Length, result.FinishReason);
         Assert.Equal(engine.ContextLength, result.PromptTokens + result.CompletionTokens);
     }
+
+    [Fact]
+    public void Generate_SteppingClock_PrefillEndsAndDecodeStartsAtTheFirstSampledToken()
+    {
+        using var engine = MoeEngine.Load(fixture.Model.Options());
+        var clock = new SteppingClock(TimeSpan.FromMilliseconds(10));
+        var result = new TextGenerator(engine, clock).Generate("Hi", new SamplingParameters { Temperature = 0, MaxTokens = 9, StopAtEndOfText = false });
+
+        // Three readings: before the prompt's pass (0), at the first sampled token (10 ms), at the end (20 ms).
+        Assert.Equal(3, clock.Readings);
+        Assert.Equal(TimeSpan.FromMilliseconds(10).Ticks, result.FirstTokenTimestamp);
+        Assert.Equal(TimeSpan.FromMilliseconds(10), result.PrefillTime);
+        Assert.Equal(TimeSpan.FromMilliseconds(10), result.DecodeTime);
+        Assert.Equal(8 / 0.010, result.DecodeTokensPerSecond, 6);
+    }
+
+    /// <summary>A clock that moves on by a fixed step each time it is read.</summary>
+    private sealed class SteppingClock(TimeSpan step) : TimeProvider
+    {
+        public int Readings { get; private set; }
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => step.Ticks * Readings++;
+    }
 }

@@ -12,7 +12,7 @@ public sealed class RequestParserTests
     [Fact]
     public void ParseCompletion_FullRequest_ReadsEveryField()
     {
-        var (spec, error) = Completion("""{"model":"m","prompt":"Hi","max_tokens":5,"temperature":0.7,"top_p":0.9,"top_k":3,"seed":42,"stop":["a","b"],"stream":true,"stream_options":{"include_usage":true},"logprobs":2,"echo":true,"n":1,"user":"u"}""");
+        var (spec, error) = Completion("""{"model":"m","prompt":"Hi","max_tokens":5,"temperature":0.7,"top_p":0.9,"top_k":3,"seed":42,"stop":["a","b"],"stream":true,"stream_options":{"include_usage":true},"logprobs":2,"echo":true,"n":1,"user":"u","ignore_eos":true}""");
 
         Assert.Null(error);
         Assert.NotNull(spec);
@@ -27,6 +27,39 @@ public sealed class RequestParserTests
         Assert.True(spec.IncludeUsage);
         Assert.Equal(2, spec.Logprobs);
         Assert.True(spec.Echo);
+        Assert.True(spec.IgnoreEos);
+    }
+
+    [Theory]
+    [InlineData("""{"prompt":"x"}""", false)]
+    [InlineData("""{"prompt":"x","ignore_eos":null}""", false)]
+    [InlineData("""{"prompt":"x","ignore_eos":false}""", false)]
+    [InlineData("""{"prompt":"x","ignore_eos":true}""", true)]
+    public void ParseCompletion_IgnoreEos_DefaultsToFalse(string json, bool expected)
+    {
+        var (spec, error) = Completion(json);
+        Assert.Null(error);
+        Assert.Equal(expected, spec!.IgnoreEos);
+    }
+
+    [Theory]
+    [InlineData("""{"prompt":"x","ignore_eos":"true"}""")]
+    [InlineData("""{"prompt":"x","ignore_eos":1}""")]
+    [InlineData("""{"prompt":"x","ignore_eos":[true]}""")]
+    public void ParseCompletion_IgnoreEosNotABoolean_NamesTheField(string json)
+    {
+        var (spec, error) = Completion(json);
+        Assert.Null(spec);
+        Assert.Equal("ignore_eos", error!.Param);
+        Assert.Equal("invalid_type", error.Code);
+    }
+
+    [Fact]
+    public void ParseChat_IgnoreEos_Read()
+    {
+        var (spec, error) = Chat("""{"messages":[{"role":"user","content":"x"}],"ignore_eos":true}""");
+        Assert.Null(error);
+        Assert.True(spec!.IgnoreEos);
     }
 
     [Fact]

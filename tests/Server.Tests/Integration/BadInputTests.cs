@@ -13,6 +13,8 @@ public sealed class BadInputTests(SharedServer server) : IClassFixture<SharedSer
     [InlineData("/v1/completions", "{\"prompt\":", null, "invalid_json")]
     [InlineData("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":\"many\"}", "max_tokens", "invalid_type")]
     [InlineData("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":0}", "max_tokens", "invalid_value")]
+    [InlineData("/v1/completions", "{\"prompt\":\"x\",\"ignore_eos\":\"yes\"}", "ignore_eos", "invalid_type")]
+    [InlineData("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"ignore_eos\":1}", "ignore_eos", "invalid_type")]
     [InlineData("/v1/completions", "{\"prompt\":\"x\",\"max_tokens\":600}", "max_tokens", "context_length_exceeded")]
     [InlineData("/v1/completions", "{\"prompt\":\"x\",\"temperature\":3}", "temperature", "invalid_value")]
     [InlineData("/v1/completions", "{\"prompt\":\"x\",\"top_p\":0}", "top_p", "invalid_value")]
