@@ -45,10 +45,10 @@ public sealed class TokenOutput : IDisposable
     public TokenOutput(Tokenizer tokenizer, SamplingParameters parameters, IReadOnlyList<int> stopTokenIds, int promptTokens, int contextLength, bool logprobs = false)
     {
         ArgumentNullException.ThrowIfNull(stopTokenIds);
-        int endOfTextTokenId = stopTokenIds.Count > 0 ? stopTokenIds[0] : -1;
-        _moreStopTokenIds = parameters?.StopAtEndOfText == true ? stopTokenIds.Skip(1).ToArray() : [];
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(parameters);
+        int endOfTextTokenId = stopTokenIds.Count > 0 ? stopTokenIds[0] : -1;
+        _moreStopTokenIds = parameters.StopAtEndOfText ? stopTokenIds.Skip(1).ToArray() : [];
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(promptTokens, contextLength);
         _tokenizer = tokenizer;
         _decoder = new IncrementalDecoder(tokenizer, parameters.MaxTokens);
