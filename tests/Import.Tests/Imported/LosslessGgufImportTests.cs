@@ -23,6 +23,7 @@ namespace MoeServe.Import.Tests.Imported;
 public sealed class LosslessGgufImportTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("gguf-lossless-import-").FullName;
+    private readonly QuantizationError _requantized = new();
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
@@ -74,7 +75,7 @@ public sealed class LosslessGgufImportTests(ITestOutputHelper output) : IDisposa
         double level4VsLlama = Numerics.Relative(llama, level4);
         double llamaMedian = Numerics.Median(Numerics.RelativePerPosition(reference, llama));
         int argmax = reference.Zip(level1).Count(p => Numerics.ArgMax(p.First) == Numerics.ArgMax(p.Second));
-        output.WriteLine($"{type} -> {mode.DisplayName()}: {expected} matrices copied; vs float64 over llama.cpp's dequantized weights: import (accuracy_level 1) {exactVsReference:E2}, import (level 4) {level4VsReference:E2}, llama.cpp {llamaVsReference:E2}; llama.cpp's median per position {llamaMedian:E2}; import vs llama.cpp: level 1 {exactVsLlama:E2}, level 4 {level4VsLlama:E2}; argmax {argmax}/{ids.Length}");
+        output.WriteLine($"{type} -> {mode.DisplayName()}: {expected} matrices copied; vs float64 over llama.cpp's dequantized weights: import (accuracy_level 1) {exactVsReference:E2}, import (level 4) {level4VsReference:E2}, llama.cpp {llamaVsReference:E2}; llama.cpp's median per position {llamaMedian:E2}; import vs llama.cpp: level 1 {exactVsLlama:E2}, level 4 {level4VsLlama:E2}; argmax {argmax}/{ids.Length}; re-quantizing instead would have cost a relative RMS error of {_requantized.RelativeRms:G3} (max {_requantized.MaxAbsError:G3})");
 
         Assert.True(exactVsReference <= 1e-3, $"{type}: the import differs from the float64 forward over the GGUF's weights by {exactVsReference:E2}");
         Assert.Equal(ids.Length, argmax);
@@ -113,7 +114,7 @@ public sealed class LosslessGgufImportTests(ITestOutputHelper output) : IDisposa
 
     // The node's B and scales, dequantized the way MatMulNBits defines it, against the stacked rows of the
     // GGUF tensors as llama.cpp dequantizes them (q/k rows un-permuted by the reader): equal bit for bit.
-    private static void AssertInitializerIsGgml(GgufCheckpoint checkpoint, string graph, string stem, string[] tensors)
+    private void AssertInitializerIsGgml(GgufCheckpoint checkpoint, string graph, string stem, string[] tensors)
     {
         var initializers = ModelProto.Parser.ParseFrom(File.ReadAllBytes(graph)).Graph.Initializer.ToDictionary(t => t.Name);
         Assert.False(initializers.ContainsKey(stem + "_zero_points"), $"{graph}: {stem} has zero points; copied Q8_0/Q4_0 blocks need none");
@@ -134,6 +135,10 @@ public sealed class LosslessGgufImportTests(ITestOutputHelper output) : IDisposa
         }
 
         Assert.Equal(ggml.Length, offset);
+
+        // For the record: what the dequantize-and-re-quantize path would have lost on the same weights.
+        int bits = blob * 8 / 32;
+        _requantized.Add(ggml, QuantizationSettings.For(bits == 8 ? WeightQuantization.Int8 : WeightQuantization.Int4)!.Quantize(ggml, n, k));
         for (int i = 0; i < ggml.Length; i++)
         {
             Assert.True(BitConverter.SingleToInt32Bits(ggml[i]) == BitConverter.SingleToInt32Bits(imported[i]), $"{graph} {stem}[{i / k}, {i % k}]: {imported[i]:R}, llama.cpp {ggml[i]:R}");
