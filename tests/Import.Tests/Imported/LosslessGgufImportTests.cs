@@ -86,6 +86,98 @@ public sealed class LosslessGgufImportTests(ITestOutputHelper output) : IDisposa
         Assert.True(exactVsLlama <= (1.1 * llamaVsReference) + 1e-3, $"{type}: import vs llama.cpp {exactVsLlama:E2}, llama.cpp vs exact {llamaVsReference:E2}");
     }
 
+    [Fact]
+    public void MixedTypes_CopyWhatIsExactAndRequantizeTheRest()
+    {
+        using InMemoryHfCheckpoint hf = TinyMoe.Create("mixtral", seed: 4, hidden: 256, expertInter: 256, headDim: 64);
+        string q4 = Path.Combine(_dir, "q4.gguf");
+        string f32 = Path.Combine(_dir, "f32.gguf");
+        string mixed = Path.Combine(_dir, "mixed.gguf");
+        HfToGgufConverter.Convert(hf, TinyMoe.Tokenizer(), q4, weightType: GgmlType.Q4_0);
+        HfToGgufConverter.Convert(hf, TinyMoe.Tokenizer(), f32);
+
+        // Layer 0's V and its experts' up projections (W3) in F16: the fused Q/K/V and W1/W3 nodes mix copied and re-quantized rows.
+        string[] asF16 = ["blk.0.attn_v.weight", "blk.0.ffn_up_exps.weight"];
+        using (var source = GgufFile.Open(q4))
+        using (var floats = GgufFile.Open(f32))
+        {
+            var writer = new GgufWriter();
+            foreach (string key in source.MetadataKeys)
+            {
+                writer.Add(key, source.Metadata[key]);
+            }
+
+            foreach (var tensor in source.Tensors)
+            {
+                if (asF16.Contains(tensor.Name))
+                {
+                    float[] values = new float[tensor.ElementCount];
+                    floats.ReadFloat32(floats.GetTensor(tensor.Name), values);
+                    writer.AddTensor(tensor.Name, tensor.Dimensions, GgmlType.F16, GgufWriter.Encode(GgmlType.F16, values));
+                }
+                else
+                {
+                    writer.AddTensor(tensor.Name, tensor.Dimensions, tensor.Type, source.GetBytes(tensor, 0, tensor.ElementCount).ToArray());
+                }
+            }
+
+            writer.WriteTo(mixed);
+        }
+
+        string model = Import(mixed, WeightQuantization.Int4, accuracyLevel: 1, out ImportResult result);
+        var config = result.Manifest.Config;
+        Assert.Equal(config.Layers * (4 + (3 * config.Experts)), result.Quantization!.Matrices);
+        Assert.Equal(result.Quantization.Matrices - 1 - config.Experts, result.Quantization.CopiedMatrices);
+        Assert.True(result.Quantization.RelativeRms > 0, "the F16 matrices were re-quantized, so they must show an error");
+
+        int[] ids = TinyMoe.RandomTokens(seed: 5, count: 12);
+        float[][] reference;
+        using (GgufCheckpoint checkpoint = GgufCheckpoint.Open(mixed))
+        {
+            // The copied Q and K rows of the mixed node are still llama.cpp's values bit for bit (zero point 8 written out).
+            var initializers = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(model, GraphNames.QkvFile(0)))).Graph.Initializer.ToDictionary(t => t.Name);
+            var codes = initializers["wqkv_q"];
+            int n = (int)codes.Dims[0];
+            int k = (int)codes.Dims[1] * 32;
+            float[] scales = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(initializers["wqkv_scales"].RawData.Span).ToArray();
+            float[] imported = BlockwiseQuantizer.Dequantize(new BlockQuantizedMatrix(n, k, 4, 32, codes.RawData.ToByteArray(), scales, initializers["wqkv_zero_points"].RawData.ToByteArray()));
+            int qk = 0;
+            foreach (string name in new[] { "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight" })
+            {
+                int count = (int)checkpoint.Shape(name).Aggregate(1L, (a, b) => a * b);
+                float[] ggml = new float[count];
+                checkpoint.ReadFloat32(name, ggml);
+                for (int i = 0; i < count; i++)
+                {
+                    Assert.True(BitConverter.SingleToInt32Bits(ggml[i]) == BitConverter.SingleToInt32Bits(imported[qk + i]), $"{name}[{i}]: {imported[qk + i]:R}, llama.cpp {ggml[i]:R}");
+                }
+
+                qk += count;
+            }
+
+            // The V rows are the quantizer's int4 (with zero points) of the F16 weights, unchanged by the stacking.
+            const string vName = "model.layers.0.self_attn.v_proj.weight";
+            int vRows = (int)checkpoint.Shape(vName)[0];
+            float[] vWeights = new float[vRows * k];
+            checkpoint.ReadFloat32(vName, vWeights);
+            float[] requantized = BlockwiseQuantizer.Dequantize(QuantizationSettings.For(WeightQuantization.Int4)!.Quantize(vWeights, vRows, k));
+            Assert.Equal(n * k, qk + requantized.Length);
+            Assert.Equal(requantized, imported.AsSpan(qk).ToArray());
+
+            reference = ReferenceForward.Logits(checkpoint, ids).Select(r => r.Select(v => (float)v).ToArray()).ToArray();
+        }
+
+        float[][] logits = Logits(model, ids);
+        double relative = Numerics.Relative(reference, logits);
+        double median = Numerics.Median(Numerics.RelativePerPosition(reference, logits));
+        output.WriteLine($"mixed Q4_0 + F16 -> int4: {result.Quantization.CopiedMatrices} of {result.Quantization.Matrices} matrices copied, the rest re-quantized (relative RMS {result.Quantization.RelativeRms:G3}); logits vs float64 over the GGUF's weights {relative:E2} (median per position {median:E2})");
+
+        // Layer 0's V and W3 carry int4 rounding error (about 6% RMS of those weights), which on this tiny random
+        // model moves the logits by about 1e-1 of their largest value: a loose bound that still catches a model
+        // that does not run or a scrambled matrix (those land near 1).
+        Assert.True(relative <= 0.3, $"mixed import differs from the GGUF's weights by {relative:E2}");
+    }
+
     private string Import(string gguf, WeightQuantization mode, int accuracyLevel, out ImportResult result)
     {
         string model = Path.Combine(_dir, $"{Path.GetFileNameWithoutExtension(gguf)}-{mode.DisplayName()}-level{accuracyLevel}");
