@@ -71,6 +71,12 @@ internal static class ImportCommand
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done: {result.ModelType}, {result.Files} files, {result.TotalBytes / 1e6:F2} MB in {result.Elapsed.TotalSeconds:F1} s -> {Path.Combine(output, ModelManifest.FileName)}"));
+            if (result.Quantization is { } q)
+            {
+                // Copied matrices are GGUF Q8_0/Q4_0 blocks taken over exactly; the error is the re-quantized rest's.
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"quantized: {q.Matrices} matrices, {q.CopiedMatrices} copied losslessly from GGUF blocks, {q.Matrices - q.CopiedMatrices} re-quantized (relative RMS error {q.RelativeRms:G3}, max |error| {q.MaxAbsError:G3})"));
+            }
+
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"model: {c.Layers} layers x {c.Experts} experts (top-{c.TopK}{(c.Renormalize ? ", renormalised" : "")}{(c.HasSharedExpert ? ", gated shared expert" : "")}), d={c.DModel}, heads={c.Heads}/{c.KeyValueHeads} kv, head dim {c.HeadDim}, vocab={c.VocabSize}, context {c.ContextLength}; routing: plain top-K (q = 0)"));
             return 0;
         }

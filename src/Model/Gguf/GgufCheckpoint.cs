@@ -158,6 +158,46 @@ public sealed partial class GgufCheckpoint : IHfCheckpoint
         }
     }
 
+    /// <summary>
+    /// The named 2D weight as <paramref name="bits"/>-bit MatMulNBits blocks copied from its Q8_0 / Q4_0 blocks
+    /// (<see cref="GgmlBlockCopier"/>: no float round trip, so the values are exactly llama.cpp's), with the
+    /// llama q/k row permutation undone on whole rows of blocks; null when the tensor's type does not copy
+    /// losslessly to that width (F16, Q4_K, Q6_K, ... and Q8_0 to 4 bits: the caller quantizes the floats).
+    /// </summary>
+    /// <param name="name">A transformers tensor name.</param>
+    /// <param name="bits">4 or 8.</param>
+    public Quantization.BlockQuantizedMatrix? TryCopyBlocks(string name, int bits)
+    {
+        TensorSource s = Get(name);
+        if (s.Shape.Length != 2 || !GgmlBlockCopier.CanCopy(s.Tensor.Type, bits))
+        {
+            return null;
+        }
+
+        int n = checked((int)s.Shape[0]);
+        int k = checked((int)s.Shape[1]);
+        int[]? order = null;
+        if (s.PermuteHeads != 0)
+        {
+            // The same map as ReadFloat32: HF row h*hd + j*half + i is GGUF row h*hd + 2*i + j.
+            order = new int[n];
+            int headDim = n / s.PermuteHeads;
+            int half = headDim / 2;
+            for (int h = 0; h < s.PermuteHeads; h++)
+            {
+                for (int j = 0; j < 2; j++)
+                {
+                    for (int i = 0; i < half; i++)
+                    {
+                        order[(h * headDim) + (j * half) + i] = (h * headDim) + (2 * i) + j;
+                    }
+                }
+            }
+        }
+
+        return GgmlBlockCopier.Copy(s.Tensor.Type, _file.GetBytes(s.Tensor, s.FirstElement, (long)n * k), n, k, bits, order);
+    }
+
     // llama.cpp's llama_vocab::impl::load: tokens with these texts end generation even when no key names them.
     private static readonly string[] EndOfTurnTexts =
     [

@@ -48,7 +48,8 @@ public readonly record struct ImportProgress(int Done, int Total, int Layer, int
 /// <param name="TotalBytes">Their size.</param>
 /// <param name="Elapsed">Wall time.</param>
 /// <param name="ChatTemplateDescription">Which chat template the model got and why (one line), or null when none was chosen.</param>
-public sealed record ImportResult(ModelManifest Manifest, string OutputDirectory, string ModelType, int Files, long TotalBytes, TimeSpan Elapsed, string? ChatTemplateDescription = null);
+/// <param name="Quantization">With --weights int8/int4: the matrices copied from GGUF blocks and the round-trip error of the re-quantized rest; null for float.</param>
+public sealed record ImportResult(ModelManifest Manifest, string OutputDirectory, string ModelType, int Files, long TotalBytes, TimeSpan Elapsed, string? ChatTemplateDescription = null, Quantization.QuantizationError? Quantization = null);
 
 /// <summary>
 /// Imports a Hugging Face MoE checkpoint (seen through <see cref="IHfCheckpoint"/> only, so a GGUF reader
@@ -225,7 +226,7 @@ public sealed class HfImporter
             }
 
             Directory.Move(temp, output);
-            return new ImportResult(manifest, output, mapping.ModelType, done, bytes, _time.GetElapsedTime(start), tokenizer.ChatTemplateDescription);
+            return new ImportResult(manifest, output, mapping.ModelType, done, bytes, _time.GetElapsedTime(start), tokenizer.ChatTemplateDescription, options.Quantization is null ? null : factory.QuantizationError);
         }
         catch
         {
@@ -251,7 +252,7 @@ public sealed class HfImporter
 /// fused 3D layout when the checkpoint has that instead; the fused tensor of the layer last read is
 /// kept, so a layer's experts read it once (the import goes layer by layer, expert by expert).
 /// </summary>
-internal sealed class HfTensorSource(IHfCheckpoint checkpoint, HfModelMapping mapping) : ITensorSource
+internal sealed class HfTensorSource(IHfCheckpoint checkpoint, HfModelMapping mapping) : Quantization.IQuantizedTensorSource
 {
     private readonly HashSet<string> _names = new(checkpoint.TensorNames, StringComparer.Ordinal);
     private string? _fusedName;
@@ -310,6 +311,13 @@ internal sealed class HfTensorSource(IHfCheckpoint checkpoint, HfModelMapping ma
     }
 
     public string DescribeName(string name) => mapping.HfName(name);
+
+    // Only a GGUF stores blocks; a fused Hugging Face tensor never does.
+    public Quantization.BlockQuantizedMatrix? TryReadQuantized(string name, int bits)
+    {
+        string hf = mapping.HfName(name);
+        return checkpoint is Gguf.GgufCheckpoint gguf && _names.Contains(hf) ? gguf.TryCopyBlocks(hf, bits) : null;
+    }
 
     private (string Name, int Expert, string Part)? Fused(string name)
     {

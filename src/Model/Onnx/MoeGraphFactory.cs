@@ -338,26 +338,28 @@ public sealed class MoeGraphFactory
     }
 
     // x W^T for W the named Linear weights [out_i, k] stacked by rows (Q/K/V, or W1/W3): one MatMulNBits
-    // node, whose [N, K] layout is the checkpoint's own [out, in], so no transpose is needed.
+    // node, whose [N, K] layout is the checkpoint's own [out, in], so no transpose is needed. A weight the
+    // source already holds in matching blocks (GGUF Q8_0 / Q4_0) is copied, not dequantized and re-quantized.
     private string QuantizedRowsMatMul(OnnxGraphBuilder g, string x, string stem, string[] names, int k)
     {
         var settings = _quantization!;
-        var tensors = names.Select(_weights.Read).ToArray();
-        int n = tensors.Sum(t => t.Shape[0]);
-        float[] rows = tensors.Length == 1 ? tensors[0].Data : new float[n * k];
-        if (tensors.Length > 1)
+        var parts = new BlockQuantizedMatrix[names.Length];
+        for (int i = 0; i < names.Length; i++)
         {
-            int offset = 0;
-            foreach (var tensor in tensors)
+            if (settings.BlockSize == Gguf.GgmlBlockCopier.BlockSize && _weights is IQuantizedTensorSource blocks
+                && blocks.TryReadQuantized(names[i], settings.Bits) is { } copied)
             {
-                tensor.Data.CopyTo(rows, offset);
-                offset += tensor.Data.Length;
+                QuantizationError.AddCopied(copied);
+                parts[i] = copied;
+                continue;
             }
+
+            var tensor = _weights.Read(names[i]);
+            parts[i] = settings.Quantize(tensor.Data, tensor.Shape[0], k);
+            QuantizationError.Add(tensor.Data, parts[i]);
         }
 
-        var quantized = settings.Quantize(rows, n, k);
-        QuantizationError.Add(rows, quantized);
-        return g.QuantizedMatMul(x, stem, quantized, settings.AccuracyLevel);
+        return g.QuantizedMatMul(x, stem, BlockQuantizedMatrix.StackRows(parts), settings.AccuracyLevel);
     }
 
     // Pow -> ReduceMean -> Add -> Sqrt -> Div -> Mul: the pattern ONNX Runtime fuses into SimplifiedLayerNormalization.

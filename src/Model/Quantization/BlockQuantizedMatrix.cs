@@ -28,4 +28,59 @@ public sealed record BlockQuantizedMatrix(int N, int K, int Bits, int BlockSize,
 
     /// <summary>Bytes the matrix takes (codes, scales and zero points).</summary>
     public long StoredBytes => Data.LongLength + (Scales.LongLength * sizeof(float)) + (ZeroPoints?.LongLength ?? 0);
+
+    /// <summary>
+    /// The matrices' rows one after another (Q/K/V or W1/W3 in one MatMulNBits node). Blocks run along K
+    /// per row, so stacking quantized rows equals quantizing the stacked rows. When only some parts carry zero
+    /// points, the others get their implicit 2^(Bits-1) written out.
+    /// </summary>
+    /// <param name="parts">Matrices with the same K, Bits and BlockSize.</param>
+    public static BlockQuantizedMatrix StackRows(IReadOnlyList<BlockQuantizedMatrix> parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        if (parts.Count == 1)
+        {
+            return parts[0];
+        }
+
+        var first = parts[0];
+        if (parts.Any(p => p.K != first.K || p.Bits != first.Bits || p.BlockSize != first.BlockSize))
+        {
+            throw new ArgumentException("Stacked matrices must share K, Bits and BlockSize.", nameof(parts));
+        }
+
+        int n = parts.Sum(p => p.N);
+        var data = new byte[parts.Sum(p => p.Data.LongLength)];
+        var scales = new float[parts.Sum(p => p.Scales.Length)];
+        bool anyZeroPoints = parts.Any(p => p.ZeroPoints is not null);
+        byte[]? zeroPoints = anyZeroPoints ? new byte[n * first.ZeroPointBytesPerRow] : null;
+        byte implicitZeroPoints = first.Bits == 8 ? (byte)0x80 : (byte)0x88; // 2^(bits-1) in every packed slot
+        long dataOffset = 0;
+        int scaleOffset = 0;
+        int zeroOffset = 0;
+        foreach (var part in parts)
+        {
+            part.Data.CopyTo(data, dataOffset);
+            part.Scales.CopyTo(scales, scaleOffset);
+            if (zeroPoints is not null)
+            {
+                var target = zeroPoints.AsSpan(zeroOffset, part.N * first.ZeroPointBytesPerRow);
+                if (part.ZeroPoints is null)
+                {
+                    target.Fill(implicitZeroPoints);
+                }
+                else
+                {
+                    part.ZeroPoints.CopyTo(target);
+                }
+
+                zeroOffset += target.Length;
+            }
+
+            dataOffset += part.Data.LongLength;
+            scaleOffset += part.Scales.Length;
+        }
+
+        return new BlockQuantizedMatrix(n, first.K, first.Bits, first.BlockSize, data, scales, zeroPoints);
+    }
 }

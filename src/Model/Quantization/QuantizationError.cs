@@ -12,6 +12,9 @@ public sealed class QuantizationError
     /// <summary>Weights measured.</summary>
     public long Weights { get; private set; }
 
+    /// <summary>Matrices copied from the source's own blocks (GGUF Q8_0 / Q4_0): no round trip, so no error to measure.</summary>
+    public int CopiedMatrices { get; private set; }
+
     /// <summary>Largest |w - dequantized(w)|.</summary>
     public float MaxAbsError { get; private set; }
 
@@ -39,5 +42,16 @@ public sealed class QuantizationError
         Matrices++;
         Weights += original.Length;
         StoredBytes += quantized.StoredBytes;
+    }
+
+    /// <summary>Counts a matrix copied losslessly from the source's blocks (it adds nothing to the error).</summary>
+    /// <param name="copied">The copied matrix.</param>
+    public void AddCopied(BlockQuantizedMatrix copied)
+    {
+        ArgumentNullException.ThrowIfNull(copied);
+        CopiedMatrices++;
+        Matrices++;
+        Weights += (long)copied.N * copied.K;
+        StoredBytes += copied.StoredBytes;
     }
 }

@@ -35,7 +35,7 @@ public sealed class MatMulNBitsOperatorTests
         CheckAgainstFloat(q with { Scales = flipped }, accuracyLevel);
     }
 
-    private static void CheckAgainstFloat(BlockQuantizedMatrix q, int accuracyLevel)
+    internal static void CheckAgainstFloat(BlockQuantizedMatrix q, int accuracyLevel)
     {
         int n = q.N;
         int k = q.K;
