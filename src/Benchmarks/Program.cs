@@ -1,7 +1,5 @@
 using System.Globalization;
 
-using BenchmarkDotNet.Running;
-
 using MoeServe.Benchmarks;
 
 // `ratio [rounds]`: the interleaved CPU-time probe (robust on a shared machine).

@@ -1,5 +1,3 @@
-using BenchmarkDotNet.Attributes;
-
 using MoeServe.Router;
 
 namespace MoeServe.Benchmarks;

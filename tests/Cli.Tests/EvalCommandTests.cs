@@ -1,5 +1,4 @@
 using MoeServe.Cli.Tests.Support;
-using MoeServe.Text.Corpus;
 
 namespace MoeServe.Cli.Tests;
 

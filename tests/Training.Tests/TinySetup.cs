@@ -1,4 +1,3 @@
-using MoeServe.Model;
 using MoeServe.Training.Configuration;
 using MoeServe.Training.Data;
 using MoeServe.Training.Routing;

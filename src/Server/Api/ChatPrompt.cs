@@ -1,6 +1,3 @@
-using MoeServe.Model;
-using MoeServe.Text.Chat;
-
 namespace MoeServe.Server.Api;
 
 /// <summary>

@@ -1,6 +1,5 @@
 using MoeServe.Runtime;
 using MoeServe.Server.Engine;
-using MoeServe.Text.Chat;
 
 namespace MoeServe.Server.Api;
 

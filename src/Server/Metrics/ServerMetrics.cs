@@ -1,6 +1,5 @@
 using System.Globalization;
 using MoeServe.Runtime;
-using Prometheus;
 
 namespace MoeServe.Server.Metrics;
 

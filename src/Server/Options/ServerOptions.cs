@@ -1,4 +1,3 @@
-using MoeServe.Router;
 using MoeServe.Runtime;
 
 namespace MoeServe.Server.Options;

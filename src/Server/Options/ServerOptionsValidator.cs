@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
-using MoeServe.Router;
 using MoeServe.Runtime;
 
 namespace MoeServe.Server.Options;

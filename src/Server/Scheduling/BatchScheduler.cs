@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Caching;
 using MoeServe.Runtime.Generation;

@@ -1,7 +1,6 @@
 using MoeServe.Import.Tests.Support;
 using MoeServe.Model.Gguf;
 using MoeServe.TestSupport;
-using Xunit.Abstractions;
 
 namespace MoeServe.Import.Tests.Gguf;
 

@@ -1,7 +1,4 @@
 using System.Collections.Concurrent;
-using LLama;
-using LLama.Common;
-using LLama.Native;
 
 namespace MoeServe.Import.Tests.Support;
 

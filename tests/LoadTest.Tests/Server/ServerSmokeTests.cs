@@ -1,6 +1,4 @@
 using MoeServe.LoadTest.Tests.Support;
-using MoeServe.Model;
-using MoeServe.Model.Export;
 using MoeServe.TestSupport;
 
 namespace MoeServe.LoadTest.Tests.Server;

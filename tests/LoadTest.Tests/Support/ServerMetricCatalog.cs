@@ -1,7 +1,6 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using MoeServe.Server.Metrics;
-using Prometheus;
 
 namespace MoeServe.LoadTest.Tests.Support;
 

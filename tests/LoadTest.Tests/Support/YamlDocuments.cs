@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using YamlDotNet.RepresentationModel;
 
 namespace MoeServe.LoadTest.Tests.Support;
 

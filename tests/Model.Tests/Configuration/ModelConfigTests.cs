@@ -1,5 +1,3 @@
-using MoeServe.Router;
-
 namespace MoeServe.Model.Tests.Configuration;
 
 public sealed class ModelConfigTests

@@ -1,6 +1,5 @@
 using MoeServe.Model.Export;
 using MoeServe.Model.Tests.Support;
-using MoeServe.Router;
 using MoeServe.TestSupport;
 
 namespace MoeServe.Model.Tests.Export;

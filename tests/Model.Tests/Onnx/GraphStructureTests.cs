@@ -1,5 +1,4 @@
 using MoeServe.Model.Tests.Support;
-using Onnx;
 
 namespace MoeServe.Model.Tests.Onnx;
 

@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using MoeServe.Model.Onnx;
 using MoeServe.Model.Tests.Support;
 

@@ -1,7 +1,4 @@
-using Google.Protobuf;
-using Microsoft.ML.OnnxRuntime;
 using MoeServe.Model.Quantization;
-using Onnx;
 
 namespace MoeServe.Model.Tests.Quantization;
 

@@ -1,6 +1,5 @@
 using MoeServe.Model.Quantization;
 using MoeServe.Model.Tests.Support;
-using Onnx;
 
 namespace MoeServe.Model.Tests.Quantization;
 

@@ -1,5 +1,3 @@
-using Microsoft.ML.OnnxRuntime;
-
 namespace MoeServe.Model.Tests.Support;
 
 /// <summary>One ONNX Runtime session over an exported graph; runs with float/int64 arrays in and out.</summary>

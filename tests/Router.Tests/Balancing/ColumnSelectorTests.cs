@@ -1,5 +1,3 @@
-using CsCheck;
-
 using MoeServe.Router.Tests.Support;
 
 namespace MoeServe.Router.Tests.Balancing;

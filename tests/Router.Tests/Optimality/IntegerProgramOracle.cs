@@ -1,5 +1,3 @@
-using Google.OrTools.LinearSolver;
-
 namespace MoeServe.Router.Tests.Optimality;
 
 /// <summary>

@@ -2,8 +2,6 @@ using System.Globalization;
 
 using MoeServe.Router.Tests.Support;
 
-using Xunit.Abstractions;
-
 namespace MoeServe.Router.Tests.Optimality;
 
 /// <summary>

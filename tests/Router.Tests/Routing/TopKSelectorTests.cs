@@ -1,5 +1,3 @@
-using CsCheck;
-
 namespace MoeServe.Router.Tests.Routing;
 
 /// <summary>The vectorised row selection must agree exactly with the scalar reference.</summary>

@@ -1,5 +1,3 @@
-using CsCheck;
-
 namespace MoeServe.Router.Tests.Support;
 
 internal enum ScoreKind

@@ -1,4 +1,3 @@
-using MoeServe.Model.Reference;
 using MoeServe.Runtime.Attention;
 
 namespace MoeServe.Runtime.Tests.Attention;

@@ -1,4 +1,3 @@
-using MoeServe.Router;
 using MoeServe.Runtime.Tests.Support;
 
 namespace MoeServe.Runtime.Tests.Engine;

@@ -1,5 +1,3 @@
-using MoeServe.Model;
-using MoeServe.Router;
 using MoeServe.Runtime.Tests.Support;
 using MoeServe.TestSupport;
 

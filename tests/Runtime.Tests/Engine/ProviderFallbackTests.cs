@@ -1,4 +1,3 @@
-using Microsoft.ML.OnnxRuntime;
 using MoeServe.Runtime.Sessions;
 using MoeServe.Runtime.Tests.Support;
 

@@ -1,5 +1,3 @@
-using MoeServe.Model;
-using MoeServe.Model.Export;
 using MoeServe.Runtime.Evaluation;
 using MoeServe.TestSupport;
 using MoeServe.Training.Configuration;

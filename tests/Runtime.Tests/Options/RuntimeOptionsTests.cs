@@ -1,5 +1,3 @@
-using MoeServe.Router;
-
 namespace MoeServe.Runtime.Tests.Options;
 
 public sealed class RuntimeOptionsTests

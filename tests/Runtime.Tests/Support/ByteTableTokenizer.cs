@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using Microsoft.ML.Tokenizers;
 
 namespace MoeServe.Runtime.Tests.Support;
 

@@ -1,5 +1,4 @@
 using System.Net;
-using MoeServe.Model;
 using MoeServe.Server.Api;
 using MoeServe.Server.Tests.Support;
 

@@ -1,7 +1,3 @@
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
-using MoeServe.Router;
 using MoeServe.Server.Options;
 
 namespace MoeServe.Server.Tests.Options;

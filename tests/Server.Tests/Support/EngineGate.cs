@@ -1,5 +1,3 @@
-using MoeServe.Runtime.Experts;
-
 namespace MoeServe.Server.Tests.Support;
 
 /// <summary>

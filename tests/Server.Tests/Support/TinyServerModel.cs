@@ -1,5 +1,3 @@
-using MoeServe.Model;
-using MoeServe.Model.Export;
 using MoeServe.TestSupport;
 
 namespace MoeServe.Server.Tests.Support;

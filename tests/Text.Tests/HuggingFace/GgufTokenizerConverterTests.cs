@@ -1,6 +1,4 @@
 using System.Text.Json;
-
-using MoeServe.Model.Gguf;
 using MoeServe.Text.HuggingFace;
 
 namespace MoeServe.Text.Tests.HuggingFace;

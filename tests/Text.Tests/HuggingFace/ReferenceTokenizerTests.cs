@@ -3,8 +3,6 @@ using System.Text;
 
 using MoeServe.Text.HuggingFace;
 
-using Xunit.Abstractions;
-
 namespace MoeServe.Text.Tests.HuggingFace;
 
 /// <summary>

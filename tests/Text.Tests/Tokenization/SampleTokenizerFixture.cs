@@ -1,5 +1,3 @@
-using Microsoft.ML.Tokenizers;
-
 using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Text.Tests.Tokenization;

@@ -1,8 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-using CsCheck;
-
 using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Text.Tests.Tokenization;
