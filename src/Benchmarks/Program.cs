@@ -1,5 +1,7 @@
 using System.Globalization;
 
+using BenchmarkDotNet.Running;
+
 using MoeServe.Benchmarks;
 
 // `ratio [rounds]`: the interleaved CPU-time probe (robust on a shared machine).

@@ -1,3 +1,5 @@
+using BenchmarkDotNet.Attributes;
+
 using MoeServe.Router;
 
 namespace MoeServe.Benchmarks;

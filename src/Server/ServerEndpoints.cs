@@ -8,6 +8,7 @@ using MoeServe.Server.Health;
 using MoeServe.Server.Hosting;
 using MoeServe.Server.Metrics;
 using MoeServe.Server.Scheduling;
+using Prometheus;
 
 namespace MoeServe.Server;
 

@@ -1,4 +1,5 @@
 using MoeServe.Cli.Tests.Support;
+using MoeServe.Text.Corpus;
 
 namespace MoeServe.Cli.Tests;
 

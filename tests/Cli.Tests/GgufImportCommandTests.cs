@@ -3,6 +3,7 @@ using MoeServe.Cli.Tests.Support;
 using MoeServe.Model;
 using MoeServe.Model.Gguf;
 using MoeServe.TestSupport;
+using Xunit.Abstractions;
 
 namespace MoeServe.Cli.Tests;
 

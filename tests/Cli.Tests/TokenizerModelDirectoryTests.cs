@@ -4,6 +4,7 @@ using MoeServe.Cli.Tests.Support;
 using MoeServe.Model;
 using MoeServe.Model.Import;
 using MoeServe.TestSupport;
+using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Tests;
 

@@ -1,5 +1,10 @@
+using MoeServe.Model;
+using MoeServe.Model.Reference;
+using MoeServe.Router;
 using MoeServe.Training.Routing;
 using MoeServe.Training.Trainer;
+
+using static TorchSharp.torch;
 
 namespace MoeServe.Training.Tests;
 

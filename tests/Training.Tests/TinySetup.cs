@@ -1,3 +1,4 @@
+using MoeServe.Model;
 using MoeServe.Training.Configuration;
 using MoeServe.Training.Data;
 using MoeServe.Training.Routing;

@@ -1,5 +1,8 @@
+using MoeServe.Router;
 using MoeServe.Training.Routing;
 using MoeServe.Training.Trainer;
+
+using static TorchSharp.torch;
 
 namespace MoeServe.Training.Tests;
 

@@ -21,7 +21,10 @@ internal sealed partial class SessionFactory
     public SessionFactory(RuntimeOptions options, ILogger logger, ICudaProbe? cuda = null)
     {
         _options = options;
-        _shared = options.ShareSessionResources ? SharedOrtEnvironment.Acquire(options.IntraOpThreads) : null;
+        // Acquired even when this engine does not share: the env is created once per process, and an engine
+        // that merely opened the first SessionOptions would leave every later engine without global pools.
+        var shared = SharedOrtEnvironment.Acquire(options.IntraOpThreads);
+        _shared = options.ShareSessionResources ? shared : null;
         _logger = logger;
         _cuda = cuda ?? OnnxRuntimeCudaProbe.Instance;
         foreach (int device in options.Devices)

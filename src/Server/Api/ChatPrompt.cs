@@ -1,3 +1,6 @@
+using MoeServe.Model;
+using MoeServe.Text.Chat;
+
 namespace MoeServe.Server.Api;
 
 /// <summary>

@@ -7,6 +7,8 @@ using MoeServe.Server.Engine;
 using MoeServe.Server.Health;
 using MoeServe.Server.Options;
 using MoeServe.Server.Scheduling;
+using Polly;
+using Polly.Timeout;
 
 namespace MoeServe.Server.Api;
 

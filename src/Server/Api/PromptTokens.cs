@@ -1,5 +1,6 @@
 using MoeServe.Runtime;
 using MoeServe.Server.Engine;
+using MoeServe.Text.Chat;
 
 namespace MoeServe.Server.Api;
 

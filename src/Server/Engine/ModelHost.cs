@@ -1,9 +1,11 @@
+using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Experts;
 using MoeServe.Server.Api;
 using MoeServe.Server.Hosting;
 using MoeServe.Server.Metrics;
 using MoeServe.Server.Options;
+using MoeServe.Text.Chat;
 
 namespace MoeServe.Server.Engine;
 

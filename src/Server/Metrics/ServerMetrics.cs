@@ -1,5 +1,6 @@
 using System.Globalization;
 using MoeServe.Runtime;
+using Prometheus;
 
 namespace MoeServe.Server.Metrics;
 

@@ -1,3 +1,4 @@
+using MoeServe.Router;
 using MoeServe.Runtime;
 
 namespace MoeServe.Server.Options;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Options;
+using MoeServe.Router;
 using MoeServe.Runtime;
 
 namespace MoeServe.Server.Options;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using MoeServe.Router;
 using MoeServe.Runtime;
 
 namespace MoeServe.Server.Options;

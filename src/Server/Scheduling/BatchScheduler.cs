@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Caching;
 using MoeServe.Runtime.Generation;

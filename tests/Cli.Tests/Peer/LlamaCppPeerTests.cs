@@ -1,9 +1,13 @@
+using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 
 using MoeServe.Cli.Tests.Support;
 using MoeServe.Model;
 using MoeServe.Model.Export;
 using MoeServe.Model.Gguf;
+using MoeServe.Peer;
+using MoeServe.Router;
+using MoeServe.Runtime;
 using MoeServe.TestSupport;
 
 namespace MoeServe.Cli.Tests.Peer;

@@ -1,6 +1,8 @@
+using LLama.Native;
 using MoeServe.Import.Tests.Support;
 using MoeServe.Model.Gguf;
 using MoeServe.TestSupport;
+using Xunit.Abstractions;
 
 namespace MoeServe.Import.Tests.Gguf;
 

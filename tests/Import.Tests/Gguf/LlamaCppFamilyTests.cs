@@ -1,6 +1,7 @@
 using MoeServe.Import.Tests.Support;
 using MoeServe.Model.Gguf;
 using MoeServe.TestSupport;
+using Xunit.Abstractions;
 
 namespace MoeServe.Import.Tests.Gguf;
 

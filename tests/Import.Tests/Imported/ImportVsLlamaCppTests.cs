@@ -3,6 +3,9 @@ using MoeServe.Model;
 using MoeServe.Model.Import;
 using MoeServe.Runtime;
 using MoeServe.TestSupport;
+using MoeServe.Text.HuggingFace;
+using MoeServe.Text.Import;
+using Xunit.Abstractions;
 
 namespace MoeServe.Import.Tests.Imported;
 

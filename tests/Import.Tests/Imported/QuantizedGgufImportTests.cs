@@ -1,9 +1,12 @@
+using LLama.Native;
 using MoeServe.Import.Tests.Support;
 using MoeServe.Model;
 using MoeServe.Model.Gguf;
 using MoeServe.Model.Import;
 using MoeServe.Runtime;
 using MoeServe.TestSupport;
+using MoeServe.Text.Import;
+using Xunit.Abstractions;
 
 namespace MoeServe.Import.Tests.Imported;
 

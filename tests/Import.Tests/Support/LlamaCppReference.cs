@@ -1,4 +1,7 @@
 using System.Collections.Concurrent;
+using LLama;
+using LLama.Common;
+using LLama.Native;
 
 namespace MoeServe.Import.Tests.Support;
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MoeServe.LoadTest.Tests.Support;
+using MoeServe.Text.Tokenization;
 
 namespace MoeServe.LoadTest.Tests.Prompts;
 

@@ -1,4 +1,6 @@
 using MoeServe.LoadTest.Tests.Support;
+using MoeServe.Model;
+using MoeServe.Model.Export;
 using MoeServe.TestSupport;
 
 namespace MoeServe.LoadTest.Tests.Server;

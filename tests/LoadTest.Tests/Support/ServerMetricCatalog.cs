@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
 using MoeServe.Server.Metrics;
+using Prometheus;
 
 namespace MoeServe.LoadTest.Tests.Support;
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using YamlDotNet.RepresentationModel;
 
 namespace MoeServe.LoadTest.Tests.Support;
 

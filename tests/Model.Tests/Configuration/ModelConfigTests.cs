@@ -1,3 +1,5 @@
+using MoeServe.Router;
+
 namespace MoeServe.Model.Tests.Configuration;
 
 public sealed class ModelConfigTests

@@ -1,5 +1,6 @@
 using MoeServe.Model.Export;
 using MoeServe.Model.Tests.Support;
+using MoeServe.Router;
 using MoeServe.TestSupport;
 
 namespace MoeServe.Model.Tests.Export;

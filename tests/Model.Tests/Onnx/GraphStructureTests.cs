@@ -1,4 +1,5 @@
 using MoeServe.Model.Tests.Support;
+using Onnx;
 
 namespace MoeServe.Model.Tests.Onnx;
 

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using MoeServe.Model.Onnx;
 using MoeServe.Model.Tests.Support;
 

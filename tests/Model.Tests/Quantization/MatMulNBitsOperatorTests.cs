@@ -1,4 +1,7 @@
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
 using MoeServe.Model.Quantization;
+using Onnx;
 
 namespace MoeServe.Model.Tests.Quantization;
 

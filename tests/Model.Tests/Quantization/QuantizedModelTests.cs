@@ -1,5 +1,6 @@
 using MoeServe.Model.Quantization;
 using MoeServe.Model.Tests.Support;
+using Onnx;
 
 namespace MoeServe.Model.Tests.Quantization;
 

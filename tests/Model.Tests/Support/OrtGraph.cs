@@ -1,3 +1,5 @@
+using Microsoft.ML.OnnxRuntime;
+
 namespace MoeServe.Model.Tests.Support;
 
 /// <summary>One ONNX Runtime session over an exported graph; runs with float/int64 arrays in and out.</summary>

@@ -1,3 +1,5 @@
+using Google.OrTools.LinearSolver;
+
 namespace MoeServe.Router.Tests.Optimality;
 
 /// <summary>

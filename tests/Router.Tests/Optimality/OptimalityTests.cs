@@ -2,6 +2,8 @@ using System.Globalization;
 
 using MoeServe.Router.Tests.Support;
 
+using Xunit.Abstractions;
+
 namespace MoeServe.Router.Tests.Optimality;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using CsCheck;
+
 using MoeServe.Router.Tests.Support;
 
 namespace MoeServe.Router.Tests.Routing;

@@ -1,3 +1,5 @@
+using CsCheck;
+
 namespace MoeServe.Router.Tests.Routing;
 
 /// <summary>The vectorised row selection must agree exactly with the scalar reference.</summary>

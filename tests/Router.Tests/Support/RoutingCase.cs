@@ -1,3 +1,5 @@
+using CsCheck;
+
 namespace MoeServe.Router.Tests.Support;
 
 internal enum ScoreKind

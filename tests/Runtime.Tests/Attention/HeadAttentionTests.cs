@@ -1,3 +1,4 @@
+using MoeServe.Model.Reference;
 using MoeServe.Runtime.Attention;
 
 namespace MoeServe.Runtime.Tests.Attention;

@@ -1,3 +1,5 @@
+using MoeServe.Model;
+using MoeServe.Model.Reference;
 using MoeServe.Runtime.Calibration;
 using MoeServe.Runtime.Evaluation;
 using MoeServe.Runtime.Tests.Support;

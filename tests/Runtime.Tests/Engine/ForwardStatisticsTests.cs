@@ -1,3 +1,4 @@
+using MoeServe.Router;
 using MoeServe.Runtime.Tests.Support;
 
 namespace MoeServe.Runtime.Tests.Engine;

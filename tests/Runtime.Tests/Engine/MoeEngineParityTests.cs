@@ -1,3 +1,5 @@
+using MoeServe.Model;
+using MoeServe.Router;
 using MoeServe.Runtime.Tests.Support;
 using MoeServe.TestSupport;
 

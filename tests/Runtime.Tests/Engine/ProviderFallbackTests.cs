@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using MoeServe.Runtime.Sessions;
 using MoeServe.Runtime.Tests.Support;
 

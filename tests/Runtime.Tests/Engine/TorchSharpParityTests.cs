@@ -1,8 +1,12 @@
+using MoeServe.Model;
+using MoeServe.Router;
 using MoeServe.Runtime.Tests.Support;
 using MoeServe.TestSupport;
 using MoeServe.Training.Modeling;
 using MoeServe.Training.Native;
 using MoeServe.Training.Routing;
+
+using static TorchSharp.torch;
 
 namespace MoeServe.Runtime.Tests.Engine;
 

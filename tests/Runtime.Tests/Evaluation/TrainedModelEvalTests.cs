@@ -1,3 +1,5 @@
+using MoeServe.Model;
+using MoeServe.Model.Export;
 using MoeServe.Runtime.Evaluation;
 using MoeServe.TestSupport;
 using MoeServe.Training.Configuration;

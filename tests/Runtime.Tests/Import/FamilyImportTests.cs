@@ -1,7 +1,10 @@
+using MoeServe.Model;
+using MoeServe.Model.Import;
 using MoeServe.Runtime.Evaluation;
 using MoeServe.Runtime.Generation;
 using MoeServe.Runtime.Sampling;
 using MoeServe.TestSupport;
+using Xunit.Abstractions;
 
 namespace MoeServe.Runtime.Tests.Import;
 

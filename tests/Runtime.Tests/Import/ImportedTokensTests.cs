@@ -1,7 +1,10 @@
 using System.Text.Json.Nodes;
+using MoeServe.Model;
+using MoeServe.Model.Import;
 using MoeServe.Runtime.Generation;
 using MoeServe.Runtime.Sampling;
 using MoeServe.TestSupport;
+using MoeServe.Text.HuggingFace;
 
 namespace MoeServe.Runtime.Tests.Import;
 

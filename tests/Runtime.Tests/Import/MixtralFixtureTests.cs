@@ -1,5 +1,9 @@
 using System.Text.Json;
+using MoeServe.Model;
+using MoeServe.Model.Import;
 using MoeServe.TestSupport;
+using MoeServe.Text.Import;
+using Xunit.Abstractions;
 
 namespace MoeServe.Runtime.Tests.Import;
 

@@ -1,4 +1,8 @@
+using MoeServe.Model;
+using MoeServe.Model.Import;
+using MoeServe.Model.Quantization;
 using MoeServe.TestSupport;
+using Xunit.Abstractions;
 
 namespace MoeServe.Runtime.Tests.Import;
 

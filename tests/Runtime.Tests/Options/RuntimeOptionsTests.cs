@@ -1,3 +1,5 @@
+using MoeServe.Router;
+
 namespace MoeServe.Runtime.Tests.Options;
 
 public sealed class RuntimeOptionsTests

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using Microsoft.ML.Tokenizers;
 
 namespace MoeServe.Runtime.Tests.Support;
 

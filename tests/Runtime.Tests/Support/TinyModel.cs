@@ -1,3 +1,6 @@
+using MoeServe.Model;
+using MoeServe.Model.Export;
+using MoeServe.Model.Reference;
 using MoeServe.TestSupport;
 
 namespace MoeServe.Runtime.Tests.Support;

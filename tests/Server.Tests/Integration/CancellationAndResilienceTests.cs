@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using MoeServe.Server.Tests.Support;
 
 namespace MoeServe.Server.Tests.Integration;

@@ -3,7 +3,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using MoeServe.Server.Tests.Support;
+using Xunit.Abstractions;
 
 namespace MoeServe.Server.Tests.Integration;
 

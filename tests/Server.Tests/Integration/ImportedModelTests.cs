@@ -1,5 +1,11 @@
+using MoeServe.Model;
+using MoeServe.Model.Import;
+using MoeServe.Runtime;
+using MoeServe.Runtime.Generation;
+using MoeServe.Runtime.Sampling;
 using MoeServe.Server.Tests.Support;
 using MoeServe.TestSupport;
+using MoeServe.Text.Import;
 
 namespace MoeServe.Server.Tests.Integration;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using MoeServe.Model;
 using MoeServe.Server.Api;
 using MoeServe.Server.Tests.Support;
 

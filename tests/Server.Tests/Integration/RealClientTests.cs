@@ -1,9 +1,12 @@
+using System.ClientModel;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using MoeServe.Server.Tests.Support;
 using MoeServe.TestSupport;
+using OpenAI;
+using OpenAI.Chat;
 
 namespace MoeServe.Server.Tests.Integration;
 

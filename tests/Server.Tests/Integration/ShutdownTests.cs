@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using MoeServe.Server.Health;
 using MoeServe.Server.Tests.Support;
+using Xunit.Abstractions;
 
 namespace MoeServe.Server.Tests.Integration;
 

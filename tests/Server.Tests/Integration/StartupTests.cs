@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using MoeServe.Server.Tests.Support;
+using Xunit.Abstractions;
 
 namespace MoeServe.Server.Tests.Integration;
 

@@ -1,6 +1,8 @@
 using System.Text;
+using Microsoft.Extensions.Logging;
 using MoeServe.Server.Api;
 using MoeServe.Server.Tests.Support;
+using Xunit.Abstractions;
 
 namespace MoeServe.Server.Tests.Integration;
 

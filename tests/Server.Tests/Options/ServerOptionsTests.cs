@@ -1,3 +1,7 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using MoeServe.Router;
 using MoeServe.Server.Options;
 
 namespace MoeServe.Server.Tests.Options;

@@ -1,3 +1,5 @@
+using MoeServe.Runtime.Experts;
+
 namespace MoeServe.Server.Tests.Support;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using MoeServe.Model;
+using MoeServe.Model.Export;
 using MoeServe.TestSupport;
 
 namespace MoeServe.Server.Tests.Support;

@@ -1,4 +1,6 @@
 using System.Text.Json;
+
+using MoeServe.Model.Gguf;
 using MoeServe.Text.HuggingFace;
 
 namespace MoeServe.Text.Tests.HuggingFace;

@@ -3,6 +3,8 @@ using System.Text;
 
 using MoeServe.Text.HuggingFace;
 
+using Xunit.Abstractions;
+
 namespace MoeServe.Text.Tests.HuggingFace;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Microsoft.ML.Tokenizers;
+
 using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Text.Tests.Tokenization;

@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
+using CsCheck;
+
 using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Text.Tests.Tokenization;
