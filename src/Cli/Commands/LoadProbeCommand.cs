@@ -17,7 +17,6 @@ internal static class LoadProbeCommand
     public static Command Create()
     {
         var flags = new GenerateRuntimeFlags();
-        var shared = new Option<bool>("--shared-sessions") { Description = "Share ONNX Runtime's global thread pools and one CPU arena across sessions (true, the default) or give each session its own (false).", DefaultValueFactory = _ => true };
         var sequences = new Option<int>("--warm-sequences") { Description = "Sequences in the warm-up steps (one 16-token prefill each, then 4 decode steps).", DefaultValueFactory = _ => 8 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var command = new Command("load-probe", "Load a model and print load time and resident memory per session (shared or per-session ONNX Runtime pools and arenas).");
@@ -26,15 +25,13 @@ internal static class LoadProbeCommand
             command.Options.Add(option);
         }
 
-        command.Options.Add(shared);
         command.Options.Add(sequences);
         command.Options.Add(json);
         command.SetAction(parse =>
         {
             var errors = new List<string>();
-            bool share = parse.GetValue(shared);
             int warm = parse.GetValue(sequences);
-            var options = flags.Build(parse, errors, o => o with { ShareSessionResources = share, MaxSequences = Math.Max(o.MaxSequences, warm) });
+            var options = flags.Build(parse, errors, o => o with { MaxSequences = Math.Max(o.MaxSequences, warm) });
             if (warm < 1)
             {
                 errors.Add($"--warm-sequences must be at least 1, got {warm}.");
