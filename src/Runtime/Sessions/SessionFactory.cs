@@ -127,8 +127,10 @@ internal sealed partial class SessionFactory
 
         if (cpu && _shared is { CpuArena: true })
         {
-            // The env's one CPU arena instead of an arena per session. Only for CPU sessions: a CUDA
-            // session keeps the provider's own allocators, as the CUDA provider documents.
+            // The env's one CPU arena instead of an arena per session. Only for CPU sessions: the env
+            // allocator is matched by memory info, and how a CUDA session would mix it with its own
+            // device and pinned allocators cannot be verified without a GPU, so CUDA sessions keep
+            // exactly the provider's documented setup.
             options.AddSessionConfigEntry("session.use_env_allocators", "1");
         }
 
