@@ -32,10 +32,11 @@ internal static class BenchCommand
         var balance = new Option<bool>("--balance") { Description = "Instead of throughput: balance per q setting (q = 0, previous q, served q x each --balance-scales, online BIP): MaxVio_batch beside its noise floor, expert makespan, and a simulated expert phase over 4 and 16 devices." };
         var balanceScales = new Option<string>("--balance-scales") { Description = "With --balance: comma-separated lambdas for the served q.", DefaultValueFactory = _ => "0.5,1,1.5" };
         var peer = new Option<string?>("--peer") { Description = $"Also run the same model, shapes and rounds in a peer engine and print both decode tokens/s and their ratio: '{BenchPeer.LlamaCpp}' (llama.cpp in-process, F16 GGUF written from the model)." };
+        var compareSessions = new Option<bool>("--compare-sessions") { Description = "Also decode on a second engine whose sessions have their own thread pools and arenas (or shared ones, with --shared-sessions false), interleaved run by run; prints shared / own tokens/s per level." };
         var peerThreads = new Option<int>("--peer-threads") { Description = "Threads the peer uses (default: the machine's cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("bench", "Decode tokens/s per concurrency level: per-expert batching vs per-token dispatch, batch sizes, makespan, MaxVio (trained q vs top-K).")
         {
-            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output, balance, balanceScales, peer, peerThreads,
+            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output, balance, balanceScales, peer, peerThreads, compareSessions,
         };
         foreach (var option in flags.All)
         {
@@ -87,7 +88,7 @@ internal static class BenchCommand
                 return Task.FromResult(errors.Count > 0 ? GenerateRuntimeFlags.Fail(errors) : RunBalance(new BalanceBench(options, levels, steps, prompt, parse.GetValue(data)!, lambdas, Console.Error.WriteLine), parse.GetValue(output), cancellation));
             }
 
-            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat), peerName, parse.GetValue(peerThreads));
+            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat), peerName, parse.GetValue(peerThreads), parse.GetValue(compareSessions));
             return Task.FromResult(Run(options, settings, parse.GetValue(json), parse.GetValue(output), cancellation));
         });
         return command;
@@ -148,6 +149,14 @@ internal static class BenchCommand
             string baselineMedian = level.PerToken is null ? string.Empty : $" ({level.PerToken.MedianStepTokensPerSecond.ToString("F0", c)})";
             string gainMedian = level.MedianStepGain is double gm ? $" ({gm.ToString("F2", c)}x)" : string.Empty;
             Console.WriteLine(string.Create(c, $"{level.Concurrency,11} | {b.DecodeTokensPerSecond,8:F1} ({b.MedianStepTokensPerSecond:F0}) | {b.StepLatencyMs.P50,7:F2}/{b.StepLatencyMs.P95,-7:F2} | {b.ExpertRunsPerStep,9:F1} | {b.MeanExpertBatchTokens,10:F2} | {b.ExpertPhaseMsPerStep,14:F2} | {b.CpuMsPerToken,12:F2} | {baseline}{baselineMedian} | {gain}{gainMedian} | {phaseGain,17} | {cpuGain,8} | {b.ExpertGflopsPerThread,6:F1}"));
+        }
+
+        foreach (var level in report.Levels)
+        {
+            if (level.Sessions is { } s)
+            {
+                Console.WriteLine(string.Create(c, $"  concurrency {level.Concurrency}: shared pools and arena {s.SharedTokensPerSecond:F1} tok/s ({s.SharedMedianStepTokensPerSecond:F0} at p50), own per session {s.OwnTokensPerSecond:F1} ({s.OwnMedianStepTokensPerSecond:F0}): shared / own {s.SharedOverOwn:F2}x ({s.SharedOverOwnAtMedianStep:F2}x)"));
+            }
         }
 
         foreach (var level in report.Levels)

@@ -39,7 +39,26 @@ internal sealed record BenchLevel(
     double? ExpertPhaseGain,
     double? CpuGain,
     double? ExpertPeakFraction,
-    double? PredictedExpertPhaseGain);
+    double? PredictedExpertPhaseGain,
+    BenchSessionsComparison? Sessions = null);
+
+/// <summary>
+/// <c>--compare-sessions</c>: the same batched decode on a second engine whose sessions share ONNX Runtime's
+/// global pools and CPU arena the other way round, interleaved run by run (medians of each).
+/// </summary>
+/// <param name="SharedTokensPerSecond">Decode tokens/s with shared pools and arena.</param>
+/// <param name="OwnTokensPerSecond">Decode tokens/s with a pool and arena per session.</param>
+/// <param name="SharedMedianStepTokensPerSecond">Tokens/s at the median step, shared.</param>
+/// <param name="OwnMedianStepTokensPerSecond">Tokens/s at the median step, per session.</param>
+/// <param name="SharedOverOwn">SharedTokensPerSecond / OwnTokensPerSecond.</param>
+/// <param name="SharedOverOwnAtMedianStep">The same ratio at the median step.</param>
+internal sealed record BenchSessionsComparison(
+    double SharedTokensPerSecond,
+    double OwnTokensPerSecond,
+    double SharedMedianStepTokensPerSecond,
+    double OwnMedianStepTokensPerSecond,
+    double SharedOverOwn,
+    double SharedOverOwnAtMedianStep);
 
 /// <summary>Measurements of one decode run (c sequences, max-tokens steps).</summary>
 internal sealed record BenchRun(

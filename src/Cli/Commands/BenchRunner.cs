@@ -16,7 +16,7 @@ namespace MoeServe.Cli.Commands;
 internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings settings, Action<string>? progress)
 {
     /// <summary>What to measure.</summary>
-    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0);
+    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0, bool CompareSessions = false);
 
     public BenchReport Run(CancellationToken cancellation)
     {
@@ -69,7 +69,13 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             // Variants run interleaved, repeated, and the median run (by tokens/s) is reported: on a shared
             // machine the load drifts, and back-to-back blocks would charge the drift to one variant.
             using var perToken = settings.Baseline ? MoeEngine.Load(options with { Dispatch = ExpertDispatchMode.PerToken }) : null;
+            using var otherSessions = settings.CompareSessions ? MoeEngine.Load(options with { ShareSessionResources = !options.ShareSessionResources }) : null;
             Warm(batched, promptSource);
+            if (otherSessions is not null)
+            {
+                Warm(otherSessions, promptSource);
+            }
+
             if (perToken is not null)
             {
                 Warm(perToken, promptSource);
@@ -85,9 +91,14 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 var batchedRuns = new List<BenchRun>();
                 var perTokenRuns = new List<BenchRun>();
                 var peerRuns = new List<Peer.PeerDecodeRun>();
+                var otherRuns = new List<BenchRun>();
                 for (int r = 0; r < settings.Repeat; r++)
                 {
                     batchedRuns.Add(Decode(batched, c, promptSource, cancellation));
+                    if (otherSessions is not null)
+                    {
+                        otherRuns.Add(Decode(otherSessions, c, promptSource, cancellation));
+                    }
                     if (perToken is not null)
                     {
                         perTokenRuns.Add(Decode(perToken, c, promptSource, cancellation));
@@ -116,7 +127,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                     baseline is null ? null : baseline.ExpertPhaseMsPerStep / run.ExpertPhaseMsPerStep,
                     baseline is null ? null : baseline.CpuMsPerToken / run.CpuMsPerToken,
                     peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread,
-                    expertCost is null ? null : ExpertCostProbe.PredictedGain(expertCost, (double)c * config.Layers * config.TopK, run.ExpertRunsPerStep)));
+                    expertCost is null ? null : ExpertCostProbe.PredictedGain(expertCost, (double)c * config.Layers * config.TopK, run.ExpertRunsPerStep),
+                    otherSessions is null ? null : CompareSessions(run, Median(otherRuns), options.ShareSessionResources)));
             }
 
             if (peer is not null)
@@ -361,6 +373,18 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
     private static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Floor(q * (sorted.Length - 1) + 0.5))];
 
     /// <summary>GFLOP/s of an ONNX MatMul [n, n] x [n, n] on one single-threaded session: once from one thread, once from every worker at the same time.</summary>
+    private static BenchSessionsComparison CompareSessions(BenchRun run, BenchRun other, bool runShared)
+    {
+        var (shared, own) = runShared ? (run, other) : (other, run);
+        return new BenchSessionsComparison(
+            shared.DecodeTokensPerSecond,
+            own.DecodeTokensPerSecond,
+            shared.MedianStepTokensPerSecond,
+            own.MedianStepTokensPerSecond,
+            shared.DecodeTokensPerSecond / own.DecodeTokensPerSecond,
+            shared.MedianStepTokensPerSecond / own.MedianStepTokensPerSecond);
+    }
+
     private static BenchPeak MeasurePeak(int workers)
     {
         const int n = 512;

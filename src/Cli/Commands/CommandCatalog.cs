@@ -23,6 +23,7 @@ internal static class CommandCatalog
         yield return FrontierCommand.Create();
         yield return AgreementCommand.Create();
         yield return BenchCommand.Create();
+        yield return LoadProbeCommand.Create();
         yield break;
     }
 }

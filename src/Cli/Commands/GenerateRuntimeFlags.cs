@@ -17,13 +17,15 @@ internal sealed class GenerateRuntimeFlags
 
     public Option<int> Workers { get; } = new("--workers") { Description = "Threads that run a step's experts (and per-sequence dense graphs) concurrently.", DefaultValueFactory = _ => 2 };
 
-    public Option<int> Threads { get; } = new("--intra-op-threads") { Description = "ONNX Runtime intra-op threads per session.", DefaultValueFactory = _ => 1 };
+    public Option<int> Threads { get; } = new("--intra-op-threads") { Description = "ONNX Runtime intra-op threads: of the process's global pool (shared sessions), else per session.", DefaultValueFactory = _ => 1 };
 
     public Option<string> Routing { get; } = new("--routing") { Description = "Expert selection: trained (frozen trained q, default), online-bip (BIP on every batch, warm-started from q) or topk (plain top-K, ignores q).", DefaultValueFactory = _ => "trained" };
 
     public Option<double> QScale { get; } = new("--q-scale") { Description = "lambda: serve lambda x q (0 = plain top-K on the router, 1 = q as calibrated or trained, > 1 towards balance; 0..16).", DefaultValueFactory = _ => 1.0 };
 
-    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale];
+    public Option<bool> SharedSessions { get; } = new("--shared-sessions") { Description = "Sessions share ONNX Runtime's global thread pools (sized by --intra-op-threads) and one CPU arena (true, default), or each has its own (false).", DefaultValueFactory = _ => true };
+
+    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale, SharedSessions];
 
     /// <summary>Parses a comma-separated list of positive integers; adds an error naming the flag on failure.</summary>
     public static int[] ParseIntList(string text, string flag, int min, List<string> errors)
@@ -74,6 +76,7 @@ internal sealed class GenerateRuntimeFlags
             IntraOpThreads = parse.GetValue(Threads),
             Routing = routing,
             QScale = parse.GetValue(QScale),
+            ShareSessionResources = parse.GetValue(SharedSessions),
         };
         if (change is not null)
         {

@@ -4,7 +4,7 @@ using MoeServe.Model;
 namespace MoeServe.Runtime;
 
 /// <summary>What <see cref="ModelLoader"/> builds from a manifest: the model's description, tokenizer, device report and sessions (owned).</summary>
-internal sealed class LoadedModel(string directory, ModelManifest manifest, Tokenizer tokenizer, IReadOnlyList<DeviceReport> devices, ModelGraphs graphs) : IDisposable
+internal sealed class LoadedModel(string directory, ModelManifest manifest, Tokenizer tokenizer, IReadOnlyList<DeviceReport> devices, ModelGraphs graphs, SessionResourceReport sessionResources) : IDisposable
 {
     /// <summary>The directory holding manifest.json and the graphs.</summary>
     public string Directory { get; } = directory;
@@ -16,6 +16,8 @@ internal sealed class LoadedModel(string directory, ModelManifest manifest, Toke
     public IReadOnlyList<DeviceReport> Devices { get; } = devices;
 
     public ModelGraphs Graphs { get; } = graphs;
+
+    public SessionResourceReport SessionResources { get; } = sessionResources;
 
     public void Dispose() => Graphs.Dispose();
 }

@@ -106,7 +106,7 @@ internal static partial class ModelLoader
                 .ToArray();
             var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned);
             LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers);
-            return new LoadedModel(directory, manifest, tokenizer, devices, graphs);
+            return new LoadedModel(directory, manifest, tokenizer, devices, graphs, factory.Resources);
         }
         catch
         {

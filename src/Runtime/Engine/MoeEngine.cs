@@ -112,6 +112,9 @@ public sealed class MoeEngine : IDisposable
     /// <summary>What each configured device actually runs on (CUDA or the CPU fallback, and why).</summary>
     public IReadOnlyList<DeviceReport> Devices => _model.Devices;
 
+    /// <summary>How the sessions share ONNX Runtime's thread pools and CPU arena, and how many were created at load.</summary>
+    public SessionResourceReport SessionResources => _model.SessionResources;
+
     /// <summary>KV caches created and not yet disposed.</summary>
     public int LiveCacheCount => _cachePool.LiveCount;
 

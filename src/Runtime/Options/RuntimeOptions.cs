@@ -33,8 +33,20 @@ public sealed record RuntimeOptions
     /// </summary>
     public int MinParallelTokens { get; init; } = 4;
 
-    /// <summary>Intra-op threads of each ONNX Runtime session. Default 1: on few cores, several single-threaded sessions driven by the workers beat one multi-threaded session at small batch sizes.</summary>
+    /// <summary>
+    /// ONNX Runtime intra-op threads: the size of the process's global pool when <see cref="ShareSessionResources"/>
+    /// (fixed by the first engine loaded in the process), else of each session's own pool. Default 1: on few
+    /// cores, several single-threaded Runs driven by the workers beat multi-threaded Runs at small batch sizes.
+    /// </summary>
     public int IntraOpThreads { get; init; } = 1;
+
+    /// <summary>
+    /// Every session uses ONNX Runtime's global thread pools (DisablePerSessionThreads) and CPU sessions one arena
+    /// allocator registered on the environment (<c>session.use_env_allocators</c>), instead of a pool and an
+    /// arena each: what keeps 1,024 expert sessions cheap. Default true; false restores per-session pools and
+    /// arenas (the comparison in docs/benchmarks.md).
+    /// </summary>
+    public bool ShareSessionResources { get; init; } = true;
 
     /// <summary>
     /// Expert selection, one of <see cref="RoutingPolicyFactory.ServingMethods"/>: <see cref="RoutingMethod.BiasedTopK"/>

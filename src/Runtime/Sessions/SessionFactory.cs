@@ -15,10 +15,16 @@ internal sealed partial class SessionFactory
     private readonly ILogger _logger;
     private readonly Dictionary<int, DeviceState> _devices = [];
     private readonly ICudaProbe _cuda;
+    private readonly SharedOrtState? _shared;
+    private int _sessions;
 
     public SessionFactory(RuntimeOptions options, ILogger logger, ICudaProbe? cuda = null)
     {
         _options = options;
+        // Acquired even when this engine does not share: the env is created once per process, and an engine
+        // that merely opened the first SessionOptions would leave every later engine without global pools.
+        var shared = SharedOrtEnvironment.Acquire(options.IntraOpThreads);
+        _shared = options.ShareSessionResources ? shared : null;
         _logger = logger;
         _cuda = cuda ?? OnnxRuntimeCudaProbe.Instance;
         foreach (int device in options.Devices)
@@ -38,13 +44,14 @@ internal sealed partial class SessionFactory
             SessionOptions? cudaOptions = null;
             try
             {
-                cudaOptions = NewOptions();
+                cudaOptions = NewOptions(cpu: false);
 
                 // The engine reports the failure itself; ONNX Runtime's process-wide logger may still print one line.
                 cudaOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
                 _cuda.Append(cudaOptions, device);
                 var session = new InferenceSession(path, cudaOptions);
                 cudaOptions.Dispose();
+                Interlocked.Increment(ref _sessions);
                 return session;
             }
             catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException or InvalidOperationException)
@@ -69,9 +76,18 @@ internal sealed partial class SessionFactory
     /// <summary>A CPU session regardless of the device (the resilience fallback).</summary>
     public InferenceSession CreateCpu(string path)
     {
-        using var options = NewOptions();
-        return new InferenceSession(path, options);
+        using var options = NewOptions(cpu: true);
+        var session = new InferenceSession(path, options);
+        Interlocked.Increment(ref _sessions);
+        return session;
     }
+
+    /// <summary>How the sessions created so far share threads and memory.</summary>
+    public SessionResourceReport Resources => new(
+        _shared?.GlobalThreadPools ?? false,
+        _shared is { GlobalThreadPools: true } ? _shared.IntraOpThreads : _options.IntraOpThreads,
+        _shared?.CpuArena ?? false,
+        Volatile.Read(ref _sessions));
 
     public DeviceReport Report(int device, int expertsPlaced)
     {
@@ -88,18 +104,36 @@ internal sealed partial class SessionFactory
 
     private static bool WantsCuda(ExecutionProviderKind kind) => kind is ExecutionProviderKind.Cuda or ExecutionProviderKind.Auto;
 
-    private SessionOptions NewOptions()
+    private SessionOptions NewOptions(bool cpu)
     {
         var options = new SessionOptions
         {
-            IntraOpNumThreads = _options.IntraOpThreads,
-            InterOpNumThreads = 1,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (_shared is { GlobalThreadPools: true })
+        {
+            // One intra-op pool for the process (sized when the env was created) instead of one per session.
+            options.DisablePerSessionThreads();
+        }
+        else
+        {
+            options.IntraOpNumThreads = _options.IntraOpThreads;
+            options.InterOpNumThreads = 1;
 
-        // Many sessions share two cores: spinning intra-op threads would steal them from each other.
-        options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            // Many sessions share two cores: spinning intra-op threads would steal them from each other.
+            options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        }
+
+        if (cpu && _shared is { CpuArena: true })
+        {
+            // The env's one CPU arena instead of an arena per session. Only for CPU sessions: the env
+            // allocator is matched by memory info, and how a CUDA session would mix it with its own
+            // device and pinned allocators cannot be verified without a GPU, so CUDA sessions keep
+            // exactly the provider's documented setup.
+            options.AddSessionConfigEntry("session.use_env_allocators", "1");
+        }
+
         return options;
     }
 

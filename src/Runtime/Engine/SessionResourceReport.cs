@@ -1,0 +1,8 @@
+namespace MoeServe.Runtime;
+
+/// <summary>How a loaded engine's ONNX Runtime sessions share threads and memory (<see cref="RuntimeOptions.ShareSessionResources"/>).</summary>
+/// <param name="SharedThreadPools">Every session runs on the process's global thread pools (DisablePerSessionThreads).</param>
+/// <param name="IntraOpThreads">Intra-op threads: of the global pool when shared, else of each session.</param>
+/// <param name="SharedCpuArena">CPU sessions allocate from one arena registered on the environment (session.use_env_allocators = 1).</param>
+/// <param name="Sessions">Sessions created at load (every graph, experts included; CPU re-run sessions made later are not counted).</param>
+public sealed record SessionResourceReport(bool SharedThreadPools, int IntraOpThreads, bool SharedCpuArena, int Sessions);
