@@ -1,3 +1,4 @@
+using MoeServe.TestSupport;
 using System.Text.Json;
 
 using MoeServe.Cli.Tests.Support;
@@ -89,24 +90,8 @@ public sealed class TokenizerEncodeFromTests
         return (c.GetProperty("prompt").GetString()!, c.GetProperty("token_ids").EnumerateArray().Select(x => x.GetInt32()).ToArray());
     }
 
-    /// <summary>shared/fixtures/moe-import/mixtral/hf: beside the clone in CI, /work/shared on a developer machine, or $MOESERVE_FIXTURES.</summary>
-    private static string FixtureHf()
-    {
-        var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("MOESERVE_FIXTURES") is { Length: > 0 } env)
-        {
-            candidates.Add(Path.Combine(env, "moe-import", "mixtral", "hf"));
-        }
-
-        for (var dir = new DirectoryInfo(Root); dir is not null; dir = dir.Parent)
-        {
-            candidates.Add(Path.Combine(dir.FullName, "shared", "fixtures", "moe-import", "mixtral", "hf"));
-        }
-
-        candidates.Add("/work/shared/fixtures/moe-import/mixtral/hf");
-        return candidates.FirstOrDefault(c => File.Exists(Path.Combine(c, "tokenizer.json")))
-            ?? throw new InvalidOperationException("The MoE import fixture is not found: " + string.Join(", ", candidates));
-    }
+    /// <summary>shared/fixtures/moe-import/mixtral/hf (SharedFixtures' lookup).</summary>
+    private static string FixtureHf() => Path.Combine(SharedFixtures.Directory("moe-import"), "mixtral", "hf");
 
     private static string FindRoot()
     {

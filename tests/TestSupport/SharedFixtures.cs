@@ -1,30 +1,35 @@
 namespace MoeServe.TestSupport;
 
 /// <summary>
-/// The shared, read-only test fixtures beside the repository (../shared/fixtures from the repository root;
-/// /work/shared/fixtures on the team's machine, another path in CI). Found by walking up from the test
-/// assembly's directory to the first ancestor with a <c>shared/fixtures</c> folder. A missing fixture
-/// FAILS the test (it never skips), naming where it was looked for.
+/// The shared, read-only test fixtures (test data computed by llama.cpp). Looked for, in order: the folder
+/// <c>$MOESERVE_FIXTURES</c> names; a <c>shared/fixtures</c> folder beside the repository or above it (the
+/// team's /work/shared); the copy committed in tests/data/shared-fixtures, so a checkout without shared/
+/// beside it (a CI clone elsewhere) still runs every fixture test. A missing fixture FAILS the test (it
+/// never skips), naming where it was looked for.
 /// </summary>
 public static class SharedFixtures
 {
     /// <summary>The fixture folder <paramref name="name"/> (e.g. "moe-import"); throws when absent.</summary>
     /// <param name="name">The folder under shared/fixtures.</param>
-    /// <exception cref="DirectoryNotFoundException">No ancestor has shared/fixtures/<paramref name="name"/>.</exception>
+    /// <exception cref="DirectoryNotFoundException">No candidate has <paramref name="name"/>.</exception>
     public static string Directory(string name)
     {
-        var searched = new List<string>();
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        var candidates = new List<string>();
+        if (Environment.GetEnvironmentVariable("MOESERVE_FIXTURES") is { Length: > 0 } env)
         {
-            string candidate = Path.Combine(directory.FullName, "shared", "fixtures", name);
-            searched.Add(candidate);
-            if (System.IO.Directory.Exists(candidate))
-            {
-                return candidate;
-            }
+            candidates.Add(Path.Combine(env, name));
         }
 
-        throw new DirectoryNotFoundException(
-            $"Shared test fixture 'shared/fixtures/{name}' not found: it must sit beside the repository (../shared/fixtures/{name} from the repository root). Looked in: {string.Join(", ", searched)}");
+        var ancestors = new List<string>();
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            ancestors.Add(directory.FullName);
+        }
+
+        candidates.AddRange(ancestors.Select(a => Path.Combine(a, "shared", "fixtures", name)));
+        candidates.AddRange(ancestors.Select(a => Path.Combine(a, "tests", "data", "shared-fixtures", name)));
+        return candidates.FirstOrDefault(System.IO.Directory.Exists)
+            ?? throw new DirectoryNotFoundException(
+                $"Shared test fixture '{name}' not found: it sits in ../shared/fixtures beside the repository or in tests/data/shared-fixtures. Looked in: {string.Join(", ", candidates)}");
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MoeServe.Model;
 using MoeServe.Model.Import;
+using MoeServe.TestSupport;
 
 namespace MoeServe.Import.Tests.Support;
 
@@ -16,25 +17,8 @@ public static class Fixtures
     /// <summary>The fixture's Hugging Face directory.</summary>
     public static string MixtralHf => Path.Combine(MixtralDirectory, "hf");
 
-    /// <summary>shared/fixtures/moe-import.</summary>
-    public static string MoeImportRoot
-    {
-        get
-        {
-            for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            {
-                string candidate = Path.Combine(d.FullName, "shared", "fixtures");
-                if (Directory.Exists(candidate))
-                {
-                    string root = Path.Combine(candidate, "moe-import");
-                    Assert.True(Directory.Exists(root), $"{candidate} exists but has no moe-import folder: the MoE import fixtures are missing.");
-                    return root;
-                }
-            }
-            Assert.Fail($"No folder with shared/fixtures above {AppContext.BaseDirectory}: the MoE import fixtures (shared/fixtures/moe-import) are missing. They sit beside the repository checkout.");
-            return null!;
-        }
-    }
+    /// <summary>shared/fixtures/moe-import (SharedFixtures' lookup).</summary>
+    public static string MoeImportRoot => SharedFixtures.Directory("moe-import");
 
     /// <summary>The fixture's HF directory as an in-memory checkpoint (config.json + model.safetensors).</summary>
     public static InMemoryHfCheckpoint LoadMixtralHf()

