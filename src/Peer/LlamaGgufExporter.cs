@@ -76,12 +76,12 @@ public static class LlamaGgufExporter
         w.AddUInt32("general.file_type", weightType == GgmlType.F16 ? 1u : 0u);
         w.AddUInt32($"{arch}.vocab_size", (uint)config.VocabSize);
         w.AddUInt32($"{arch}.rope.dimension_count", (uint)config.HeadDim);
-        AddTokenizer(w, tokenizer);
+        w.AddTokenizer(tokenizer);
 
         void Matrix(string gguf, string source, int permuteHeads = 0)
         {
             var t = weights.Read(source);
-            float[] data = permuteHeads == 0 ? t.Data : PermuteForPairwiseRope(t.Data, t.Shape[0], permuteHeads);
+            float[] data = permuteHeads == 0 ? t.Data : GgufWriter.PermuteLlamaRows(t.Data, t.Shape[0], permuteHeads);
             w.AddTensor(gguf, t.Shape.Select(x => (long)x).ToArray(), data, weightType);
         }
 
@@ -123,66 +123,5 @@ public static class LlamaGgufExporter
         return w;
     }
 
-    /// <summary>
-    /// Reorders the rows of a q or k projection from half-rotation RoPE (pairs i, i + hd/2) to llama.cpp's
-    /// pairwise RoPE (pairs 2i, 2i + 1): row h*hd + 2i + j takes row h*hd + j*hd/2 + i (convert_hf_to_gguf's permute).
-    /// </summary>
-    /// <param name="data">[rows, in] row-major.</param>
-    /// <param name="rows">heads x head width.</param>
-    /// <param name="heads">Heads in the projection.</param>
-    public static float[] PermuteForPairwiseRope(float[] data, int rows, int heads)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        int rowLength = data.Length / rows;
-        int headDim = rows / heads;
-        int half = headDim / 2;
-        var result = new float[data.Length];
-        for (int head = 0; head < heads; head++)
-        {
-            for (int i = 0; i < half; i++)
-            {
-                for (int j = 0; j < 2; j++)
-                {
-                    Array.Copy(data, ((head * headDim) + (j * half) + i) * rowLength, result, ((head * headDim) + (2 * i) + j) * rowLength, rowLength);
-                }
-            }
-        }
 
-        return result;
-    }
-
-    private static void AddTokenizer(GgufWriter w, GgufTokenizerMetadata t)
-    {
-        w.AddString("tokenizer.ggml.model", t.Model);
-        if (t.Pre is not null)
-        {
-            w.AddString("tokenizer.ggml.pre", t.Pre);
-        }
-
-        w.AddArray("tokenizer.ggml.tokens", t.Tokens);
-        if (t.TokenTypes is not null)
-        {
-            w.AddArray("tokenizer.ggml.token_type", t.TokenTypes);
-        }
-
-        if (t.Merges is not null)
-        {
-            w.AddArray("tokenizer.ggml.merges", t.Merges);
-        }
-
-        if (t.BosTokenId is { } bos)
-        {
-            w.AddUInt32("tokenizer.ggml.bos_token_id", (uint)bos);
-        }
-
-        if (t.EosTokenId is { } eos)
-        {
-            w.AddUInt32("tokenizer.ggml.eos_token_id", (uint)eos);
-        }
-
-        if (t.AddBosToken is { } addBos)
-        {
-            w.AddBool("tokenizer.ggml.add_bos_token", addBos);
-        }
-    }
 }

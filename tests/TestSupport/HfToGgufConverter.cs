@@ -103,7 +103,7 @@ public static class HfToGgufConverter
         }
         if (tokenizer is not null)
         {
-            AddTokenizer(w, tokenizer);
+            w.AddTokenizer(tokenizer);
         }
 
         float[] Read(string n)
@@ -121,7 +121,7 @@ public static class HfToGgufConverter
             float[] data = Read(hfName);
             if (permuteHeads != 0)
             {
-                data = Permute(data, shape[0], permuteHeads);
+                data = GgufWriter.PermuteLlamaRows(data, (int)shape[0], permuteHeads);
             }
             Store(w, gguf, shape, data, keepF32 || shape.Length == 1 ? GgmlType.F32 : weightType);
         }
@@ -188,75 +188,7 @@ public static class HfToGgufConverter
         w.AddTensor(name, torchShape, data, type);
     }
 
-    /// <summary>
-    /// LlamaModel.permute: weights.reshape(n_head, 2, rows/n_head/2, ...).swapaxes(1, 2).reshape(weights.shape):
-    /// GGUF row h*hd + 2*i + j is HF row h*hd + j*hd/2 + i.
-    /// </summary>
-    public static float[] Permute(float[] data, long rows, int heads)
-    {
-        int rowLength = (int)(data.Length / rows);
-        int headDim = (int)(rows / heads);
-        int half = headDim / 2;
-        var result = new float[data.Length];
-        for (int h = 0; h < heads; h++)
-        {
-            for (int i = 0; i < half; i++)
-            {
-                for (int j = 0; j < 2; j++)
-                {
-                    Array.Copy(data, (h * headDim + j * half + i) * rowLength, result, (h * headDim + 2 * i + j) * rowLength, rowLength);
-                }
-            }
-        }
-        return result;
-    }
 
-    /// <summary>The tokenizer.* keys of _set_vocab_gpt2 and SpecialVocab.</summary>
-    public static void AddTokenizer(GgufWriter w, GgufTokenizerMetadata t)
-    {
-        w.AddString("tokenizer.ggml.model", t.Model);
-        if (t.Pre is not null)
-        {
-            w.AddString("tokenizer.ggml.pre", t.Pre);
-        }
-        w.AddArray("tokenizer.ggml.tokens", t.Tokens);
-        if (t.Scores is not null)
-        {
-            w.AddArray("tokenizer.ggml.scores", t.Scores);
-        }
-        if (t.TokenTypes is not null)
-        {
-            w.AddArray("tokenizer.ggml.token_type", t.TokenTypes);
-        }
-        if (t.Merges is not null)
-        {
-            w.AddArray("tokenizer.ggml.merges", t.Merges);
-        }
-        void Id(string key, int? id)
-        {
-            if (id is { } v)
-            {
-                w.AddUInt32(key, (uint)v);
-            }
-        }
-        Id("tokenizer.ggml.bos_token_id", t.BosTokenId);
-        Id("tokenizer.ggml.eos_token_id", t.EosTokenId);
-        Id("tokenizer.ggml.unknown_token_id", t.UnknownTokenId);
-        Id("tokenizer.ggml.padding_token_id", t.PaddingTokenId);
-        Id("tokenizer.ggml.eot_token_id", t.EotTokenId);
-        if (t.AddBosToken is { } addBos)
-        {
-            w.AddBool("tokenizer.ggml.add_bos_token", addBos);
-        }
-        if (t.AddEosToken is { } addEos)
-        {
-            w.AddBool("tokenizer.ggml.add_eos_token", addEos);
-        }
-        if (t.ChatTemplate is not null)
-        {
-            w.AddString("tokenizer.chat_template", t.ChatTemplate);
-        }
-    }
 
     /// <summary>
     /// A gpt2 tokenizer from an HF directory's tokenizer.json and tokenizer_config.json, as

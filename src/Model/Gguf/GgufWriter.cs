@@ -67,6 +67,90 @@ public sealed class GgufWriter
     /// <summary>Adds a bool.</summary>
     public void AddBool(string key, bool value) => Add(key, new GgufValue(GgufValueType.Bool, value));
 
+    /// <summary>The tokenizer.* keys llama.cpp's converter writes (_set_vocab_gpt2 / SentencePiece and SpecialVocab), each only when set.</summary>
+    /// <param name="tokenizer">The tokenizer metadata.</param>
+    public void AddTokenizer(GgufTokenizerMetadata tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        AddString("tokenizer.ggml.model", tokenizer.Model);
+        if (tokenizer.Pre is not null)
+        {
+            AddString("tokenizer.ggml.pre", tokenizer.Pre);
+        }
+
+        AddArray("tokenizer.ggml.tokens", tokenizer.Tokens);
+        if (tokenizer.Scores is not null)
+        {
+            AddArray("tokenizer.ggml.scores", tokenizer.Scores);
+        }
+
+        if (tokenizer.TokenTypes is not null)
+        {
+            AddArray("tokenizer.ggml.token_type", tokenizer.TokenTypes);
+        }
+
+        if (tokenizer.Merges is not null)
+        {
+            AddArray("tokenizer.ggml.merges", tokenizer.Merges);
+        }
+
+        AddId("tokenizer.ggml.bos_token_id", tokenizer.BosTokenId);
+        AddId("tokenizer.ggml.eos_token_id", tokenizer.EosTokenId);
+        AddId("tokenizer.ggml.unknown_token_id", tokenizer.UnknownTokenId);
+        AddId("tokenizer.ggml.padding_token_id", tokenizer.PaddingTokenId);
+        AddId("tokenizer.ggml.eot_token_id", tokenizer.EotTokenId);
+        if (tokenizer.AddBosToken is { } addBos)
+        {
+            AddBool("tokenizer.ggml.add_bos_token", addBos);
+        }
+
+        if (tokenizer.AddEosToken is { } addEos)
+        {
+            AddBool("tokenizer.ggml.add_eos_token", addEos);
+        }
+
+        if (tokenizer.ChatTemplate is not null)
+        {
+            AddString("tokenizer.chat_template", tokenizer.ChatTemplate);
+        }
+    }
+
+    /// <summary>
+    /// llama.cpp's LlamaModel.permute for the q and k rows of the <c>llama</c> architecture (its RoPE pairs adjacent
+    /// channels): GGUF row h*hd + 2*i + j is transformers row h*hd + j*hd/2 + i. GgufCheckpoint undoes exactly this.
+    /// </summary>
+    /// <param name="data">Row-major [rows, rowLength] weights in transformers' order.</param>
+    /// <param name="rows">Rows (heads x head width).</param>
+    /// <param name="heads">Heads the rows belong to.</param>
+    public static float[] PermuteLlamaRows(float[] data, int rows, int heads)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        int rowLength = data.Length / rows;
+        int headDim = rows / heads;
+        int half = headDim / 2;
+        var result = new float[data.Length];
+        for (int head = 0; head < heads; head++)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                for (int j = 0; j < 2; j++)
+                {
+                    Array.Copy(data, ((head * headDim) + (j * half) + i) * rowLength, result, ((head * headDim) + (2 * i) + j) * rowLength, rowLength);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    private void AddId(string key, int? id)
+    {
+        if (id is { } value)
+        {
+            AddUInt32(key, (uint)value);
+        }
+    }
+
     /// <summary>Adds an array of strings.</summary>
     public void AddArray(string key, IEnumerable<string> values) => Add(key, new GgufValue(GgufValueType.Array, values.ToArray(), GgufValueType.String));
 
