@@ -13,7 +13,8 @@ namespace MoeServe.Runtime;
 /// token of the step together and runs each expert once over the tokens sent to it.
 /// </summary>
 /// <remarks>
-/// <see cref="Forward"/> is not re-entrant: one step at a time (the server's batching loop owns it);
+/// One step at a time: <see cref="Forward"/> calls from several threads run one after another, and
+/// <see cref="Dispose"/> waits for the step in progress (the server's batching loop owns the engine);
 /// inside a step, experts and per-sequence dense graphs run concurrently on
 /// <see cref="RuntimeOptions.ExpertWorkers"/> threads. <see cref="CreateCache"/> and cache disposal are
 /// thread-safe. Loading is <see cref="ModelLoader"/>'s job and the forward pass <see cref="ForwardStep"/>'s;
@@ -24,6 +25,9 @@ public sealed class MoeEngine : IDisposable
     private readonly LoadedModel _model;
     private readonly ForwardStep _step;
     private readonly KvCachePool _cachePool;
+    // Held for a whole step and by Dispose: the sessions and pooled native buffers a step is using must
+    // never be released under it (a host stopping while its loop is mid-step freed them, heap corruption).
+    private readonly Lock _stepGate = new();
     private int _stepStamp;
     private bool _disposed;
 
@@ -169,9 +173,12 @@ public sealed class MoeEngine : IDisposable
     /// <exception cref="ArgumentException">An item is empty, a cache is foreign, disposed, repeated or would overflow, or logits is too short.</exception>
     public void Forward(ReadOnlySpan<ForwardItem> batch, Span<float> logits, ForwardStatistics? statistics = null)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        ValidateBatch(batch, logits.Length, statistics, allPositions: false);
-        _step.Run(batch, logits, statistics, allPositions: false);
+        lock (_stepGate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ValidateBatch(batch, logits.Length, statistics, allPositions: false);
+            _step.Run(batch, logits, statistics, allPositions: false);
+        }
     }
 
     /// <summary>
@@ -183,22 +190,29 @@ public sealed class MoeEngine : IDisposable
     /// <param name="statistics">Filled with the step's per-layer load and timing; null to skip.</param>
     public void ForwardAllPositions(ReadOnlySpan<ForwardItem> batch, Span<float> logits, ForwardStatistics? statistics = null)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        ValidateBatch(batch, logits.Length, statistics, allPositions: true);
-        _step.Run(batch, logits, statistics, allPositions: true);
+        lock (_stepGate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ValidateBatch(batch, logits.Length, statistics, allPositions: true);
+            _step.Run(batch, logits, statistics, allPositions: true);
+        }
     }
 
-    /// <summary>Disposes every session and frees pooled buffers.</summary>
+    /// <summary>Disposes every session and frees pooled buffers, after the step in progress (if any) has finished.</summary>
     public void Dispose()
     {
-        if (_disposed)
+        lock (_stepGate)
         {
-            return;
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            _step.Dispose();
+            _model.Dispose();
         }
 
-        _disposed = true;
-        _step.Dispose();
-        _model.Dispose();
         _cachePool.Trim();
     }
 
