@@ -20,6 +20,7 @@ public static class RuntimeOptionsMapper
             ExpertDeviceMap = options.DeviceMap.Count == 0 ? null : options.DeviceMap.Select(Parse).ToDictionary(e => e.Expert, e => e.Device),
             ExpertWorkers = options.Workers,
             IntraOpThreads = options.IntraOpThreads,
+            ShareSessionResources = options.ShareSessionResources,
             Routing = options.RoutingPolicy,
             QScale = options.QScale,
             OnlineBipIterations = options.OnlineBipIterations,

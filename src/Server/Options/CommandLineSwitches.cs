@@ -22,6 +22,7 @@ public static class CommandLineSwitches
         ["--workers"] = "MoeServe:Workers",
         ["--routing"] = "MoeServe:RoutingPolicy",
         ["--q-scale"] = "MoeServe:QScale",
+        ["--shared-sessions"] = "MoeServe:ShareSessionResources",
         ["--max-batch"] = "MoeServe:MaxBatchSequences",
         ["--max-step-tokens"] = "MoeServe:MaxStepTokens",
         ["--prefill-chunk"] = "MoeServe:PrefillChunkTokens",

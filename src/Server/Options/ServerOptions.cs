@@ -33,8 +33,14 @@ public sealed class ServerOptions
     /// <summary>Threads that run expert graphs of one step concurrently.</summary>
     public int Workers { get; set; } = ServerDefaults.Workers;
 
-    /// <summary>Intra-op threads of each ONNX Runtime session.</summary>
+    /// <summary>Intra-op threads: of the process's global ONNX Runtime pool when sessions share it, else of each session.</summary>
     public int IntraOpThreads { get; set; } = 1;
+
+    /// <summary>
+    /// Every session uses the process's one ONNX Runtime thread pool and CPU arena (default) instead of its own;
+    /// false restores per-session pools and arenas (docs/runtime.md, "Threads and memory shared by every session").
+    /// </summary>
+    public bool ShareSessionResources { get; set; } = true;
 
     /// <summary>BIP iterations per layer per step when RoutingPolicy is "online-bip".</summary>
     public int OnlineBipIterations { get; set; } = 2;

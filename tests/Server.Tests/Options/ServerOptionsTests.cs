@@ -93,6 +93,24 @@ public sealed class ServerOptionsTests : IDisposable
         Assert.Equal(0.5, MoeServe.Server.Engine.RuntimeOptionsMapper.Map(options, null, TimeProvider.System).QScale);
     }
 
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("false", false)]
+    [InlineData("true", true)]
+    public void Bind_ShareSessionResources_ReachesTheRuntimeOptions(string? value, bool expected)
+    {
+        var settings = new Dictionary<string, string?> { ["MoeServe:ModelPath"] = _modelDir };
+        if (value is not null)
+        {
+            settings["MoeServe:ShareSessionResources"] = value;
+        }
+
+        var (options, errors) = Load(settings);
+
+        Assert.Empty(errors);
+        Assert.Equal(expected, MoeServe.Server.Engine.RuntimeOptionsMapper.Map(options, null, TimeProvider.System).ShareSessionResources);
+    }
+
     [Fact]
     public void Validate_RoutingPolicyNotServedSetInCode_Reported()
     {
