@@ -2,7 +2,7 @@
 //   k6 run loadtest/completions.js                                   # 8 VUs for 60 s
 //   SCENARIO=constant-arrival-rate RATE=0.5 k6 run loadtest/completions.js
 // Settings: see loadtest/README.md (BASE_URL, MODEL, API, SCENARIO, VUS, RATE, MAX_VUS, DURATION,
-// MAX_TOKENS, TEMPERATURE, SEED, P95_MS, MAX_FAILED_RATE, TIMEOUT, PROMPTS_FILE).
+// MAX_TOKENS, IGNORE_EOS, TEMPERATURE, SEED, P95_MS, MAX_FAILED_RATE, TIMEOUT, PROMPTS_FILE).
 import http from 'k6/http';
 import { check } from 'k6';
 import { SharedArray } from 'k6/data';
@@ -30,6 +30,7 @@ export default function () {
     maxTokens: config.maxTokens,
     temperature: config.temperature,
     seed: requestSeed,
+    ignoreEos: config.ignoreEos,
     stream: false,
   });
   const res = http.post(`${config.baseUrl}${api.path}`, JSON.stringify(body), requestParams(api, prompt, false));

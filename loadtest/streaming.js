@@ -41,6 +41,7 @@ export default function () {
     maxTokens: config.maxTokens,
     temperature: config.temperature,
     seed: requestSeed,
+    ignoreEos: config.ignoreEos,
     stream: true,
   });
   const res = http.post(`${config.baseUrl}${api.path}`, JSON.stringify(body), requestParams(api, prompt, true));

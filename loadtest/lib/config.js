@@ -23,6 +23,7 @@ const DEFAULTS = {
   TTFB_P95_MS: '10000',
   MAX_FAILED_RATE: '0',
   TIMEOUT: '180s',
+  IGNORE_EOS: 'false',
 };
 
 /** Parses "90s", "2m", "1m30s", "1500ms", "1h" into seconds; NaN when malformed. */
@@ -63,6 +64,14 @@ function durationSetting(env, name, errors) {
   return seconds;
 }
 
+function booleanSetting(env, name, errors) {
+  const raw = String(env[name] ?? DEFAULTS[name]).toLowerCase();
+  if (['1', 'true', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'no'].includes(raw)) return false;
+  errors.push(`${name}=${JSON.stringify(env[name])} must be true or false (1/0, yes/no)`);
+  return false;
+}
+
 function choiceSetting(env, name, choices, errors) {
   const value = env[name] ?? DEFAULTS[name];
   if (!choices.includes(value)) errors.push(`${name}=${JSON.stringify(value)} must be one of ${choices.join(', ')}`);
@@ -96,6 +105,8 @@ export function parseConfig(env) {
     ttfbP95Ms: numberSetting(env, 'TTFB_P95_MS', errors, { min: 1 }),
     maxFailedRate: numberSetting(env, 'MAX_FAILED_RATE', errors, { min: 0, max: 1 }),
     timeout: String(env.TIMEOUT ?? DEFAULTS.TIMEOUT),
+    // Every completion runs to MAX_TOKENS (the server's ignore_eos): fixed work per request for throughput runs.
+    ignoreEos: booleanSetting(env, 'IGNORE_EOS', errors),
   };
   if (!(parseDurationSeconds(config.timeout) > 0)) errors.push(`TIMEOUT=${JSON.stringify(config.timeout)} must be a duration such as 180s`);
   if (errors.length > 0) throw new Error(`Invalid load-test settings:\n  - ${errors.join('\n  - ')}`);

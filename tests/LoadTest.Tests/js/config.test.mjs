@@ -18,6 +18,14 @@ test('parseConfig_SeveralBadVariables_ListsEveryProblemAtOnce', () => {
   );
 });
 
+test('parseConfig_IgnoreEos_ParsesBooleansAndRefusesOtherWords', () => {
+  assert.equal(parseConfig({}).ignoreEos, false);
+  assert.equal(parseConfig({ IGNORE_EOS: '1' }).ignoreEos, true);
+  assert.equal(parseConfig({ IGNORE_EOS: 'true' }).ignoreEos, true);
+  assert.equal(parseConfig({ IGNORE_EOS: 'no' }).ignoreEos, false);
+  assert.throws(() => parseConfig({ IGNORE_EOS: 'maybe' }), (e) => e.message.includes('IGNORE_EOS'));
+});
+
 test('parseConfig_TrailingSlashInBaseUrl_IsRemoved', () => {
   assert.equal(parseConfig({ BASE_URL: 'http://127.0.0.1:9000/' }).baseUrl, 'http://127.0.0.1:9000');
 });
