@@ -21,6 +21,10 @@ namespace MoeServe.Server.Api;
 [JsonSerializable(typeof(ErrorBodyDto))]
 [JsonSerializable(typeof(DashboardSnapshot))]
 [JsonSerializable(typeof(HealthDto))]
+[JsonSerializable(typeof(TokenizeRequestDto))]
+[JsonSerializable(typeof(DetokenizeRequestDto))]
+[JsonSerializable(typeof(TokenizeResponseDto))]
+[JsonSerializable(typeof(DetokenizeResponseDto))]
 public sealed partial class ServerJsonContext : JsonSerializerContext;
 
 /// <summary>Body of the health endpoints.</summary>

@@ -57,21 +57,3 @@ public sealed record TokenizeResponseDto(int Count, int MaxModelLen, IReadOnlyLi
 /// <summary>Response of POST /detokenize (vLLM's DetokenizeResponse).</summary>
 /// <param name="Prompt">The decoded text.</param>
 public sealed record DetokenizeResponseDto(string Prompt);
-
-/// <summary>
-/// Source-generated JSON for the tokenize endpoints, with exactly <see cref="ServerJsonContext"/>'s options (so
-/// <see cref="RequestParser"/>'s pre-scan accepts and refuses the same syntax). A context of its own keeps these
-/// endpoints in their own files.
-/// </summary>
-[JsonSourceGenerationOptions(
-    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
-    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    NumberHandling = JsonNumberHandling.Strict,
-    ReadCommentHandling = JsonCommentHandling.Disallow,
-    AllowTrailingCommas = false,
-    UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip)]
-[JsonSerializable(typeof(TokenizeRequestDto))]
-[JsonSerializable(typeof(DetokenizeRequestDto))]
-[JsonSerializable(typeof(TokenizeResponseDto))]
-[JsonSerializable(typeof(DetokenizeResponseDto))]
-public sealed partial class TokenizeJsonContext : JsonSerializerContext;

@@ -46,7 +46,7 @@ public sealed class TokenizeHandler(ModelHost model, ServerOptions options, Serv
 
         var strings = spec!.ReturnTokenStrs ? Array.ConvertAll(prompt.Ids, model.Engine.Prompts.TokenText) : null;
         var response = new TokenizeResponseDto(prompt.Ids.Length, model.ContextLength, prompt.Ids, strings);
-        await GenerationHandler.WriteJsonAsync(context, StatusCodes.Status200OK, response, TokenizeJsonContext.Default.TokenizeResponseDto).ConfigureAwait(false);
+        await GenerationHandler.WriteJsonAsync(context, StatusCodes.Status200OK, response, ServerJsonContext.Default.TokenizeResponseDto).ConfigureAwait(false);
     }
 
     /// <summary>POST /detokenize.</summary>
@@ -72,7 +72,7 @@ public sealed class TokenizeHandler(ModelHost model, ServerOptions options, Serv
         }
 
         var text = model.Engine.Prompts.Decode(spec!.Tokens);
-        await GenerationHandler.WriteJsonAsync(context, StatusCodes.Status200OK, new DetokenizeResponseDto(text), TokenizeJsonContext.Default.DetokenizeResponseDto).ConfigureAwait(false);
+        await GenerationHandler.WriteJsonAsync(context, StatusCodes.Status200OK, new DetokenizeResponseDto(text), ServerJsonContext.Default.DetokenizeResponseDto).ConfigureAwait(false);
     }
 
     // The body, or null after an error response (not ready, too large, unreadable).

@@ -28,7 +28,7 @@ public static class TokenizeRequestParser
     /// <summary>Parses a /tokenize body: exactly one of 'prompt' (a string) and 'messages'.</summary>
     public static (TokenizeSpec? Spec, ApiError? Error) ParseTokenize(ReadOnlySpan<byte> body)
     {
-        var (dto, error) = RequestParser.Deserialize(body, TokenizeJsonContext.Default.TokenizeRequestDto);
+        var (dto, error) = RequestParser.Deserialize(body, ServerJsonContext.Default.TokenizeRequestDto);
         if (dto is null)
         {
             return (null, error);
@@ -77,7 +77,7 @@ public static class TokenizeRequestParser
     /// <summary>Parses a /detokenize body: 'tokens', an array of non-negative integer ids.</summary>
     public static (DetokenizeSpec? Spec, ApiError? Error) ParseDetokenize(ReadOnlySpan<byte> body)
     {
-        var (dto, error) = RequestParser.Deserialize(body, TokenizeJsonContext.Default.DetokenizeRequestDto);
+        var (dto, error) = RequestParser.Deserialize(body, ServerJsonContext.Default.DetokenizeRequestDto);
         if (dto is null)
         {
             return (null, error);
