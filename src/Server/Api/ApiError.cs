@@ -26,7 +26,7 @@ public sealed record ApiError(int Status, string Message, string Type, string? P
 
     /// <summary>404: unknown route.</summary>
     public static ApiError RouteNotFound(string method, string path) =>
-        new(StatusCodes.Status404NotFound, $"No route {method} {path}. See GET /v1/models, POST /v1/completions, POST /v1/chat/completions.", "invalid_request_error", null, "not_found");
+        new(StatusCodes.Status404NotFound, $"No route {method} {path}. See GET /v1/models, POST /v1/completions, POST /v1/chat/completions, POST /tokenize, POST /detokenize.", "invalid_request_error", null, "not_found");
 
     /// <summary>405: known route, wrong method.</summary>
     public static ApiError MethodNotAllowed(string method, string path) =>

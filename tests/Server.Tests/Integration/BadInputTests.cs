@@ -93,7 +93,13 @@ public sealed class BadInputTests(SharedServer server) : IClassFixture<SharedSer
     {
         using var response = await _client.GetAsync("/v1/engines");
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Http.AssertError(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement);
+        var message = Http.AssertError(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement).GetProperty("message").GetString();
+
+        // The message points at every API route a client may have meant.
+        foreach (var route in new[] { "GET /v1/models", "POST /v1/completions", "POST /v1/chat/completions", "POST /tokenize", "POST /detokenize" })
+        {
+            Assert.Contains(route, message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
