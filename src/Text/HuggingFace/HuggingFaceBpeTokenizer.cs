@@ -190,7 +190,10 @@ public sealed class HuggingFaceBpeTokenizer : Tokenizer
     {
         string input = text ?? textSpan.ToString();
         var tokens = new List<EncodedToken>();
-        Encode(input, tokens);
+
+        // Pieces encode independently, so stopping once the limit is reached gives the same first tokens as a
+        // full encode; a megabyte prompt checked against the context costs only the context's worth of BPE.
+        Encode(input, tokens, settings.MaxTokenCount > 0 ? settings.MaxTokenCount : int.MaxValue);
         int charsConsumed = input.Length;
         if (settings.MaxTokenCount > 0 && tokens.Count > settings.MaxTokenCount)
         {
@@ -282,7 +285,7 @@ public sealed class HuggingFaceBpeTokenizer : Tokenizer
         return OperationStatus.Done;
     }
 
-    private void Encode(string text, List<EncodedToken> output)
+    private void Encode(string text, List<EncodedToken> output, int limit)
     {
         if (text.Length == 0)
         {
@@ -294,13 +297,18 @@ public sealed class HuggingFaceBpeTokenizer : Tokenizer
         {
             foreach (var (start, end, token) in FindAddedTokens(text))
             {
-                EncodeSection(text, position, start, output);
+                EncodeSection(text, position, start, output, limit);
+                if (output.Count >= limit)
+                {
+                    return;
+                }
+
                 output.Add(new EncodedToken(token.Id, token.Content, new Range(start, end)));
                 position = end;
             }
         }
 
-        EncodeSection(text, position, text.Length, output);
+        EncodeSection(text, position, text.Length, output, limit);
     }
 
     /// <summary>Added tokens in <paramref name="text"/>, leftmost-longest, with lstrip/rstrip/single_word applied.</summary>
@@ -348,7 +356,7 @@ public sealed class HuggingFaceBpeTokenizer : Tokenizer
 
     private static bool IsWordChar(char c) => char.IsLetterOrDigit(c) || c == '_';
 
-    private void EncodeSection(string text, int start, int end, List<EncodedToken> output)
+    private void EncodeSection(string text, int start, int end, List<EncodedToken> output, int limit)
     {
         if (end <= start)
         {
@@ -374,6 +382,11 @@ public sealed class HuggingFaceBpeTokenizer : Tokenizer
 
         foreach (var piece in pieces)
         {
+            if (output.Count >= limit)
+            {
+                return;
+            }
+
             int offset = Math.Min(end, start + piece.Offset);
             var range = new Range(offset, Math.Min(end, offset + piece.Text.Length));
             EncodePiece(piece.Text, range, output);

@@ -42,6 +42,23 @@ public sealed class FixtureTokenizerTests
     }
 
     [Fact]
+    public void EncodeToIds_MaxTokenCount_GivesTheFullEncodingsFirstTokens()
+    {
+        var tokenizer = HuggingFaceTokenizerLoader.Load(Path.Combine(HfTestFiles.MixtralFixtureDirectory, "hf", "tokenizer.json")).Tokenizer;
+        string text = string.Join("<|im_end|>\n<|im_start|>", ReadCases().Select(c => c.Prompt));
+        var full = tokenizer.EncodeToIds(text);
+
+        // The encoder stops after the piece that reaches the limit: the first n ids must not change.
+        foreach (int n in new[] { 1, 2, 7, full.Count / 3, full.Count - 1, full.Count, full.Count + 5 })
+        {
+            var ids = tokenizer.EncodeToIds(text, n, out _, out int consumed);
+            Assert.Equal(full.Take(n), ids);
+            Assert.True(consumed <= text.Length);
+            Assert.Equal(ids, tokenizer.EncodeToIds(text[..consumed]).Take(n));
+        }
+    }
+
+    [Fact]
     public void Load_ProjectOwnTokenizerJson_IsRejectedClearly()
     {
         string own = Path.Combine(TestData.CommittedTokenizerDirectory, "tokenizer.json");
