@@ -290,6 +290,17 @@ public sealed record ManifestRouting
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ManifestPreviousQ? PreviousQ { get; init; }
 
+    /// <summary>The routing of a newly written model (export, import): score function, K and renormalisation
+    /// always follow the model's config, so only the method and q vary.</summary>
+    /// <param name="config">The model's configuration.</param>
+    /// <param name="method">The balancing method that produced <paramref name="q"/>.</param>
+    /// <param name="q">Per layer the vector q.</param>
+    public static ManifestRouting For(ModelConfig config, string method, IReadOnlyList<float[]> q)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new ManifestRouting { ScoreFunction = config.ScoreFunction, TopK = config.TopK, Renormalize = config.Renormalize, Method = method, Q = q };
+    }
+
     /// <summary>A short label of the served q: "calibration (N tokens, DATE)" or "export (METHOD)".</summary>
     public string DescribeSource() => QSource is { } source
         ? FormattableString.Invariant($"{source.Kind} ({source.Tokens} tokens of {Path.GetFileName(source.Data)}, {source.CreatedUtc:yyyy-MM-dd})")

@@ -21,17 +21,9 @@ public sealed class LossFreeBalancer : IRoutingPolicy
     public LossFreeBalancer(float[] q, LossFreeOptions? options = null, bool renormalize = true, double? capacityFactor = null)
     {
         ArgumentNullException.ThrowIfNull(q);
-        if (q.Length == 0)
-        {
-            throw new ArgumentException("q must have one entry per expert.", nameof(q));
-        }
-
+        RoutingGuards.ThrowIfNoExperts(q);
         _options = options ?? new LossFreeOptions();
-        IReadOnlyList<string> errors = _options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new RouterOptionsException(errors);
-        }
+        RouterOptionsException.ThrowIfAny(_options.Validate());
 
         _q = q;
         _loads = new int[q.Length];
