@@ -42,9 +42,7 @@ public sealed class LossFreeBalancer : IRoutingPolicy
     /// <inheritdoc />
     public void Route(ReadOnlySpan<float> scores, RoutingShape shape, Span<int> experts, Span<float> gates)
     {
-        shape.Validate(scores.Length, experts.Length, gates.Length);
-        RoutingGuards.ThrowIfStateMismatch(_q.Length, shape);
-        RowRouter.Route(scores, _q, shape, _settings, experts, gates);
+        RowRouter.RouteChecked(scores, _q, shape, _settings, experts, gates);
         Update(experts, shape);
     }
 
