@@ -124,7 +124,10 @@ internal sealed class GenerateRuntimeFlags
         }
     }
 
-    /// <summary>The refusal of <see cref="CliErrors.Fail(IEnumerable{string})"/>, kept here for the commands that reach it through their flags.</summary>
+    /// <summary>
+    /// <see cref="CliErrors.Fail(IEnumerable{string})"/> under its old name: bench still calls it, left alone while the
+    /// --peer-gguf work changes that file; bench can call CliErrors directly after that merge and this can go.
+    /// </summary>
     public static int Fail(IEnumerable<string> errors) => CliErrors.Fail(errors);
 
     /// <summary>Prints which provider each device really uses (and why CUDA fell back) to stderr.</summary>
