@@ -23,16 +23,7 @@ public static class BalancingFile
             throw new FileNotFoundException($"Balancing state not found: {path}", path);
         }
 
-        Document? doc;
-        try
-        {
-            doc = JsonSerializer.Deserialize<Document>(File.ReadAllText(path), ModelJson.Options);
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{path} is not valid JSON: {ex.Message}", ex);
-        }
-
+        var doc = ModelJson.Deserialize<Document>(File.ReadAllText(path), path, "valid JSON");
         var errors = new List<string>();
         if (doc is null)
         {

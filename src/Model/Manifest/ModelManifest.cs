@@ -132,18 +132,9 @@ public sealed record ModelManifest
     /// <summary>Parses manifest JSON without checking files (see <see cref="ModelManifestValidator"/>).</summary>
     /// <param name="json">The JSON text.</param>
     /// <param name="source">Named in errors.</param>
-    public static ModelManifest FromJson(string json, string source = FileName)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<ModelManifest>(json, ModelJson.Options)
-                ?? throw new InvalidDataException($"{source} is empty.");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{source} is not a valid model manifest: {ex.Message}", ex);
-        }
-    }
+    public static ModelManifest FromJson(string json, string source = FileName) =>
+        ModelJson.Deserialize<ModelManifest>(json, source, "a valid model manifest")
+            ?? throw new InvalidDataException($"{source} is empty.");
 
     /// <summary>
     /// Reads models/NAME/manifest.json and validates it against the files beside it; throws one
