@@ -11,4 +11,17 @@ public static class ErrorList
         ArgumentNullException.ThrowIfNull(errors);
         return title + ":" + string.Concat(errors.Select(e => Environment.NewLine + "  - " + e));
     }
+
+    /// <summary>Throws one <see cref="ArgumentException"/> listing every problem when there is any: how options and
+    /// setups are refused (bad files throw <see cref="InvalidDataException"/> instead).</summary>
+    /// <param name="title">What was invalid, without the colon.</param>
+    /// <param name="errors">Every problem found, possibly none.</param>
+    public static void ThrowInvalidArgumentIfAny(string title, IReadOnlyList<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException(Format(title, errors));
+        }
+    }
 }

@@ -24,10 +24,7 @@ internal static class AgreementCommand
         var tokens = new Option<int>("--tokens") { Description = "Greedy tokens generated per prompt by each model.", DefaultValueFactory = _ => 200 };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
         var command = new Command("agreement", "Greedy-output agreement of a model with a reference model (e.g. int4 vs float) over prompts from held-out text.");
-        foreach (var option in flags.All)
-        {
-            command.Options.Add(option);
-        }
+        flags.AddTo(command);
 
         command.Options.Add(reference);
         command.Options.Add(data);
@@ -66,7 +63,7 @@ internal static class AgreementCommand
             var referenceOptions = modelOptions with { ModelPath = parse.GetValue(reference)! };
             if (errors.Count > 0)
             {
-                return Task.FromResult(GenerateRuntimeFlags.Fail(errors));
+                return Task.FromResult(CliErrors.Fail(errors));
             }
 
             return Task.FromResult(GenerateRuntimeFlags.Run(() =>
@@ -76,7 +73,7 @@ internal static class AgreementCommand
                 int[] text = model.EncodePrompt(File.ReadAllText(path));
                 if (text.Length < promptCount * promptLength)
                 {
-                    return GenerateRuntimeFlags.Fail([$"--data: {path} holds {text.Length} tokens, fewer than --prompts x --prompt-tokens."]);
+                    return CliErrors.Fail([$"--data: {path} holds {text.Length} tokens, fewer than --prompts x --prompt-tokens."]);
                 }
 
                 int stride = text.Length / promptCount;

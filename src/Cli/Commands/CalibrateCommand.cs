@@ -44,8 +44,7 @@ internal static class CalibrateCommand
             }
 
             var errors = new List<string>();
-            string dataValue = parse.GetValue(data)!;
-            string path = dataValue is "validation" or "train" ? Path.Combine(parse.GetValue(corpusDir)!, dataValue + ".txt") : dataValue;
+            string path = CorpusPreparer.DataPath(parse.GetValue(data)!, parse.GetValue(corpusDir)!);
             if (!File.Exists(path))
             {
                 errors.Add($"--data: text file not found: {path} (build the corpus with `corpus`, or pass a file path).");
@@ -66,7 +65,7 @@ internal static class CalibrateCommand
             errors.AddRange(runtime.Validate().Select(e => e.Replace("expertWorkers", "--workers", StringComparison.Ordinal)));
             if (errors.Count > 0)
             {
-                return Task.FromResult(GenerateRuntimeFlags.Fail(errors));
+                return Task.FromResult(CliErrors.Fail(errors));
             }
 
             return Task.FromResult(GenerateRuntimeFlags.Run(() => Calibrate(runtime, path, options, cancellation)));

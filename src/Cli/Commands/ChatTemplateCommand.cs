@@ -32,7 +32,7 @@ internal static class ChatTemplateCommand
         {
             if (parse.UnmatchedTokens.Count > 0)
             {
-                return Fail($"unknown option or argument '{parse.UnmatchedTokens[0]}' (see chat-template render --help)");
+                return CliErrors.Fail($"unknown option or argument '{parse.UnmatchedTokens[0]}' (see chat-template render --help)");
             }
 
             return Render(parse.GetValue(from), parse.GetValue(messages), !parse.GetValue(noGenerationPrompt), parse.GetValue(template), parse.GetValue(family));
@@ -40,32 +40,26 @@ internal static class ChatTemplateCommand
         return command;
     }
 
-    private static int Fail(string message)
-    {
-        Console.Error.WriteLine("error: " + message);
-        return 2;
-    }
-
     private static int Render(string? from, string? messagesPath, bool addGenerationPrompt, string? templatePath, string? family)
     {
         if (string.IsNullOrWhiteSpace(from))
         {
-            return Fail("--from is required: a Hugging Face model directory, its tokenizer_config.json, a GGUF file or a MoeServe model directory.");
+            return CliErrors.Fail("--from is required: a Hugging Face model directory, its tokenizer_config.json, a GGUF file or a MoeServe model directory.");
         }
 
         if (string.IsNullOrWhiteSpace(messagesPath))
         {
-            return Fail("--messages is required: a JSON file holding an array of {\"role\", \"content\"} messages.");
+            return CliErrors.Fail("--messages is required: a JSON file holding an array of {\"role\", \"content\"} messages.");
         }
 
         if (!File.Exists(messagesPath))
         {
-            return Fail($"--messages: file '{messagesPath}' not found.");
+            return CliErrors.Fail($"--messages: file '{messagesPath}' not found.");
         }
 
         if (templatePath is not null && !File.Exists(templatePath))
         {
-            return Fail($"--chat-template: file '{templatePath}' not found.");
+            return CliErrors.Fail($"--chat-template: file '{templatePath}' not found.");
         }
 
         ShippedChatTemplate shipped;
@@ -75,7 +69,7 @@ internal static class ChatTemplateCommand
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or UnauthorizedAccessException)
         {
-            return Fail("--from: " + e.Message);
+            return CliErrors.Fail("--from: " + e.Message);
         }
 
         List<ChatTemplateMessage> messages;
@@ -85,7 +79,7 @@ internal static class ChatTemplateCommand
         }
         catch (Exception e) when (e is JsonException or InvalidDataException)
         {
-            return Fail($"--messages: {messagesPath}: {e.Message}");
+            return CliErrors.Fail($"--messages: {messagesPath}: {e.Message}");
         }
 
         ChatTemplateSelection selection;
@@ -96,11 +90,11 @@ internal static class ChatTemplateCommand
         }
         catch (JinjaException e)
         {
-            return Fail($"--chat-template: {templatePath}: {e.Message}");
+            return CliErrors.Fail($"--chat-template: {templatePath}: {e.Message}");
         }
         catch (ArgumentException e)
         {
-            return Fail($"--from: {shipped.Origin}: {e.Message}");
+            return CliErrors.Fail($"--from: {shipped.Origin}: {e.Message}");
         }
 
         Console.Error.WriteLine(selection.Description);

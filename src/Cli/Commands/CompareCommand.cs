@@ -50,7 +50,7 @@ internal static class CompareCommand
         var read = flags.Read(parse, BalanceMethod.None, errors);
         if (errors.Count > 0 || read is null)
         {
-            return TrainingFlags.Fail(errors);
+            return CliErrors.Fail(errors);
         }
 
         var (preset, options) = read.Value;
@@ -81,7 +81,7 @@ internal static class CompareCommand
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or InvalidOperationException or ArgumentException or UnauthorizedAccessException)
         {
-            return TrainingFlags.Fail([ex.Message]);
+            return CliErrors.Fail([ex.Message]);
         }
     }
 }

@@ -51,12 +51,7 @@ internal static class CorpusCommand
 
         if (errors.Count > 0)
         {
-            foreach (string error in errors)
-            {
-                Console.Error.WriteLine("error: " + error);
-            }
-
-            return 2;
+            return CliErrors.Fail(errors);
         }
 
         var sources = names.Distinct(StringComparer.Ordinal).Select(CorpusPreparer.CreateSource).ToList();

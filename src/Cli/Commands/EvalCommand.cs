@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 using MoeServe.Cli.Corpus;
 using MoeServe.Model;
@@ -19,8 +18,6 @@ namespace MoeServe.Cli.Commands;
 /// </summary>
 internal static class EvalCommand
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
-
     public static Command Create()
     {
         var flags = new GenerateRuntimeFlags();
@@ -35,18 +32,14 @@ internal static class EvalCommand
         {
             data, corpusDir, tokens, seqLen, batch, json, noInstall,
         };
-        foreach (var option in flags.All)
-        {
-            command.Options.Add(option);
-        }
+        flags.AddTo(command);
 
         command.SetAction((parse, cancellation) =>
         {
             var errors = new List<string>();
             string dataValue = parse.GetValue(data)!;
-            bool inCorpus = dataValue is "validation" or "train";
-            string path = inCorpus ? Path.Combine(parse.GetValue(corpusDir)!, dataValue + ".txt") : dataValue;
-            if (inCorpus && !File.Exists(path))
+            string path = CorpusPreparer.DataPath(dataValue, parse.GetValue(corpusDir)!);
+            if (CorpusPreparer.NamesCorpusFile(dataValue) && !File.Exists(path))
             {
                 // A fresh clone has no corpus yet: build it rather than send the newcomer to another command.
                 // Progress goes to stderr so --json output stays one object.
@@ -76,7 +69,7 @@ internal static class EvalCommand
             var options = flags.Build(parse, errors, o => o with { MaxSequences = Math.Max(1, windowsPerStep) });
             if (errors.Count > 0)
             {
-                return Task.FromResult(GenerateRuntimeFlags.Fail(errors));
+                return Task.FromResult(CliErrors.Fail(errors));
             }
 
             return Task.FromResult(Run(options, path, parse.GetValue(tokens), parse.GetValue(seqLen), windowsPerStep, parse.GetValue(json), cancellation));
@@ -95,7 +88,7 @@ internal static class EvalCommand
             int length = seqLen ?? context;
             if (length < 2 || length > context)
             {
-                return GenerateRuntimeFlags.Fail([$"--seq-len must be in 2..{context} (the model's context length), got {length}."]);
+                return CliErrors.Fail([$"--seq-len must be in 2..{context} (the model's context length), got {length}."]);
             }
 
             int limit = tokenLimit ?? ReadSummaryValidationTokens(manifest) ?? 131072;
@@ -108,7 +101,7 @@ internal static class EvalCommand
             var result = Evaluate(engine, path, length, limit, windowsPerStep, cancellation);
             if (json)
             {
-                Console.WriteLine(JsonSerializer.Serialize(result, Json));
+                Console.WriteLine(JsonSerializer.Serialize(result, ReportJson.Options));
             }
             else
             {
@@ -125,7 +118,7 @@ internal static class EvalCommand
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidDataException or IOException or InvalidOperationException)
         {
-            return GenerateRuntimeFlags.Fail([ex.Message]);
+            return CliErrors.Fail([ex.Message]);
         }
     }
 

@@ -17,7 +17,7 @@ internal static class ExportCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (config.json, model.safetensors, tokenizer files, balancing.json, summary.json).", Required = true };
         var output = new Option<string>("--out") { Description = "Model directory to write, e.g. models/NAME.", Required = true };
-        var dtype = new Option<string>("--dtype") { Description = "Weight storage inside the graphs: float16 (half the size; widened to float32 at load) or float32.", DefaultValueFactory = _ => "float16" };
+        var dtype = new Option<string>(DTypeFlag.Name) { Description = "Weight storage inside the graphs: float16 (half the size; widened to float32 at load) or float32.", DefaultValueFactory = _ => "float16" };
         var weights = new Option<string>(WeightsFlag.Name) { Description = WeightsFlag.Description, DefaultValueFactory = _ => "float" };
         var name = new Option<string?>("--name") { Description = "Model name in the manifest (default: the --out directory's name)." };
         var randomConfig = new Option<string?>("--random-from-config")
@@ -61,10 +61,7 @@ internal static class ExportCommand
             errors.Add($"--verify must be 0 (skip) or a positive number of tokens, got {verifyTokens}.");
         }
 
-        if (!TensorDTypeExtensions.TryParse(dtypeText, out var dtype))
-        {
-            errors.Add($"--dtype must be float16 or float32, got '{dtypeText}'.");
-        }
+        var dtype = DTypeFlag.Parse(dtypeText, errors);
 
         var quantization = WeightsFlag.Parse(weightsText, allowFloat: true, errors);
         if (quantization is not null && verifyTokens > 0)
@@ -90,7 +87,7 @@ internal static class ExportCommand
 
         if (errors.Count > 0)
         {
-            return Fail(errors);
+            return CliErrors.Fail(errors);
         }
 
         try
@@ -105,7 +102,7 @@ internal static class ExportCommand
             var optionErrors = options.Validate();
             if (optionErrors.Count > 0)
             {
-                return Fail(optionErrors);
+                return CliErrors.Fail(optionErrors);
             }
 
             Console.WriteLine($"exporting {checkpoint} -> {output} ({dtype.DisplayName()} weights{(quantization is null ? "" : $", {quantization.Mode.DisplayName()} experts and attention")})");
@@ -123,7 +120,7 @@ internal static class ExportCommand
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or ArgumentException or UnauthorizedAccessException or System.Text.Json.JsonException or Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
         {
-            return Fail([ex.Message]);
+            return CliErrors.Fail([ex.Message]);
         }
     }
 
@@ -137,15 +134,5 @@ internal static class ExportCommand
         bool ok = relative <= bound;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"verify: {tokens} tokens, graphs vs reference forward pass: max |logit error| {maxError:G3}, largest |logit| {maxLogit:F2}, relative {relative:G3} (bound {bound:G1}) -> {(ok ? "OK" : "TOO LARGE")}"));
         return ok ? 0 : 1;
-    }
-
-    private static int Fail(IEnumerable<string> errors)
-    {
-        foreach (string error in errors)
-        {
-            Console.Error.WriteLine("error: " + error);
-        }
-
-        return 2;
     }
 }

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 using MoeServe.Cli.Corpus;
 using MoeServe.Model;
@@ -17,8 +16,6 @@ namespace MoeServe.Cli.Commands;
 /// </summary>
 internal static class FrontierCommand
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
-
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Model directory (models/NAME).", Required = true };
@@ -38,8 +35,7 @@ internal static class FrontierCommand
         command.SetAction((parse, cancellation) =>
         {
             var errors = new List<string>();
-            string dataValue = parse.GetValue(data)!;
-            string path = dataValue is "validation" or "train" ? Path.Combine(parse.GetValue(corpusDir)!, dataValue + ".txt") : dataValue;
+            string path = CorpusPreparer.DataPath(parse.GetValue(data)!, parse.GetValue(corpusDir)!);
             if (!File.Exists(path))
             {
                 errors.Add($"--data: text file not found: {path}.");
@@ -60,7 +56,7 @@ internal static class FrontierCommand
             errors.AddRange(runtime.Validate().Select(e => e.Replace("expertWorkers", "--workers", StringComparison.Ordinal)));
             if (errors.Count > 0)
             {
-                return Task.FromResult(GenerateRuntimeFlags.Fail(errors));
+                return Task.FromResult(CliErrors.Fail(errors));
             }
 
             return Task.FromResult(GenerateRuntimeFlags.Run(() =>
@@ -70,7 +66,7 @@ internal static class FrontierCommand
                 if (parse.GetValue(output) is { } file)
                 {
                     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
-                    File.WriteAllText(file, JsonSerializer.Serialize(rows, Json) + "\n");
+                    File.WriteAllText(file, JsonSerializer.Serialize(rows, ReportJson.Options) + "\n");
                 }
 
                 if (parse.GetValue(plot) is { } png)

@@ -27,10 +27,7 @@ internal static class GenerateCommand
         {
             prompt, maxTokens, temperature, topP, topK, seed, stop, ignoreEos,
         };
-        foreach (var option in flags.All)
-        {
-            command.Options.Add(option);
-        }
+        flags.AddTo(command);
 
         command.SetAction((parse, cancellation) =>
         {
@@ -52,7 +49,7 @@ internal static class GenerateCommand
                 errors.Add("--prompt must not be empty.");
             }
 
-            return Task.FromResult(errors.Count > 0 ? GenerateRuntimeFlags.Fail(errors) : Run(options, parse.GetValue(prompt)!, sampling, cancellation));
+            return Task.FromResult(errors.Count > 0 ? CliErrors.Fail(errors) : Run(options, parse.GetValue(prompt)!, sampling, cancellation));
         });
         return command;
     }

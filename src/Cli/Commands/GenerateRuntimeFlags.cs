@@ -27,6 +27,16 @@ internal sealed class GenerateRuntimeFlags
 
     public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale, SharedSessions];
 
+    /// <summary>Adds every runtime flag to <paramref name="command"/>, after its own options.</summary>
+    public void AddTo(Command command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        foreach (var option in All)
+        {
+            command.Options.Add(option);
+        }
+    }
+
     /// <summary>Parses a comma-separated list of positive integers; adds an error naming the flag on failure.</summary>
     public static int[] ParseIntList(string text, string flag, int min, List<string> errors)
     {
@@ -114,15 +124,11 @@ internal sealed class GenerateRuntimeFlags
         }
     }
 
-    public static int Fail(IEnumerable<string> errors)
-    {
-        foreach (string error in errors)
-        {
-            Console.Error.WriteLine("error: " + error);
-        }
-
-        return 2;
-    }
+    /// <summary>
+    /// <see cref="CliErrors.Fail(IEnumerable{string})"/> under its old name: bench still calls it, left alone while the
+    /// --peer-gguf work changes that file; bench can call CliErrors directly after that merge and this can go.
+    /// </summary>
+    public static int Fail(IEnumerable<string> errors) => CliErrors.Fail(errors);
 
     /// <summary>Prints which provider each device really uses (and why CUDA fell back) to stderr.</summary>
     public static void PrintDevices(MoeEngine engine)

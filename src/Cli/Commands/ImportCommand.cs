@@ -18,7 +18,7 @@ internal static class ImportCommand
     {
         var from = new Option<string>("--from") { Description = "Hugging Face model directory (config.json, model.safetensors or shards, tokenizer.json) or a .gguf file.", Required = true };
         var output = new Option<string>("--out") { Description = "Model directory to write, e.g. models/NAME (written as a temporary sibling, renamed when complete).", Required = true };
-        var dtype = new Option<string>("--dtype") { Description = "Weight storage inside the graphs: float16 or float32 (norms, biases and router gates stay float32).", DefaultValueFactory = _ => "float16" };
+        var dtype = new Option<string>(DTypeFlag.Name) { Description = "Weight storage inside the graphs: float16 or float32 (norms, biases and router gates stay float32).", DefaultValueFactory = _ => "float16" };
         var weights = new Option<string>(WeightsFlag.Name) { Description = WeightsFlag.Description, DefaultValueFactory = _ => "float" };
         var name = new Option<string?>("--name") { Description = "Model name in the manifest (default: the --out directory's name)." };
         var context = new Option<int?>("--context-length") { Description = "Serve at most this many tokens per sequence (default: max_position_embeddings); the KV cache is sized by it." };
@@ -44,16 +44,13 @@ internal static class ImportCommand
 
     private static int Run(ImportOptions request, string dtypeText, string weightsText, CancellationToken cancellation)
     {
-        var weightErrors = new List<string>();
-        var quantization = WeightsFlag.Parse(weightsText, allowFloat: true, weightErrors);
-        if (weightErrors.Count > 0)
+        // Refusals are one line: the first problem (--weights before --dtype).
+        var errors = new List<string>();
+        var quantization = WeightsFlag.Parse(weightsText, allowFloat: true, errors);
+        var dtype = DTypeFlag.Parse(dtypeText, errors);
+        if (errors.Count > 0)
         {
-            return Fail(weightErrors[0]);
-        }
-
-        if (!TensorDTypeExtensions.TryParse(dtypeText, out var dtype))
-        {
-            return Fail($"--dtype must be float16 or float32, got '{dtypeText}'.");
+            return Fail(errors[0]);
         }
 
         string from = request.Source;
@@ -94,8 +91,7 @@ internal static class ImportCommand
     private static int Fail(string message)
     {
         // One line: the first line of the message.
-        Console.Error.WriteLine("error: " + message.Split('\n')[0].TrimEnd('\r'));
-        return 2;
+        return CliErrors.Fail(message.Split('\n')[0].TrimEnd('\r'));
     }
 
     /// <summary>One line per finished layer, plus a line every 5 s inside a long layer, so a big import never looks hung.</summary>

@@ -20,10 +20,7 @@ internal static class LoadProbeCommand
         var sequences = new Option<int>("--warm-sequences") { Description = "Sequences in the warm-up steps (one 16-token prefill each, then 4 decode steps).", DefaultValueFactory = _ => 8 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
         var command = new Command("load-probe", "Load a model and print load time and resident memory per session (shared or per-session ONNX Runtime pools and arenas).");
-        foreach (var option in flags.All)
-        {
-            command.Options.Add(option);
-        }
+        flags.AddTo(command);
 
         command.Options.Add(sequences);
         command.Options.Add(json);
@@ -37,7 +34,7 @@ internal static class LoadProbeCommand
                 errors.Add($"--warm-sequences must be at least 1, got {warm}.");
             }
 
-            return errors.Count > 0 ? GenerateRuntimeFlags.Fail(errors) : GenerateRuntimeFlags.Run(() => Probe(options, warm, parse.GetValue(json)));
+            return errors.Count > 0 ? CliErrors.Fail(errors) : GenerateRuntimeFlags.Run(() => Probe(options, warm, parse.GetValue(json)));
         });
         return command;
     }

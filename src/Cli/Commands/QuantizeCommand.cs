@@ -50,14 +50,14 @@ internal static class QuantizeCommand
 
         if (defaults is null)
         {
-            return Fail(errors);
+            return CliErrors.Fail(errors);
         }
 
         var settings = defaults with { BlockSize = blockSize, ZeroPoints = zeroPoints ?? defaults.ZeroPoints, AccuracyLevel = accuracyLevel };
         errors.AddRange(ModelQuantizer.Validate(model, output, settings).Where(e => !errors.Contains(e) && !e.StartsWith(WeightsFlag.Name, StringComparison.Ordinal)));
         if (errors.Count > 0)
         {
-            return Fail(errors);
+            return CliErrors.Fail(errors);
         }
 
         try
@@ -76,17 +76,7 @@ internal static class QuantizeCommand
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or ArgumentException or UnauthorizedAccessException or System.Text.Json.JsonException or KeyNotFoundException)
         {
-            return Fail([ex.Message]);
+            return CliErrors.Fail([ex.Message]);
         }
-    }
-
-    private static int Fail(IEnumerable<string> errors)
-    {
-        foreach (string error in errors)
-        {
-            Console.Error.WriteLine("error: " + error);
-        }
-
-        return 2;
     }
 }

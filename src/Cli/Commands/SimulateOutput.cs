@@ -14,12 +14,7 @@ internal static class SimulateOutput
         IReadOnlyList<string> errors = request.Validate();
         if (errors.Count > 0)
         {
-            foreach (string error in errors)
-            {
-                Console.Error.WriteLine("error: " + error);
-            }
-
-            return 2;
+            return CliErrors.Fail(errors);
         }
 
         List<SimulateConfig> configs = [.. sweep ? request.SweepConfigs() : request.Configs()];

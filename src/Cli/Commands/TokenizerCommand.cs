@@ -46,7 +46,7 @@ internal static class TokenizerCommand
         command.SetAction(parse => parse.GetValue(from) is { } source
             ? EncodeFrom(source, parse.GetValue(text)!, parse.GetValue(json), parse.GetValue(raw))
             : parse.GetValue(json) || parse.GetValue(raw)
-                ? Fail("--json and --raw need --from (a Hugging Face tokenizer).")
+                ? CliErrors.Fail("--json and --raw need --from (a Hugging Face tokenizer).")
                 : Encode(parse.GetValue(directory)!, parse.GetValue(text)!));
         return command;
     }
@@ -95,7 +95,7 @@ internal static class TokenizerCommand
         {
             if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int id))
             {
-                return Fail($"--ids: '{part}' is not a token id (expected comma-separated non-negative integers, e.g. 1,2,3).");
+                return CliErrors.Fail($"--ids: '{part}' is not a token id (expected comma-separated non-negative integers, e.g. 1,2,3).");
             }
 
             ids.Add(id);
@@ -131,12 +131,6 @@ internal static class TokenizerCommand
         }
     }
 
-    private static int Fail(string message)
-    {
-        Console.Error.WriteLine("error: " + message);
-        return 2;
-    }
-
     private static readonly System.Text.Json.JsonSerializerOptions CliJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static Command CreateEval()
@@ -159,8 +153,7 @@ internal static class TokenizerCommand
 
         if (errors.Count > 0)
         {
-            errors.ForEach(e => Console.Error.WriteLine("error: " + e));
-            return 2;
+            return CliErrors.Fail(errors);
         }
 
         string text = File.ReadAllText(input);

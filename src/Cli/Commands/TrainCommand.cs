@@ -37,7 +37,7 @@ internal static class TrainCommand
         var read = flags.Read(parse, method, errors);
         if (errors.Count > 0 || read is null)
         {
-            return TrainingFlags.Fail(errors);
+            return CliErrors.Fail(errors);
         }
 
         MallocTuning.Apply(Console.Out);
@@ -56,7 +56,7 @@ internal static class TrainCommand
         }
         catch (Exception ex) when (ex is IOException or InvalidDataException or InvalidOperationException or ArgumentException or UnauthorizedAccessException)
         {
-            return TrainingFlags.Fail([ex.Message]);
+            return CliErrors.Fail([ex.Message]);
         }
     }
 }

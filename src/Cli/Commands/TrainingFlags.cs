@@ -121,15 +121,5 @@ internal sealed class TrainingFlags
     /// <summary>The preset's architecture with the tokenizer's vocabulary size.</summary>
     public static ModelConfig ModelFor(TrainingPreset preset, int vocabSize) => preset.Model with { VocabSize = vocabSize };
 
-    public static int Fail(IEnumerable<string> errors)
-    {
-        foreach (string error in errors)
-        {
-            Console.Error.WriteLine("error: " + error);
-        }
-
-        return 2;
-    }
-
     public static string Format(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
 }

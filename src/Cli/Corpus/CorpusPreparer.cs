@@ -21,6 +21,13 @@ internal sealed class CorpusPreparer(TextWriter output, TextWriter error)
     /// <summary>The corpus directory <c>corpus</c> writes and eval/bench read by default.</summary>
     public const string DefaultDirectory = "data/corpus";
 
+    /// <summary>Whether a --data value (eval, frontier, calibrate) names a file of the corpus directory: train or validation.</summary>
+    public static bool NamesCorpusFile(string data) => data is "validation" or "train";
+
+    /// <summary>The text file a --data value means: train or validation in <paramref name="corpusDirectory"/>, anything else a path.</summary>
+    public static string DataPath(string data, string corpusDirectory) =>
+        NamesCorpusFile(data) ? Path.Combine(corpusDirectory, data + ".txt") : data;
+
     /// <summary>How README runs the CLI; messages name commands in this copy-pasteable form.</summary>
     public const string CliInvocation = "dotnet run --project src/Cli -c Release --";
 

@@ -23,16 +23,7 @@ public static class BalancingFile
             throw new FileNotFoundException($"Balancing state not found: {path}", path);
         }
 
-        Document? doc;
-        try
-        {
-            doc = JsonSerializer.Deserialize<Document>(File.ReadAllText(path), ModelJson.Options);
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{path} is not valid JSON: {ex.Message}", ex);
-        }
-
+        var doc = ModelJson.Deserialize<Document>(File.ReadAllText(path), path, "valid JSON");
         var errors = new List<string>();
         if (doc is null)
         {
@@ -50,22 +41,7 @@ public static class BalancingFile
         }
 
         var layers = doc.Layers ?? [];
-        if (layers.Length != config.Layers)
-        {
-            errors.Add($"layers has {layers.Length} vectors, the model has {config.Layers} layers.");
-        }
-
-        for (int l = 0; l < layers.Length; l++)
-        {
-            if (layers[l] is null || layers[l].Length != config.Experts)
-            {
-                errors.Add($"layers[{l}] has {layers[l]?.Length ?? 0} values, the model has {config.Experts} experts.");
-            }
-            else if (Array.Exists(layers[l], v => !float.IsFinite(v)))
-            {
-                errors.Add($"layers[{l}] contains a non-finite value.");
-            }
-        }
+        QVectors.Validate(layers, "layers", config, $"the model has {config.Layers} layers", $"the model has {config.Experts} experts", errors);
 
         if (errors.Count > 0)
         {

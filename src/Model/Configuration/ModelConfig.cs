@@ -203,18 +203,9 @@ public sealed record ModelConfig
     /// <summary>Parses camelCase JSON; throws <see cref="InvalidDataException"/> naming the source on bad JSON.</summary>
     /// <param name="json">The JSON text.</param>
     /// <param name="source">Where the text came from, named in errors.</param>
-    public static ModelConfig FromJson(string json, string source = "model config")
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<ModelConfig>(json, ModelJson.Options)
-                ?? throw new InvalidDataException($"{source} is empty (null JSON).");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{source} is not a valid model config: {ex.Message}", ex);
-        }
-    }
+    public static ModelConfig FromJson(string json, string source = "model config") =>
+        ModelJson.Deserialize<ModelConfig>(json, source, "a valid model config")
+            ?? throw new InvalidDataException($"{source} is empty (null JSON).");
 
     /// <summary>Reads and validates a config.json file.</summary>
     /// <param name="path">Path of the file.</param>

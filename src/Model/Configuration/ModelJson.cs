@@ -10,6 +10,25 @@ public static class ModelJson
     /// <summary>Serializer options shared by config.json, manifest.json and balancing.json.</summary>
     public static JsonSerializerOptions Options { get; } = CreateOptions();
 
+    /// <summary>
+    /// Reads one of these files: malformed JSON becomes an <see cref="InvalidDataException"/> "SOURCE is not WHAT: reason".
+    /// JSON null reads as null, which each caller refuses in its own words.
+    /// </summary>
+    /// <param name="json">The JSON text.</param>
+    /// <param name="source">Where the text came from, named in the message.</param>
+    /// <param name="what">What it should have been, e.g. "a valid model config".</param>
+    public static T? Deserialize<T>(string json, string source, string what)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json, Options);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{source} is not {what}: {ex.Message}", ex);
+        }
+    }
+
     private static JsonSerializerOptions CreateOptions()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)

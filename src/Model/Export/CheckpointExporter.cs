@@ -76,14 +76,7 @@ public sealed class CheckpointExporter
             Tokenizer = new ManifestTokenizer(),
             SpecialTokens = source.SpecialTokens,
             EndOfTextId = source.EndOfTextId,
-            Routing = new ManifestRouting
-            {
-                ScoreFunction = config.ScoreFunction,
-                TopK = config.TopK,
-                Renormalize = config.Renormalize,
-                Method = source.Method,
-                Q = source.Q,
-            },
+            Routing = ManifestRouting.For(config, source.Method, source.Q),
             Training = source.Summary,
             Export = new ManifestExportInfo { CreatedUtc = _time.GetUtcNow(), Checkpoint = options.CheckpointDirectory },
         };

@@ -186,14 +186,7 @@ public sealed class HfImporter
                 BosId = bosId,
                 AddBos = tokenizer.AddBos,
                 JinjaChatTemplate = tokenizer.ChatTemplate,
-                Routing = new ManifestRouting
-                {
-                    ScoreFunction = config.ScoreFunction,
-                    TopK = config.TopK,
-                    Renormalize = config.Renormalize,
-                    Method = "none",
-                    Q = Enumerable.Range(0, config.Layers).Select(_ => new float[config.Experts]).ToArray(),
-                },
+                Routing = ManifestRouting.For(config, "none", Enumerable.Range(0, config.Layers).Select(_ => new float[config.Experts]).ToArray()),
                 Export = new ManifestExportInfo
                 {
                     CreatedUtc = _time.GetUtcNow(),

@@ -132,18 +132,9 @@ public sealed record ModelManifest
     /// <summary>Parses manifest JSON without checking files (see <see cref="ModelManifestValidator"/>).</summary>
     /// <param name="json">The JSON text.</param>
     /// <param name="source">Named in errors.</param>
-    public static ModelManifest FromJson(string json, string source = FileName)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<ModelManifest>(json, ModelJson.Options)
-                ?? throw new InvalidDataException($"{source} is empty.");
-        }
-        catch (JsonException ex)
-        {
-            throw new InvalidDataException($"{source} is not a valid model manifest: {ex.Message}", ex);
-        }
-    }
+    public static ModelManifest FromJson(string json, string source = FileName) =>
+        ModelJson.Deserialize<ModelManifest>(json, source, "a valid model manifest")
+            ?? throw new InvalidDataException($"{source} is empty.");
 
     /// <summary>
     /// Reads models/NAME/manifest.json and validates it against the files beside it; throws one
@@ -289,6 +280,17 @@ public sealed record ManifestRouting
     /// <summary>The q this one replaced (kept so <c>calibrate --restore</c> can bring it back); omitted from the JSON when null.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public ManifestPreviousQ? PreviousQ { get; init; }
+
+    /// <summary>The routing of a newly written model (export, import): score function, K and renormalisation
+    /// always follow the model's config, so only the method and q vary.</summary>
+    /// <param name="config">The model's configuration.</param>
+    /// <param name="method">The balancing method that produced <paramref name="q"/>.</param>
+    /// <param name="q">Per layer the vector q.</param>
+    public static ManifestRouting For(ModelConfig config, string method, IReadOnlyList<float[]> q)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new ManifestRouting { ScoreFunction = config.ScoreFunction, TopK = config.TopK, Renormalize = config.Renormalize, Method = method, Q = q };
+    }
 
     /// <summary>A short label of the served q: "calibration (N tokens, DATE)" or "export (METHOD)".</summary>
     public string DescribeSource() => QSource is { } source

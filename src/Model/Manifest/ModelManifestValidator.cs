@@ -195,24 +195,6 @@ public static class ModelManifestValidator
         }
     }
 
-    private static void ValidateQ(IReadOnlyList<float[]>? vectors, string name, ModelConfig config, List<string> errors)
-    {
-        var q = vectors ?? [];
-        if (q.Count != config.Layers)
-        {
-            errors.Add($"{name} has {q.Count} vectors, config.layers is {config.Layers}.");
-        }
-
-        for (int l = 0; l < q.Count; l++)
-        {
-            if (q[l] is null || q[l].Length != config.Experts)
-            {
-                errors.Add($"{name}[{l}] has {q[l]?.Length ?? 0} values, config.experts is {config.Experts}.");
-            }
-            else if (Array.Exists(q[l], v => !float.IsFinite(v)))
-            {
-                errors.Add($"{name}[{l}] contains a non-finite value.");
-            }
-        }
-    }
+    private static void ValidateQ(IReadOnlyList<float[]>? vectors, string name, ModelConfig config, List<string> errors) =>
+        QVectors.Validate(vectors, name, config, $"config.layers is {config.Layers}", $"config.experts is {config.Experts}", errors);
 }

@@ -375,19 +375,8 @@ public sealed class MoeGraphFactory
 
     private string TransposedWeight(OnnxGraphBuilder g, string name, string hint)
     {
-        var tensor = _weights.Read(name);
-        int rows = tensor.Shape[0];
-        int cols = tensor.Shape[1];
-        float[] t = new float[tensor.ElementCount];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int c = 0; c < cols; c++)
-            {
-                t[(c * rows) + r] = tensor.Data[(r * cols) + c];
-            }
-        }
-
-        return g.Weight(hint, [cols, rows], t, StoredType(name, _weightType) == TensorDType.Float32);
+        var transposed = _weights.Read(name).Transposed();
+        return g.Weight(hint, transposed.Shape, transposed.Data, StoredType(name, _weightType) == TensorDType.Float32);
     }
 
     // Angles and cos/sin in float64, then float32: the same numbers as training's precomputed tables,

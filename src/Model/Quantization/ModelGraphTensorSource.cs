@@ -78,7 +78,7 @@ public sealed class ModelGraphTensorSource : ITensorSource
 
         if (name == CheckpointTensorNames.OutputHead)
         {
-            return (GraphNames.HeadFile, "output_t", Transpose);
+            return (GraphNames.HeadFile, "output_t", t => t.Transposed());
         }
 
         for (int l = 0; l < c.Layers; l++)
@@ -94,17 +94,17 @@ public sealed class ModelGraphTensorSource : ITensorSource
 
             if (name == CheckpointTensorNames.Wq(l))
             {
-                return (qkv, "wqkv_t", t => Transpose(Columns(t, 0, qw)));
+                return (qkv, "wqkv_t", t => Columns(t, 0, qw).Transposed());
             }
 
             if (name == CheckpointTensorNames.Wk(l))
             {
-                return (qkv, "wqkv_t", t => Transpose(Columns(t, qw, kvw)));
+                return (qkv, "wqkv_t", t => Columns(t, qw, kvw).Transposed());
             }
 
             if (name == CheckpointTensorNames.Wv(l))
             {
-                return (qkv, "wqkv_t", t => Transpose(Columns(t, qw + kvw, kvw)));
+                return (qkv, "wqkv_t", t => Columns(t, qw + kvw, kvw).Transposed());
             }
 
             if (name == CheckpointTensorNames.QBias(l) || name == CheckpointTensorNames.KBias(l) || name == CheckpointTensorNames.VBias(l))
@@ -125,7 +125,7 @@ public sealed class ModelGraphTensorSource : ITensorSource
 
             if (name == CheckpointTensorNames.Wo(l))
             {
-                return (post, "wo_t", Transpose);
+                return (post, "wo_t", t => t.Transposed());
             }
 
             if (name == CheckpointTensorNames.FfnNorm(l))
@@ -135,7 +135,7 @@ public sealed class ModelGraphTensorSource : ITensorSource
 
             if (name == CheckpointTensorNames.Gate(l))
             {
-                return (post, "gate_t", Transpose);
+                return (post, "gate_t", t => t.Transposed());
             }
 
             for (int j = 0; j < c.Experts; j++)
@@ -144,17 +144,17 @@ public sealed class ModelGraphTensorSource : ITensorSource
                 int h = c.ExpertHidden;
                 if (name == CheckpointTensorNames.ExpertW1(l, j))
                 {
-                    return (expert, "w13_t", t => Transpose(Columns(t, 0, h)));
+                    return (expert, "w13_t", t => Columns(t, 0, h).Transposed());
                 }
 
                 if (name == CheckpointTensorNames.ExpertW3(l, j))
                 {
-                    return (expert, "w13_t", t => Transpose(Columns(t, h, h)));
+                    return (expert, "w13_t", t => Columns(t, h, h).Transposed());
                 }
 
                 if (name == CheckpointTensorNames.ExpertW2(l, j))
                 {
-                    return (expert, "w2_t", Transpose);
+                    return (expert, "w2_t", t => t.Transposed());
                 }
             }
 
@@ -162,22 +162,22 @@ public sealed class ModelGraphTensorSource : ITensorSource
             int hs = c.SharedExpertHidden;
             if (name == CheckpointTensorNames.SharedW1(l))
             {
-                return (shared, "w13_t", t => Transpose(Columns(t, 0, hs)));
+                return (shared, "w13_t", t => Columns(t, 0, hs).Transposed());
             }
 
             if (name == CheckpointTensorNames.SharedW3(l))
             {
-                return (shared, "w13_t", t => Transpose(Columns(t, hs, hs)));
+                return (shared, "w13_t", t => Columns(t, hs, hs).Transposed());
             }
 
             if (name == CheckpointTensorNames.SharedW2(l))
             {
-                return (shared, "w2_t", Transpose);
+                return (shared, "w2_t", t => t.Transposed());
             }
 
             if (name == CheckpointTensorNames.SharedGate(l))
             {
-                return (shared, "shared_gate_t", Transpose);
+                return (shared, "shared_gate_t", t => t.Transposed());
             }
         }
 
@@ -220,22 +220,6 @@ public sealed class ModelGraphTensorSource : ITensorSource
         _loadedFile = file;
         _loaded = tensors;
         return tensors;
-    }
-
-    private static FloatTensor Transpose(FloatTensor t)
-    {
-        int rows = t.Shape[0];
-        int cols = t.Shape[1];
-        float[] data = new float[t.ElementCount];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int c = 0; c < cols; c++)
-            {
-                data[(c * rows) + r] = t.Data[(r * cols) + c];
-            }
-        }
-
-        return new FloatTensor([cols, rows], data);
     }
 
     private static FloatTensor Columns(FloatTensor t, int start, int count)

@@ -111,7 +111,6 @@ public sealed class ReferenceMoeModel
         {
             for (int i = 0; i < t; i++)
             {
-                double max = double.NegativeInfinity;
                 for (int j = 0; j < s; j++)
                 {
                     double dot = 0;
@@ -121,22 +120,15 @@ public sealed class ReferenceMoeModel
                     }
 
                     scores[j] = (dot * scale) + attentionBias[(i * s) + j];
-                    max = Math.Max(max, scores[j]);
                 }
 
-                double sum = 0;
-                for (int j = 0; j < s; j++)
-                {
-                    scores[j] = Math.Exp(scores[j] - max);
-                    sum += scores[j];
-                }
-
+                SoftmaxInPlace(scores);
                 for (int c = 0; c < hd; c++)
                 {
                     double acc = 0;
                     for (int j = 0; j < s; j++)
                     {
-                        acc += scores[j] / sum * presentValue[(h * s * hd) + (j * hd) + c];
+                        acc += scores[j] * presentValue[(h * s * hd) + (j * hd) + c];
                     }
 
                     merged[(i * d) + (h * hd) + c] = (float)acc;
@@ -232,7 +224,6 @@ public sealed class ReferenceMoeModel
             for (int i = 0; i < t; i++)
             {
                 int visible = p + i + 1;
-                double max = double.NegativeInfinity;
                 for (int j = 0; j < visible; j++)
                 {
                     double dot = 0;
@@ -242,22 +233,15 @@ public sealed class ReferenceMoeModel
                     }
 
                     scores[j] = dot * scale;
-                    max = Math.Max(max, scores[j]);
                 }
 
-                double sum = 0;
-                for (int j = 0; j < visible; j++)
-                {
-                    scores[j] = Math.Exp(scores[j] - max);
-                    sum += scores[j];
-                }
-
+                SoftmaxInPlace(scores.AsSpan(0, visible));
                 for (int c = 0; c < headDim; c++)
                 {
                     double acc = 0;
                     for (int j = 0; j < visible; j++)
                     {
-                        acc += scores[j] / sum * values[(j * d) + (h * headDim) + c];
+                        acc += scores[j] * values[(j * d) + (h * headDim) + c];
                     }
 
                     output[(i * d) + (h * headDim) + c] = (float)acc;
@@ -305,23 +289,12 @@ public sealed class ReferenceMoeModel
         double[] scores = new double[m];
         if (Config.ScoreFunction == ScoreFunction.Softmax)
         {
-            double max = double.NegativeInfinity;
             for (int j = 0; j < m; j++)
             {
-                max = Math.Max(max, logits[j]);
+                scores[j] = logits[j];
             }
 
-            double sum = 0;
-            for (int j = 0; j < m; j++)
-            {
-                scores[j] = Math.Exp(logits[j] - max);
-                sum += scores[j];
-            }
-
-            for (int j = 0; j < m; j++)
-            {
-                scores[j] /= sum;
-            }
+            SoftmaxInPlace(scores);
         }
         else
         {
@@ -500,6 +473,29 @@ public sealed class ReferenceMoeModel
                     x[baseIndex + c] = (float)((x[baseIndex + c] * Math.Cos(angle)) + (rotated[c] * Math.Sin(angle)));
                 }
             }
+        }
+    }
+
+    // Softmax in double, max-subtracted; attention and routing share it so the reference has one definition.
+    // Each value ends as exp(x - max) / sum, the same numbers as dividing by the sum where they are used.
+    private static void SoftmaxInPlace(Span<double> values)
+    {
+        double max = double.NegativeInfinity;
+        foreach (double value in values)
+        {
+            max = Math.Max(max, value);
+        }
+
+        double sum = 0;
+        for (int j = 0; j < values.Length; j++)
+        {
+            values[j] = Math.Exp(values[j] - max);
+            sum += values[j];
+        }
+
+        for (int j = 0; j < values.Length; j++)
+        {
+            values[j] /= sum;
         }
     }
 }

@@ -52,6 +52,29 @@ public sealed class FloatTensor
         return count;
     }
 
+    /// <summary>The transpose of a matrix [rows, cols] as a new [cols, rows] tensor: the graphs store weights
+    /// transposed (x W^T as MatMul(x, W_t)), and the quantizer reads them back the same way.</summary>
+    public FloatTensor Transposed()
+    {
+        if (Shape.Length != 2)
+        {
+            throw new InvalidOperationException($"Only a matrix can be transposed; the shape is {ShapeText}.");
+        }
+
+        int rows = Shape[0];
+        int cols = Shape[1];
+        float[] data = new float[ElementCount];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int c = 0; c < cols; c++)
+            {
+                data[(c * rows) + r] = Data[(r * cols) + c];
+            }
+        }
+
+        return new FloatTensor([cols, rows], data);
+    }
+
     /// <summary>The shape as text, e.g. "[4, 8]".</summary>
     public string ShapeText => "[" + string.Join(", ", Shape) + "]";
 }

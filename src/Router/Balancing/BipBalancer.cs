@@ -27,17 +27,9 @@ public sealed class BipBalancer : IRoutingPolicy
     public BipBalancer(float[] q, BipOptions? options = null, bool renormalize = true, double? capacityFactor = null)
     {
         ArgumentNullException.ThrowIfNull(q);
-        if (q.Length == 0)
-        {
-            throw new ArgumentException("q must have one entry per expert.", nameof(q));
-        }
-
+        RoutingGuards.ThrowIfNoExperts(q);
         _options = options ?? new BipOptions();
-        IReadOnlyList<string> errors = _options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new RouterOptionsException(errors);
-        }
+        RouterOptionsException.ThrowIfAny(_options.Validate());
 
         _q = q;
         _settings = GateSettings.Create(renormalize, capacityFactor);

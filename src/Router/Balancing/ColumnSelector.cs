@@ -89,7 +89,7 @@ internal sealed class ColumnSelector
             if (above >= 0 && above < needLow && above + band >= needHigh && !(clipAtZero && _guess[j] <= 0f))
             {
                 Span<float> values = _band.AsSpan(j * n, band);
-                value = Interpolated(values, band - n + ascIndex + above, fraction);
+                value = OrderStatistics.Interpolated(values, band - n + ascIndex + above, fraction);
                 hits++;
             }
             else
@@ -100,7 +100,7 @@ internal sealed class ColumnSelector
                     column[i] = scores[(i * m) + j] - p[i];
                 }
 
-                value = Interpolated(column, ascIndex, fraction);
+                value = OrderStatistics.Interpolated(column, ascIndex, fraction);
             }
 
             float previous = _guess[j];
@@ -162,23 +162,6 @@ internal sealed class ColumnSelector
         {
             aboveAcc[b].CopyTo(_above, b * 8);
         }
-    }
-
-    private static float Interpolated(Span<float> values, int ascIndex, float fraction)
-    {
-        float low = OrderStatistics.NthSmallest(values, ascIndex);
-        if (fraction == 0f || ascIndex + 1 >= values.Length)
-        {
-            return low;
-        }
-
-        float high = float.PositiveInfinity;
-        foreach (float v in values[(ascIndex + 1)..])
-        {
-            high = Math.Min(high, v);
-        }
-
-        return low + (fraction * (high - low));
     }
 
     private void Ensure(int n, int m, int slot)

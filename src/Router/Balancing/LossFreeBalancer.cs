@@ -21,17 +21,9 @@ public sealed class LossFreeBalancer : IRoutingPolicy
     public LossFreeBalancer(float[] q, LossFreeOptions? options = null, bool renormalize = true, double? capacityFactor = null)
     {
         ArgumentNullException.ThrowIfNull(q);
-        if (q.Length == 0)
-        {
-            throw new ArgumentException("q must have one entry per expert.", nameof(q));
-        }
-
+        RoutingGuards.ThrowIfNoExperts(q);
         _options = options ?? new LossFreeOptions();
-        IReadOnlyList<string> errors = _options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new RouterOptionsException(errors);
-        }
+        RouterOptionsException.ThrowIfAny(_options.Validate());
 
         _q = q;
         _loads = new int[q.Length];
@@ -50,9 +42,7 @@ public sealed class LossFreeBalancer : IRoutingPolicy
     /// <inheritdoc />
     public void Route(ReadOnlySpan<float> scores, RoutingShape shape, Span<int> experts, Span<float> gates)
     {
-        shape.Validate(scores.Length, experts.Length, gates.Length);
-        RoutingGuards.ThrowIfStateMismatch(_q.Length, shape);
-        RowRouter.Route(scores, _q, shape, _settings, experts, gates);
+        RowRouter.RouteChecked(scores, _q, shape, _settings, experts, gates);
         Update(experts, shape);
     }
 

@@ -18,21 +18,29 @@ internal static class OrderStatistics
     {
         double h = level * (values.Length - 1);
         int lo = (int)Math.Floor(h);
-        float frac = (float)(h - lo);
-        float low = NthSmallest(values, lo);
-        if (frac == 0f || lo + 1 >= values.Length)
+        return Interpolated(values, lo, (float)(h - lo));
+    }
+
+    /// <summary>
+    /// The value <paramref name="fraction"/> of the way from the <paramref name="index"/>-th smallest to the next
+    /// one (0-based). Reorders <paramref name="values"/>.
+    /// </summary>
+    public static float Interpolated(Span<float> values, int index, float fraction)
+    {
+        float low = NthSmallest(values, index);
+        if (fraction == 0f || index + 1 >= values.Length)
         {
             return low;
         }
 
-        // After selecting lo, everything right of lo is >= it: the next order statistic is their minimum.
+        // After selecting index, everything right of it is >= it: the next order statistic is their minimum.
         float high = float.PositiveInfinity;
-        foreach (float v in values[(lo + 1)..])
+        foreach (float v in values[(index + 1)..])
         {
             high = Math.Min(high, v);
         }
 
-        return low + (frac * (high - low));
+        return low + (fraction * (high - low));
     }
 
     /// <summary>The element that would sit at <paramref name="index"/> after an ascending sort.</summary>

@@ -16,11 +16,7 @@ public sealed class BiasedTopKPolicy : IRoutingPolicy
     /// <param name="capacityFactor">Optional hard capacity factor (&gt;= 1); null for none.</param>
     public BiasedTopKPolicy(ReadOnlySpan<float> q, bool renormalize = true, double? capacityFactor = null)
     {
-        if (q.IsEmpty)
-        {
-            throw new ArgumentException("q must have one entry per expert.", nameof(q));
-        }
-
+        RoutingGuards.ThrowIfNoExperts(q);
         foreach (float v in q)
         {
             if (!float.IsFinite(v))
@@ -45,15 +41,22 @@ public sealed class BiasedTopKPolicy : IRoutingPolicy
     /// <inheritdoc />
     public void Route(ReadOnlySpan<float> scores, RoutingShape shape, Span<int> experts, Span<float> gates)
     {
-        shape.Validate(scores.Length, experts.Length, gates.Length);
-        RoutingGuards.ThrowIfStateMismatch(_q.Length, shape);
-        RowRouter.Route(scores, _q, shape, _settings, experts, gates);
+        RowRouter.RouteChecked(scores, _q, shape, _settings, experts, gates);
     }
 }
 
 /// <summary>Shared argument checks.</summary>
 internal static class RoutingGuards
 {
+    /// <summary>A policy's per-expert state q must name at least one expert.</summary>
+    public static void ThrowIfNoExperts(ReadOnlySpan<float> q)
+    {
+        if (q.IsEmpty)
+        {
+            throw new ArgumentException("q must have one entry per expert.", nameof(q));
+        }
+    }
+
     public static void ThrowIfStateMismatch(int stateLength, RoutingShape shape)
     {
         if (stateLength != shape.Experts)

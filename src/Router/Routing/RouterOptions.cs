@@ -72,11 +72,7 @@ public sealed record RouterOptions
     /// <summary>Throws <see cref="RouterOptionsException"/> listing every problem, if any.</summary>
     public void ThrowIfInvalid()
     {
-        IReadOnlyList<string> errors = Validate();
-        if (errors.Count > 0)
-        {
-            throw new RouterOptionsException(errors);
-        }
+        RouterOptionsException.ThrowIfAny(Validate());
     }
 }
 
@@ -89,6 +85,17 @@ public sealed class RouterOptionsException : ArgumentException
         : base("Invalid router options: " + string.Join(" ", errors ?? []))
     {
         Errors = errors ?? [];
+    }
+
+    /// <summary>Throws the exception when <paramref name="errors"/> lists any problem (every options type's check ends here).</summary>
+    /// <param name="errors">The problems found, possibly none.</param>
+    public static void ThrowIfAny(IReadOnlyList<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (errors.Count > 0)
+        {
+            throw new RouterOptionsException(errors);
+        }
     }
 
     /// <summary>Creates the exception with a single message.</summary>

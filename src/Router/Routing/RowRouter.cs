@@ -51,6 +51,17 @@ internal static class RowRouter
         }
     }
 
+    /// <summary>
+    /// The routing step of a policy with a per-expert state q: the batch's spans are checked against the shape and
+    /// q against its experts first, so every such policy refuses a mismatched batch the same way.
+    /// </summary>
+    public static void RouteChecked(ReadOnlySpan<float> scores, ReadOnlySpan<float> q, RoutingShape shape, in GateSettings settings, Span<int> experts, Span<float> gates)
+    {
+        shape.Validate(scores.Length, experts.Length, gates.Length);
+        RoutingGuards.ThrowIfStateMismatch(q.Length, shape);
+        Route(scores, q, shape, settings, experts, gates);
+    }
+
     /// <summary>Full routing step: selection, optional capacity, gates.</summary>
     public static void Route(ReadOnlySpan<float> scores, ReadOnlySpan<float> q, RoutingShape shape, in GateSettings settings, Span<int> experts, Span<float> gates, Span<float> nextKeys = default)
     {

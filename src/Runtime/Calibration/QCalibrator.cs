@@ -42,11 +42,7 @@ public sealed class QCalibrator
     {
         ArgumentNullException.ThrowIfNull(readTokens);
         ArgumentNullException.ThrowIfNull(options);
-        var errors = options.Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(ErrorList.Format("Invalid calibration options", errors));
-        }
+        ErrorList.ThrowInvalidArgumentIfAny("Invalid calibration options", options.Validate());
 
         string directory = File.Exists(_baseOptions.ModelPath) ? Path.GetDirectoryName(Path.GetFullPath(_baseOptions.ModelPath))! : _baseOptions.ModelPath;
         var manifest = ModelManifest.Load(directory);

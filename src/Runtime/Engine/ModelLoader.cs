@@ -20,11 +20,7 @@ internal static partial class ModelLoader
         string directory = ResolveDirectory(options.ModelPath);
         var manifest = ModelManifest.Load(directory);
         var config = manifest.Config;
-        var placementErrors = DevicePlacement.Check(options, config.Experts);
-        if (placementErrors.Count > 0)
-        {
-            throw new ArgumentException(ErrorList.Format("Invalid runtime options", placementErrors));
-        }
+        ErrorList.ThrowInvalidArgumentIfAny("Invalid runtime options", DevicePlacement.Check(options, config.Experts));
 
         var tokenizer = ModelTokenizerLoader.Load(directory, manifest);
 

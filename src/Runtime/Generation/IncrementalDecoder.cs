@@ -49,20 +49,15 @@ public sealed class IncrementalDecoder : IDisposable
             return string.Empty;
         }
 
-        if (written <= _emitted)
-        {
-            return string.Empty;
-        }
-
-        string piece = new(_chars, _emitted, written - _emitted);
-        _emitted = written;
-        return piece;
+        return TakeNew(written);
     }
 
     /// <summary>Whatever is not yet returned (a trailing partial character is dropped or becomes U+FFFD, as the tokenizer decodes it).</summary>
-    public string Flush()
+    public string Flush() => TakeNew(DecodeAll());
+
+    // The decoded text past what was already returned, now marked as returned.
+    private string TakeNew(int written)
     {
-        int written = DecodeAll();
         if (written <= _emitted)
         {
             return string.Empty;

@@ -192,11 +192,7 @@ public sealed record RuntimeOptions
     /// <summary>Throws one <see cref="ArgumentException"/> listing every problem, if any.</summary>
     public void EnsureValid()
     {
-        var errors = Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(ErrorList.Format("Invalid runtime options", errors));
-        }
+        ErrorList.ThrowInvalidArgumentIfAny("Invalid runtime options", Validate());
     }
 
     private static void Range(List<string> errors, int value, int min, int max, string name)

@@ -85,11 +85,7 @@ public sealed record SamplingParameters
     /// <summary>Throws one <see cref="ArgumentException"/> listing every problem, if any.</summary>
     public void EnsureValid()
     {
-        var errors = Validate();
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(ErrorList.Format("Invalid sampling parameters", errors));
-        }
+        ErrorList.ThrowInvalidArgumentIfAny("Invalid sampling parameters", Validate());
     }
 
     /// <summary>A seeded random generator for one request (Seed, or a fresh seed when null).</summary>

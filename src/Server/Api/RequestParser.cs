@@ -36,16 +36,10 @@ public static class RequestParser
     /// <summary>Parses a /v1/completions body.</summary>
     public static (GenerationSpec? Spec, ApiError? Error) ParseCompletion(ReadOnlySpan<byte> body)
     {
-        var (dto, error) = Deserialize(body, ServerJsonContext.Default.CompletionRequestDto);
+        var (dto, error) = DeserializeGeneration(body, ServerJsonContext.Default.CompletionRequestDto);
         if (dto is null)
         {
             return (null, error);
-        }
-
-        var errors = CheckCommon(dto);
-        if (errors is not null)
-        {
-            return (null, errors);
         }
 
         if (dto.Extra is not null && dto.Extra.TryGetValue("best_of", out var bestOf) && !(bestOf.ValueKind == JsonValueKind.Number && bestOf.TryGetInt32(out var b) && b == 1) && bestOf.ValueKind != JsonValueKind.Null)
@@ -109,16 +103,10 @@ public static class RequestParser
     /// <summary>Parses a /v1/chat/completions body.</summary>
     public static (GenerationSpec? Spec, ApiError? Error) ParseChat(ReadOnlySpan<byte> body)
     {
-        var (dto, error) = Deserialize(body, ServerJsonContext.Default.ChatCompletionRequestDto);
+        var (dto, error) = DeserializeGeneration(body, ServerJsonContext.Default.ChatCompletionRequestDto);
         if (dto is null)
         {
             return (null, error);
-        }
-
-        var common = CheckCommon(dto);
-        if (common is not null)
-        {
-            return (null, common);
         }
 
         if (dto.MaxCompletionTokens is < 1)
@@ -227,6 +215,19 @@ public static class RequestParser
 
         var trimmed = path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path.TrimStart('$');
         return trimmed.Length == 0 ? null : trimmed;
+    }
+
+    // Both generation endpoints: the body as T, then the fields they share checked before their own.
+    private static (T? Dto, ApiError? Error) DeserializeGeneration<T>(ReadOnlySpan<byte> body, JsonTypeInfo<T> typeInfo)
+        where T : GenerationRequestDto
+    {
+        var (dto, error) = Deserialize(body, typeInfo);
+        if (dto is null)
+        {
+            return (null, error);
+        }
+
+        return CheckCommon(dto) is { } common ? (null, common) : (dto, null);
     }
 
     private static ApiError? CheckCommon(GenerationRequestDto dto)

@@ -52,11 +52,6 @@ public sealed class GgufChatTemplateReader : IShippedChatTemplateReader
 
         // The same token texts the imported tokenizer_config.json carries, so a template renders alike either way.
         var config = JsonNode.Parse(GgufTokenizerConverter.ToTokenizerConfigJson(metadata))!.AsObject();
-        return new ShippedChatTemplate(
-            template,
-            ChatTemplateSelector.TokenFromTokenizerConfig(config, "bos_token"),
-            ChatTemplateSelector.TokenFromTokenizerConfig(config, "eos_token"),
-            family,
-            origin);
+        return ShippedChatTemplate.WithTokensOf(config, template, family, origin);
     }
 }

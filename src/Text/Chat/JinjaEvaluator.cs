@@ -170,23 +170,27 @@ internal sealed class JinjaEvaluator
         }
     }
 
-    private void Bind(ForNode node, object? item, Scope scope)
+    private void Bind(ForNode node, object? item, Scope scope) => Assign(node.Targets, item, scope, node.Offset, "loop variables");
+
+    // One name takes the value; several unpack it (for a, b in ...; set a, b = ...). What names the targets in the
+    // error differs: "loop variables" or "names".
+    private void Assign(IReadOnlyList<string> targets, object? value, Scope scope, int offset, string targetsName)
     {
-        if (node.Targets.Count == 1)
+        if (targets.Count == 1)
         {
-            scope.Set(node.Targets[0], item);
+            scope.Set(targets[0], value);
             return;
         }
 
-        var values = Iterate(item, node.Offset);
-        if (values.Count != node.Targets.Count)
+        var values = Iterate(value, offset);
+        if (values.Count != targets.Count)
         {
-            throw Error($"cannot unpack {values.Count} values into {node.Targets.Count} loop variables", node.Offset);
+            throw Error($"cannot unpack {values.Count} values into {targets.Count} {targetsName}", offset);
         }
 
         for (int i = 0; i < values.Count; i++)
         {
-            scope.Set(node.Targets[i], values[i]);
+            scope.Set(targets[i], values[i]);
         }
     }
 
@@ -215,22 +219,7 @@ internal sealed class JinjaEvaluator
             return;
         }
 
-        if (node.Targets.Count == 1)
-        {
-            scope.Set(node.Targets[0], value);
-            return;
-        }
-
-        var values = Iterate(value, node.Offset);
-        if (values.Count != node.Targets.Count)
-        {
-            throw Error($"cannot unpack {values.Count} values into {node.Targets.Count} names", node.Offset);
-        }
-
-        for (int i = 0; i < values.Count; i++)
-        {
-            scope.Set(node.Targets[i], values[i]);
-        }
+        Assign(node.Targets, value, scope, node.Offset, "names");
     }
 
     private JinjaCallable MakeMacro(MacroNode macro, Scope defining) => (args, kwargs) =>

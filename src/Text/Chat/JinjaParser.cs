@@ -374,25 +374,18 @@ internal sealed class JinjaParser
         return value;
     }
 
-    private Expr ParseOr()
+    private Expr ParseOr() => ParseKeywordChain("or", ParseAnd);
+
+    private Expr ParseAnd() => ParseKeywordChain("and", ParseNot);
+
+    // A left-associative chain of operands joined by a keyword operator (a or b or c), each operand one level tighter.
+    private Expr ParseKeywordChain(string keyword, Func<Expr> operand)
     {
-        var left = ParseAnd();
-        while (AtName("or"))
+        var left = operand();
+        while (AtName(keyword))
         {
             int offset = Next().Offset;
-            left = new BinaryExpr(offset, "or", left, ParseAnd());
-        }
-
-        return left;
-    }
-
-    private Expr ParseAnd()
-    {
-        var left = ParseNot();
-        while (AtName("and"))
-        {
-            int offset = Next().Offset;
-            left = new BinaryExpr(offset, "and", left, ParseNot());
+            left = new BinaryExpr(offset, keyword, left, operand());
         }
 
         return left;

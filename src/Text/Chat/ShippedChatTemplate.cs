@@ -10,7 +10,17 @@ namespace MoeServe.Text.Chat;
 /// <param name="EosToken">eos_token's text, or null.</param>
 /// <param name="Family">mixtral, qwen2_moe, qwen3_moe, olmoe or moeserve (a Hugging Face model_type), or null when unknown.</param>
 /// <param name="Origin">The file it came from, for messages.</param>
-public sealed record ShippedChatTemplate(string? Template, string? BosToken, string? EosToken, string? Family, string Origin);
+public sealed record ShippedChatTemplate(string? Template, string? BosToken, string? EosToken, string? Family, string Origin)
+{
+    /// <summary>A template with bos_token and eos_token taken from a tokenizer_config.json object: both readers
+    /// go through here, so a GGUF's template renders with the same token texts as the Hugging Face files'.</summary>
+    public static ShippedChatTemplate WithTokensOf(JsonObject tokenizerConfig, string? template, string? family, string origin) => new(
+        template,
+        ChatTemplateSelector.TokenFromTokenizerConfig(tokenizerConfig, "bos_token"),
+        ChatTemplateSelector.TokenFromTokenizerConfig(tokenizerConfig, "eos_token"),
+        family,
+        origin);
+}
 
 /// <summary>Reads the shipped chat template of one kind of model path. Readers are tried in order
 /// (<see cref="ShippedChatTemplates.Readers"/>): Hugging Face files, then GGUF (<see cref="GgufChatTemplateReader"/>).</summary>
@@ -58,12 +68,7 @@ public sealed class HuggingFaceChatTemplateReader : IShippedChatTemplateReader
 
         string modelConfigPath = Path.Combine(directory, "config.json");
         string? family = File.Exists(modelConfigPath) && ReadObject(modelConfigPath)["model_type"] is JsonValue type && type.TryGetValue(out string? t) ? t : null;
-        return new ShippedChatTemplate(
-            template,
-            ChatTemplateSelector.TokenFromTokenizerConfig(config, "bos_token"),
-            ChatTemplateSelector.TokenFromTokenizerConfig(config, "eos_token"),
-            family,
-            origin);
+        return ShippedChatTemplate.WithTokensOf(config, template, family, origin);
     }
 
     private static JsonObject ReadObject(string path)

@@ -1,3 +1,5 @@
+using System.Numerics;
+
 using MoeServe.Router;
 using MoeServe.Training.Routing;
 
@@ -65,15 +67,8 @@ public sealed record TrainingOptions
     public IReadOnlyList<string> Validate(int contextLength)
     {
         var errors = new List<string>();
-        if (Steps < 1)
-        {
-            errors.Add($"--steps must be at least 1 (got {Steps}).");
-        }
-
-        if (BatchSize < 1)
-        {
-            errors.Add($"--batch-size must be at least 1 (got {BatchSize}).");
-        }
+        AtLeastOne(errors, "--steps", Steps);
+        AtLeastOne(errors, "--batch-size", BatchSize);
 
         if (SequenceLength < 2 || SequenceLength > contextLength)
         {
@@ -85,53 +80,42 @@ public sealed record TrainingOptions
             errors.Add($"--lr must be a positive number (got {LearningRate}).");
         }
 
-        if (WarmupSteps < 0)
-        {
-            errors.Add($"--warmup must be >= 0 (got {WarmupSteps}).");
-        }
+        NonNegative(errors, "--warmup", WarmupSteps);
 
         if (MinLearningRateRatio is < 0 or > 1)
         {
             errors.Add($"min learning-rate ratio must be in [0, 1] (got {MinLearningRateRatio}).");
         }
 
-        if (WeightDecay < 0)
-        {
-            errors.Add($"--weight-decay must be >= 0 (got {WeightDecay}).");
-        }
-
-        if (GradientClip < 0)
-        {
-            errors.Add($"--grad-clip must be >= 0 (got {GradientClip}).");
-        }
-
-        if (CheckpointEvery < 0)
-        {
-            errors.Add($"--checkpoint-every must be >= 0 (got {CheckpointEvery}).");
-        }
-
-        if (LogEvery < 1)
-        {
-            errors.Add($"--log-every must be at least 1 (got {LogEvery}).");
-        }
-
-        if (ValidationTokens < 0)
-        {
-            errors.Add($"--validation-tokens must be >= 0 (got {ValidationTokens}).");
-        }
-
-        if (Threads < 0)
-        {
-            errors.Add($"--threads must be >= 0 (got {Threads}).");
-        }
-
-        if (AuxAlpha < 0)
-        {
-            errors.Add($"--aux-alpha must be >= 0 (got {AuxAlpha}).");
-        }
+        NonNegative(errors, "--weight-decay", WeightDecay);
+        NonNegative(errors, "--grad-clip", GradientClip);
+        NonNegative(errors, "--checkpoint-every", CheckpointEvery);
+        AtLeastOne(errors, "--log-every", LogEvery);
+        NonNegative(errors, "--validation-tokens", ValidationTokens);
+        NonNegative(errors, "--threads", Threads);
+        NonNegative(errors, "--aux-alpha", AuxAlpha);
 
         errors.AddRange(Bip.Validate().Select(e => "--" + e));
         errors.AddRange(LossFree.Validate().Select(e => "--" + e));
         return errors;
+    }
+
+    // The two bounds most flags share, worded alike for every flag.
+    private static void AtLeastOne<T>(List<string> errors, string flag, T value)
+        where T : INumber<T>
+    {
+        if (value < T.One)
+        {
+            errors.Add($"{flag} must be at least 1 (got {value}).");
+        }
+    }
+
+    private static void NonNegative<T>(List<string> errors, string flag, T value)
+        where T : INumber<T>
+    {
+        if (value < T.Zero)
+        {
+            errors.Add($"{flag} must be >= 0 (got {value}).");
+        }
     }
 }

@@ -43,10 +43,7 @@ public sealed class MoeTrainer : IDisposable
             errors.Add($"vocabSize {config.VocabSize} is smaller than the tokenizer's {data.VocabSize}.");
         }
 
-        if (errors.Count > 0)
-        {
-            throw new ArgumentException(ErrorList.Format("Invalid training setup", errors));
-        }
+        ErrorList.ThrowInvalidArgumentIfAny("Invalid training setup", errors);
 
         LibTorchSharpCompatibility.EnsureLoadable();
         if (options.Threads > 0)
