@@ -73,13 +73,13 @@ internal static class BenchBandwidth
 
     /// <summary>
     /// Bytes one single-sequence decode step of MoeServe reads: the qkv and post graphs of every layer, top-K / experts
-    /// of that layer's expert graphs, and the head (file sizes: the graphs are almost all initializers; the embedding
-    /// graph is a one-row lookup and not counted).
+    /// of that layer's expert graphs (file sizes: the graphs are almost all initializers), and the head as the session
+    /// holds it (<see cref="HeadBytes"/>); the embedding graph is a one-row lookup and not counted.
     /// </summary>
     public static long MoeServeBytesPerToken(string modelDirectory)
     {
         var config = ModelManifest.Load(modelDirectory).Config;
-        double bytes = new FileInfo(Path.Combine(modelDirectory, "head.onnx")).Length;
+        double bytes = HeadBytes(Path.Combine(modelDirectory, "head.onnx"));
         for (int l = 0; l < config.Layers; l++)
         {
             bytes += new FileInfo(Path.Combine(modelDirectory, GraphNames.QkvFile(l))).Length + new FileInfo(Path.Combine(modelDirectory, GraphNames.PostFile(l))).Length;
@@ -93,6 +93,16 @@ internal static class BenchBandwidth
         }
 
         return (long)bytes;
+    }
+
+    /// <summary>
+    /// The head's weight bytes as a step reads them: a float16 initializer is widened by a Cast that ONNX Runtime
+    /// constant-folds at load, so the session holds (and every step reads) its float32 copy, twice the file's bytes.
+    /// </summary>
+    public static long HeadBytes(string headGraph)
+    {
+        var graph = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(headGraph)).Graph;
+        return graph.Initializer.Sum(t => t.DataType == (int)Onnx.TensorProto.Types.DataType.Float16 ? 2L * t.RawData.Length : t.RawData.Length);
     }
 
     /// <summary>The same for a GGUF: every tensor but token_embd, the stacked expert tensors scaled by top-K / experts.</summary>
