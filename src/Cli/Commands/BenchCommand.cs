@@ -32,11 +32,13 @@ internal static class BenchCommand
         var balance = new Option<bool>("--balance") { Description = "Instead of throughput: balance per q setting (q = 0, previous q, served q x each --balance-scales, online BIP): MaxVio_batch beside its noise floor, expert makespan, and a simulated expert phase over 4 and 16 devices." };
         var balanceScales = new Option<string>("--balance-scales") { Description = "With --balance: comma-separated lambdas for the served q.", DefaultValueFactory = _ => "0.5,1,1.5" };
         var peer = new Option<string?>("--peer") { Description = $"Also run the same model, shapes and rounds in a peer engine and print both decode tokens/s and their ratio: '{BenchPeer.LlamaCpp}' (llama.cpp in-process, F16 GGUF written from the model)." };
+        var peerGguf = new Option<string?>("--peer-gguf") { Description = "With --peer llamacpp: run this GGUF in the peer instead of writing an F16 one from the model (e.g. the Q4_0 file the model was imported from)." };
+        var bandwidth = new Option<bool>("--bandwidth") { Description = "Also measure memory bandwidth (copy and read over 1 GB buffers) and print each engine's single-stream limit: bandwidth / weight bytes one decode step reads." };
         var compareSessions = new Option<bool>("--compare-sessions") { Description = "Also decode on a second engine whose sessions have their own thread pools and arenas (or shared ones, with --shared-sessions false), interleaved run by run; prints shared / own tokens/s per level." };
         var peerThreads = new Option<int>("--peer-threads") { Description = "Threads the peer uses (default: the machine's cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("bench", "Decode tokens/s per concurrency level: per-expert batching vs per-token dispatch, batch sizes, makespan, MaxVio (trained q vs top-K).")
         {
-            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output, balance, balanceScales, peer, peerThreads, compareSessions,
+            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output, balance, balanceScales, peer, peerThreads, compareSessions, peerGguf, bandwidth,
         };
         foreach (var option in flags.All)
         {
@@ -75,6 +77,12 @@ internal static class BenchCommand
                 errors.Add($"--peer-threads must be >= 1, got {parse.GetValue(peerThreads)}.");
             }
 
+            string? peerFile = parse.GetValue(peerGguf);
+            if (peerFile is not null && (peerName is null || !File.Exists(peerFile)))
+            {
+                errors.Add(peerName is null ? "--peer-gguf needs --peer llamacpp." : $"--peer-gguf: no such file '{peerFile}'.");
+            }
+
             int maxLevel = levels.Length > 0 ? levels.Max() : 1;
             var options = flags.Build(parse, errors, o => o with { MaxSequences = maxLevel, MaxBatchTokens = Math.Max(1, maxLevel * Math.Max(1, prompt)) });
             if (errors.Count > 0)
@@ -88,7 +96,7 @@ internal static class BenchCommand
                 return Task.FromResult(errors.Count > 0 ? GenerateRuntimeFlags.Fail(errors) : RunBalance(new BalanceBench(options, levels, steps, prompt, parse.GetValue(data)!, lambdas, Console.Error.WriteLine), parse.GetValue(output), cancellation));
             }
 
-            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat), peerName, parse.GetValue(peerThreads), parse.GetValue(compareSessions));
+            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat), peerName, parse.GetValue(peerThreads), parse.GetValue(compareSessions), peerFile, parse.GetValue(bandwidth));
             return Task.FromResult(Run(options, settings, parse.GetValue(json), parse.GetValue(output), cancellation));
         });
         return command;
@@ -193,6 +201,11 @@ internal static class BenchCommand
         if (report.Peer is { } peerReport)
         {
             BenchPeerOutput.Print(peerReport, report.Peak);
+        }
+
+        if (report.Bandwidth is { } bandwidthReport)
+        {
+            BenchBandwidth.Print(bandwidthReport, report.Levels.FirstOrDefault(l => l.Concurrency == 1)?.Batched.DecodeTokensPerSecond, report.Peer?.Levels.FirstOrDefault(l => l.Concurrency == 1)?.Peer.DecodeTokensPerSecond);
         }
 
         Console.WriteLine(report.Note);

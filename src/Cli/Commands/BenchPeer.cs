@@ -27,9 +27,15 @@ internal sealed class BenchPeer : IDisposable
     /// <summary>Where the GGUF was written (deleted on dispose).</summary>
     public string GgufPath { get; }
 
-    /// <summary>Writes the GGUF of <paramref name="modelDirectory"/> and loads it in llama.cpp.</summary>
-    public static BenchPeer Create(string modelDirectory, int threads)
+    /// <summary>Writes the GGUF of <paramref name="modelDirectory"/> (or takes <paramref name="existingGguf"/>) and loads it in llama.cpp.</summary>
+    public static BenchPeer Create(string modelDirectory, int threads, string? existingGguf = null)
     {
+        if (existingGguf is not null)
+        {
+            // The user's file (e.g. the synth GGUF the model was imported from): same weights by construction; kept on dispose.
+            return new BenchPeer(string.Empty, LlamaCppPeer.Load(existingGguf, threads), existingGguf);
+        }
+
         string directory = Path.Combine(Path.GetTempPath(), "moeserve-peer-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
         try
@@ -65,7 +71,7 @@ internal sealed class BenchPeer : IDisposable
     public void Dispose()
     {
         _peer.Dispose();
-        if (Directory.Exists(_directory))
+        if (_directory.Length > 0 && Directory.Exists(_directory))
         {
             Directory.Delete(_directory, recursive: true);
         }

@@ -9,7 +9,8 @@ internal sealed record BenchReport(
     BenchPeak? Peak,
     BenchExpertCost? ExpertCost,
     string Note,
-    BenchPeerReport? Peer = null);
+    BenchPeerReport? Peer = null,
+    BenchBandwidthReport? Bandwidth = null);
 
 /// <summary>What bench ran with.</summary>
 internal sealed record BenchSettings(

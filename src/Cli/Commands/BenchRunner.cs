@@ -16,7 +16,7 @@ namespace MoeServe.Cli.Commands;
 internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings settings, Action<string>? progress)
 {
     /// <summary>What to measure.</summary>
-    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0, bool CompareSessions = false);
+    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0, bool CompareSessions = false, string? PeerGguf = null, bool Bandwidth = false);
 
     public BenchReport Run(CancellationToken cancellation)
     {
@@ -29,6 +29,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         BenchPeak? peak = null;
         BenchExpertCost? expertCost = null;
         BenchPeerReport? peerReport = null;
+        BenchBandwidthReport? bandwidth = null;
         int top = settings.Concurrency.Max();
 
         using (var batched = MoeEngine.Load(options))
@@ -133,7 +134,14 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
 
             if (peer is not null)
             {
-                peerReport = new BenchPeerReport(settings.Peer!, "F16 llama-architecture GGUF written from the model's graphs", settings.PeerThreads, BenchPeer.DescribeMachine(benchSettings.LoadAverageAtStart), peerLevels, LoadAverage());
+                string gguf = settings.PeerGguf is null ? "F16 llama-architecture GGUF written from the model's graphs" : $"the given GGUF {settings.PeerGguf}";
+                peerReport = new BenchPeerReport(settings.Peer!, gguf, settings.PeerThreads, BenchPeer.DescribeMachine(benchSettings.LoadAverageAtStart), peerLevels, LoadAverage());
+            }
+
+            if (settings.Bandwidth)
+            {
+                // After the decode runs, so the 2 GB of buffers do not sit in memory beside both engines while they are timed.
+                bandwidth = BenchBandwidth.Measure(options.ModelPath, settings.Peer is null ? null : peer?.GgufPath, options.ExpertWorkers, progress);
             }
 
             if (settings.CompareRouting)
@@ -162,13 +170,15 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             }
         }
 
-        return new BenchReport(model, benchSettings!, levels, comparison, peak, expertCost, note, peerReport);
+        return new BenchReport(model, benchSettings!, levels, comparison, peak, expertCost, note, peerReport, bandwidth);
     }
 
     private BenchPeer CreatePeer(int[] promptSource)
     {
-        progress?.Invoke($"peer {settings.Peer}: writing the model as a GGUF and loading it in llama.cpp ({settings.PeerThreads} threads) ...");
-        var peer = BenchPeer.Create(options.ModelPath, settings.PeerThreads);
+        progress?.Invoke(settings.PeerGguf is null
+            ? $"peer {settings.Peer}: writing the model as a GGUF and loading it in llama.cpp ({settings.PeerThreads} threads) ..."
+            : $"peer {settings.Peer}: loading {settings.PeerGguf} in llama.cpp ({settings.PeerThreads} threads) ...");
+        var peer = BenchPeer.Create(options.ModelPath, settings.PeerThreads, settings.PeerGguf);
         peer.Warm(promptSource, settings.PromptTokens);
         return peer;
     }

@@ -16,6 +16,7 @@ internal static class CommandCatalog
         yield return CompareCommand.Create();
         yield return ExportCommand.Create();
         yield return ImportCommand.Create();
+        yield return SynthCommand.Create();
         yield return QuantizeCommand.Create();
         yield return GenerateCommand.Create();
         yield return EvalCommand.Create();

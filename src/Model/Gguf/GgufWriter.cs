@@ -14,7 +14,9 @@ public sealed class GgufWriter
 {
     private readonly List<(string Key, GgufValue Value)> _metadata = [];
     private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
-    private readonly List<(string Name, long[] Dimensions, GgmlType Type, ReadOnlyMemory<byte> Data)> _tensors = [];
+    // A tensor's bytes are given up front (Data) or made when the file is written (Produce), so a writer of a
+    // multi-GB file holds one tensor at a time.
+    private readonly List<(string Name, long[] Dimensions, GgmlType Type, long Bytes, ReadOnlyMemory<byte> Data, Func<ReadOnlyMemory<byte>>? Produce)> _tensors = [];
     private readonly HashSet<string> _tensorNames = new(StringComparer.Ordinal);
 
     /// <summary>A writer whose data is aligned to <paramref name="alignment"/> bytes (a power of two).</summary>
@@ -163,6 +165,30 @@ public sealed class GgufWriter
     /// <summary>Adds a tensor from its raw bytes; <paramref name="dimensions"/> in ggml order (ne[0] innermost).</summary>
     public void AddTensor(string name, IReadOnlyList<long> dimensions, GgmlType type, ReadOnlyMemory<byte> data)
     {
+        long bytes = CheckTensor(name, dimensions, type);
+        if (data.Length != bytes)
+        {
+            throw new ArgumentException($"Tensor '{name}': {dimensions.Aggregate(1L, (a, b) => a * b)} elements of {type} take {bytes} bytes, not {data.Length}.", nameof(data));
+        }
+        _tensorNames.Add(name);
+        _tensors.Add((name, dimensions.ToArray(), type, bytes, data, null));
+    }
+
+    /// <summary>
+    /// Adds a tensor whose raw bytes <paramref name="produce"/> makes while the file is written (called once, in
+    /// tensor order), so only one such tensor is in memory at a time; <paramref name="dimensions"/> in ggml order.
+    /// </summary>
+    public void AddTensor(string name, IReadOnlyList<long> dimensions, GgmlType type, Func<ReadOnlyMemory<byte>> produce)
+    {
+        ArgumentNullException.ThrowIfNull(produce);
+        long bytes = CheckTensor(name, dimensions, type);
+        _tensorNames.Add(name);
+        _tensors.Add((name, dimensions.ToArray(), type, bytes, ReadOnlyMemory<byte>.Empty, produce));
+    }
+
+    // The tensor's byte count, after checking its name, dimensions and type.
+    private long CheckTensor(string name, IReadOnlyList<long> dimensions, GgmlType type)
+    {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(dimensions);
         if (dimensions.Count is 0 or > 4 || dimensions.Any(d => d <= 0))
@@ -174,16 +200,11 @@ public sealed class GgufWriter
         {
             throw new ArgumentException($"Tensor '{name}': rows of {dimensions[0]} are not whole {type} blocks.", nameof(dimensions));
         }
-        long bytes = GgmlTypes.ByteCount(type, elements);
-        if (data.Length != bytes)
-        {
-            throw new ArgumentException($"Tensor '{name}': {elements} elements of {type} take {bytes} bytes, not {data.Length}.", nameof(data));
-        }
-        if (!_tensorNames.Add(name))
+        if (_tensorNames.Contains(name))
         {
             throw new InvalidOperationException($"Tensor '{name}' was already added.");
         }
-        _tensors.Add((name, dimensions.ToArray(), type, data));
+        return GgmlTypes.ByteCount(type, elements);
     }
 
     /// <summary>
@@ -310,7 +331,7 @@ public sealed class GgufWriter
         var offsets = new long[_tensors.Count];
         for (int i = 0; i < _tensors.Count; i++)
         {
-            (string name, long[] dims, GgmlType type, ReadOnlyMemory<byte> data) = _tensors[i];
+            (string name, long[] dims, GgmlType type, long bytes, _, _) = _tensors[i];
             WriteString(w, name);
             w.Write((uint)dims.Length);
             foreach (long d in dims)
@@ -320,7 +341,7 @@ public sealed class GgufWriter
             w.Write((uint)type);
             w.Write((ulong)offset);
             offsets[i] = offset;
-            offset = Align(offset + data.Length);
+            offset = Align(offset + bytes);
         }
         Pad(w, stream.Position - start);
         long dataStart = stream.Position;
@@ -328,7 +349,13 @@ public sealed class GgufWriter
         {
             w.Flush();
             Pad(w, stream.Position - dataStart);
-            w.Write(_tensors[i].Data.Span);
+            var tensor = _tensors[i];
+            ReadOnlyMemory<byte> data = tensor.Produce is null ? tensor.Data : tensor.Produce();
+            if (data.Length != tensor.Bytes)
+            {
+                throw new InvalidOperationException($"Tensor '{tensor.Name}': the producer made {data.Length} bytes, not {tensor.Bytes}.");
+            }
+            w.Write(data.Span);
         }
         w.Flush();
     }

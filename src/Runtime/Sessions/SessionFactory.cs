@@ -134,6 +134,21 @@ internal sealed partial class SessionFactory
             options.AddSessionConfigEntry("session.use_env_allocators", "1");
         }
 
+        // Diagnostic only (docs/benchmarks.md, "OLMoE-1B-7B shape"): extra ONNX Runtime session config entries,
+        // "key=value;key=value", to measure what a setting such as session.disable_prepacking or
+        // session.use_device_allocator_for_initializers does to load time and resident memory without a rebuild.
+        if (Environment.GetEnvironmentVariable("MOESERVE_ORT_SESSION_CONFIG") is { Length: > 0 } extra)
+        {
+            foreach (string entry in extra.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                int eq = entry.IndexOf('=', StringComparison.Ordinal);
+                if (eq > 0)
+                {
+                    options.AddSessionConfigEntry(entry[..eq], entry[(eq + 1)..]);
+                }
+            }
+        }
+
         return options;
     }
 
