@@ -87,13 +87,13 @@ internal static class BenchCommand
             var options = flags.Build(parse, errors, o => o with { MaxSequences = maxLevel, MaxBatchTokens = Math.Max(1, maxLevel * Math.Max(1, prompt)) });
             if (errors.Count > 0)
             {
-                return Task.FromResult(GenerateRuntimeFlags.Fail(errors));
+                return Task.FromResult(CliErrors.Fail(errors));
             }
 
             if (parse.GetValue(balance))
             {
                 var lambdas = FrontierCommand.ParseScales(parse.GetValue(balanceScales)!, errors);
-                return Task.FromResult(errors.Count > 0 ? GenerateRuntimeFlags.Fail(errors) : RunBalance(new BalanceBench(options, levels, steps, prompt, parse.GetValue(data)!, lambdas, Console.Error.WriteLine), parse.GetValue(output), cancellation));
+                return Task.FromResult(errors.Count > 0 ? CliErrors.Fail(errors) : RunBalance(new BalanceBench(options, levels, steps, prompt, parse.GetValue(data)!, lambdas, Console.Error.WriteLine), parse.GetValue(output), cancellation));
             }
 
             var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat), peerName, parse.GetValue(peerThreads), parse.GetValue(compareSessions), peerFile, parse.GetValue(bandwidth));

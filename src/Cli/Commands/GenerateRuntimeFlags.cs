@@ -115,7 +115,7 @@ internal sealed class GenerateRuntimeFlags
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidDataException or IOException or InvalidOperationException)
         {
-            return Fail([ex.Message]);
+            return CliErrors.Fail(ex.Message);
         }
         catch (OperationCanceledException)
         {
@@ -123,12 +123,6 @@ internal sealed class GenerateRuntimeFlags
             return 130;
         }
     }
-
-    /// <summary>
-    /// <see cref="CliErrors.Fail(IEnumerable{string})"/> under its old name: bench still calls it, left alone while the
-    /// --peer-gguf work changes that file; bench can call CliErrors directly after that merge and this can go.
-    /// </summary>
-    public static int Fail(IEnumerable<string> errors) => CliErrors.Fail(errors);
 
     /// <summary>Prints which provider each device really uses (and why CUDA fell back) to stderr.</summary>
     public static void PrintDevices(MoeEngine engine)

@@ -32,7 +32,7 @@ internal static class SynthCommand
         var shape = SyntheticMoeShape.All.FirstOrDefault(s => s.Name.Equals(shapeName, StringComparison.OrdinalIgnoreCase));
         if (shape is null)
         {
-            return Fail($"--shape must be one of {string.Join(", ", SyntheticMoeShape.All.Select(s => s.Name))}, got '{shapeName}'.");
+            return CliErrors.Fail($"--shape must be one of {string.Join(", ", SyntheticMoeShape.All.Select(s => s.Name))}, got '{shapeName}'.");
         }
 
         GgmlType? type = weightsText.ToLowerInvariant() switch
@@ -43,12 +43,12 @@ internal static class SynthCommand
         };
         if (type is null)
         {
-            return Fail($"--weights must be q4_0 or q8_0, got '{weightsText}'.");
+            return CliErrors.Fail($"--weights must be q4_0 or q8_0, got '{weightsText}'.");
         }
 
         if (string.IsNullOrWhiteSpace(output) || Directory.Exists(output))
         {
-            return Fail($"--out must be a file path, got '{output}'.");
+            return CliErrors.Fail($"--out must be a file path, got '{output}'.");
         }
 
         string full = Path.GetFullPath(output);
@@ -73,15 +73,10 @@ internal static class SynthCommand
                 File.Delete(temporary);
             }
 
-            return Fail(ex.Message);
+            return CliErrors.Fail(ex.Message);
         }
     }
 
-    private static int Fail(string message)
-    {
-        Console.Error.WriteLine("error: " + message);
-        return 2;
-    }
 
     /// <summary>A line per finished layer (and per big tensor outside the layers), so a 4 GB write never looks hung.</summary>
     private sealed class Printer : IProgress<SyntheticMoeProgress>
