@@ -106,7 +106,14 @@ internal sealed class BenchPeer : IDisposable
 internal sealed record BenchMachine(string Cpu, IReadOnlyList<string> SimdFlags, int ProcessorCount, string DateUtc, string LoadAverageAtStart, string LlamaCppSystemInfo);
 
 /// <summary>The peer's side of one concurrency level: its median run and MoeServe's over the peer's.</summary>
-internal sealed record BenchPeerLevel(int Concurrency, PeerDecodeRun Peer, double MoeServeTokensPerSecond, double Ratio, double MedianStepRatio);
+/// <param name="Concurrency">Sequences decoded together.</param>
+/// <param name="Peer">The peer's median run (by decode tokens/s).</param>
+/// <param name="MoeServeTokensPerSecond">MoeServe's median decode tokens/s.</param>
+/// <param name="Ratio">MoeServe / peer decode tokens/s.</param>
+/// <param name="MedianStepRatio">The same at the median step.</param>
+/// <param name="MoeServePrefillMs">Median over the rounds of MoeServe's prefill: every sequence's prompt in one step, so the first token of all of them.</param>
+/// <param name="PeerPrefillMs">The same for the peer (one llama_decode of all prompts).</param>
+internal sealed record BenchPeerLevel(int Concurrency, PeerDecodeRun Peer, double MoeServeTokensPerSecond, double Ratio, double MedianStepRatio, double MoeServePrefillMs, double PeerPrefillMs);
 
 /// <summary>bench --peer's part of the report.</summary>
 internal sealed record BenchPeerReport(string Peer, string Gguf, int Threads, BenchMachine Machine, IReadOnlyList<BenchPeerLevel> Levels, string? LoadAverageAtEnd);

@@ -115,7 +115,14 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 if (peer is not null)
                 {
                     var peerRun = peerRuns.OrderBy(p => p.DecodeTokensPerSecond).ElementAt(peerRuns.Count / 2);
-                    peerLevels.Add(new BenchPeerLevel(c, peerRun, run.DecodeTokensPerSecond, run.DecodeTokensPerSecond / peerRun.DecodeTokensPerSecond, run.MedianStepTokensPerSecond / peerRun.MedianStepTokensPerSecond));
+                    peerLevels.Add(new BenchPeerLevel(
+                        c,
+                        peerRun,
+                        run.DecodeTokensPerSecond,
+                        run.DecodeTokensPerSecond / peerRun.DecodeTokensPerSecond,
+                        run.MedianStepTokensPerSecond / peerRun.MedianStepTokensPerSecond,
+                        Percentile(batchedRuns.Select(b => b.PrefillSeconds * 1000).Order().ToArray(), 0.5),
+                        Percentile(peerRuns.Select(p => p.PrefillSeconds * 1000).Order().ToArray(), 0.5)));
                 }
 
                 var baseline = perToken is null ? null : Median(perTokenRuns);

@@ -83,6 +83,10 @@ public sealed class LlamaCppPeerTests(TinyModelDirectory tiny) : IClassFixture<T
             Assert.True(peerRate > 0 && own > 0, result.StandardOutput);
             Assert.InRange((double)level["ratio"]!, own / peerRate * 0.999, own / peerRate * 1.001);
             Assert.Equal(6, (int)level["peer"]!["steps"]!);
+
+            // Prefill (time to the first token of every sequence) of both engines, in milliseconds.
+            Assert.True((double)level["moeServePrefillMs"]! > 0, result.StandardOutput);
+            Assert.InRange((double)level["peerPrefillMs"]!, (double)level["peer"]!["prefillSeconds"]! * 1000 * 0.999, (double)level["peer"]!["prefillSeconds"]! * 1000 * 1.001);
         }
     }
 
