@@ -1,5 +1,4 @@
 using System.Text;
-
 using MoeServe.Model.Gguf;
 using MoeServe.Text.Tokenization;
 
@@ -85,31 +84,16 @@ public static class Gpt2Vocabulary
         var builder = new StringBuilder(bytes.Length);
         foreach (byte b in bytes)
         {
-            builder.Append(ByteToChar[b]);
+            builder.Append(ByteLevelAlphabet.ToChar(b));
         }
 
         return builder.ToString();
     }
 
-    private static readonly char[] ByteToChar = BuildByteToChar();
-
-    private static char[] BuildByteToChar()
-    {
-        var map = new char[256];
-        int next = 256;
-        for (int b = 0; b < 256; b++)
-        {
-            bool printable = b is (>= '!' and <= '~') or (>= 0xA1 and <= 0xAC) or (>= 0xAE and <= 0xFF);
-            map[b] = printable ? (char)b : (char)next++;
-        }
-
-        return map;
-    }
-
     // BPE of the token's bytes with merges of rank below its own: what remains is the pair its own merge joins.
     private static (string Left, string Right) LastMerge(byte[] token, int rank, Dictionary<string, int> ranks)
     {
-        var parts = token.Select(b => ByteToChar[b].ToString()).ToList();
+        var parts = token.Select(b => ByteLevelAlphabet.ToChar(b).ToString()).ToList();
         while (parts.Count > 2)
         {
             int best = -1;

@@ -3,8 +3,6 @@ using MoeServe.Cli.Tests.Support;
 using MoeServe.Model;
 using MoeServe.Model.Gguf;
 using MoeServe.Peer;
-using MoeServe.Router;
-using MoeServe.Runtime;
 using Xunit.Abstractions;
 
 namespace MoeServe.Cli.Tests;
@@ -44,7 +42,7 @@ public sealed class SynthCommandTests(ITestOutputHelper output) : IDisposable
         Assert.Equal((shape.Hidden, shape.Experts, shape.TopK, shape.VocabSize, false), (config.DModel, config.Experts, config.TopK, config.VocabSize, config.Renormalize));
 
         int[] tokens = [5, 300, 17, 511, 42, 256, 99, 3];
-        float[][] moeServe = MoeServeLogits(model, tokens);
+        float[][] moeServe = StepByStepLogits.Of(model, tokens);
         Assert.All(moeServe, row => Assert.True(row.All(float.IsFinite), "non-finite logit"));
         Assert.All(moeServe, row => Assert.True(TensorPrimitives.Max(row) > TensorPrimitives.Min(row), "constant logits"));
 
@@ -72,21 +70,6 @@ public sealed class SynthCommandTests(ITestOutputHelper output) : IDisposable
         string error = Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains(flag, error, StringComparison.Ordinal);
         Assert.False(File.Exists(gguf));
-    }
-
-    // MoeServe's logits at every position, one token per step through the KV cache, with plain top-K (as llama.cpp routes).
-    private static float[][] MoeServeLogits(string model, int[] tokens)
-    {
-        using var engine = MoeEngine.Load(new RuntimeOptions { ModelPath = model, Routing = RoutingMethod.TopK });
-        using var cache = engine.CreateCache();
-        var logits = new float[tokens.Length][];
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            logits[i] = new float[engine.VocabSize];
-            engine.Forward([new ForwardItem(cache, tokens.AsMemory(i, 1))], logits[i]);
-        }
-
-        return logits;
     }
 
     public void Dispose()

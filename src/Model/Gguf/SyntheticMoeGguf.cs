@@ -166,11 +166,10 @@ public static class SyntheticMoeGguf
     public static GgufTokenizerMetadata Tokenizer(int vocabSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(vocabSize, 257);
-        char[] byteToChar = ByteToUnicode();
         var tokens = new List<string>(vocabSize);
         for (int b = 0; b < 256; b++)
         {
-            tokens.Add(byteToChar[b].ToString());
+            tokens.Add(ByteLevelAlphabet.ToChar((byte)b).ToString());
         }
 
         // Byte pairs in order of a rough English priority, so text is cut into pairs rather than bytes.
@@ -181,8 +180,8 @@ public static class SyntheticMoeGguf
         {
             for (int j = 0; j < order.Length && tokens.Count < vocabSize - 1; j++)
             {
-                string left = byteToChar[order[i]].ToString();
-                string right = byteToChar[order[j]].ToString();
+                string left = ByteLevelAlphabet.ToChar(order[i]).ToString();
+                string right = ByteLevelAlphabet.ToChar(order[j]).ToString();
                 merges.Add(left + " " + right);
                 tokens.Add(left + right);
             }
@@ -204,20 +203,6 @@ public static class SyntheticMoeGguf
             PaddingTokenId = endOfText,
             AddBosToken = false,
         };
-    }
-
-    // GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others map to 256 + n in order.
-    private static char[] ByteToUnicode()
-    {
-        var map = new char[256];
-        int next = 256;
-        for (int b = 0; b < 256; b++)
-        {
-            bool printable = b is (>= '!' and <= '~') or (>= 0xA1 and <= 0xAC) or (>= 0xAE and <= 0xFF);
-            map[b] = printable ? (char)b : (char)next++;
-        }
-
-        return map;
     }
 
     // One independent stream per tensor, so a tensor's bytes do not depend on the order they are made in.

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 
 using Microsoft.ML.Tokenizers;
+using MoeServe.Model.Gguf;
 
 namespace MoeServe.Text.HuggingFace;
 

@@ -6,8 +6,6 @@ using MoeServe.Model;
 using MoeServe.Model.Export;
 using MoeServe.Model.Gguf;
 using MoeServe.Peer;
-using MoeServe.Router;
-using MoeServe.Runtime;
 using MoeServe.TestSupport;
 
 namespace MoeServe.Cli.Tests.Peer;
@@ -35,7 +33,7 @@ public sealed class LlamaCppPeerTests(TinyModelDirectory tiny) : IClassFixture<T
 
             var random = new Random(3);
             int[] tokens = Enumerable.Range(0, 24).Select(_ => random.Next(256)).ToArray();
-            float[][] expected = MoeServeLogits(model, tokens);
+            float[][] expected = StepByStepLogits.Of(model, tokens);
             float[][] actual;
             using (var peer = LlamaCppPeer.Load(gguf, threads: 2))
             {
@@ -97,20 +95,5 @@ public sealed class LlamaCppPeerTests(TinyModelDirectory tiny) : IClassFixture<T
 
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("--peer", result.Output, StringComparison.Ordinal);
-    }
-
-    // MoeServe's logits at every position, one token per step through the KV cache, with plain top-K.
-    private static float[][] MoeServeLogits(string model, int[] tokens)
-    {
-        using var engine = MoeEngine.Load(new RuntimeOptions { ModelPath = model, Routing = RoutingMethod.TopK });
-        using var cache = engine.CreateCache();
-        var logits = new float[tokens.Length][];
-        for (int i = 0; i < tokens.Length; i++)
-        {
-            logits[i] = new float[engine.VocabSize];
-            engine.Forward([new ForwardItem(cache, tokens.AsMemory(i, 1))], logits[i]);
-        }
-
-        return logits;
     }
 }

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace MoeServe.Text.HuggingFace;
+namespace MoeServe.Model.Gguf;
 
 /// <summary>
 /// GPT-2's byte-to-character table: every byte 0..255 maps to one printable character
