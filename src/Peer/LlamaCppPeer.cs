@@ -16,7 +16,6 @@ namespace MoeServe.Peer;
 /// </summary>
 public sealed class LlamaCppPeer : IDisposable
 {
-
     private readonly LLamaWeights _weights;
     private readonly string _path;
     private readonly int _threads;

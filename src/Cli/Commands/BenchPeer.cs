@@ -14,17 +14,17 @@ internal sealed class BenchPeer : IDisposable
     /// <summary>The one peer implemented.</summary>
     public const string LlamaCpp = "llamacpp";
 
-    private readonly string _directory;
+    private readonly string? _directory;
     private readonly LlamaCppPeer _peer;
 
-    private BenchPeer(string directory, LlamaCppPeer peer, string ggufPath)
+    private BenchPeer(string? directory, LlamaCppPeer peer, string ggufPath)
     {
         _directory = directory;
         _peer = peer;
         GgufPath = ggufPath;
     }
 
-    /// <summary>Where the GGUF was written (deleted on dispose).</summary>
+    /// <summary>The GGUF llama.cpp runs: one bench wrote (deleted on dispose) or the one given (kept).</summary>
     public string GgufPath { get; }
 
     /// <summary>Writes the GGUF of <paramref name="modelDirectory"/> (or takes <paramref name="existingGguf"/>) and loads it in llama.cpp.</summary>
@@ -33,7 +33,7 @@ internal sealed class BenchPeer : IDisposable
         if (existingGguf is not null)
         {
             // The user's file (e.g. the synth GGUF the model was imported from): same weights by construction; kept on dispose.
-            return new BenchPeer(string.Empty, LlamaCppPeer.Load(existingGguf, threads), existingGguf);
+            return new BenchPeer(null, LlamaCppPeer.Load(existingGguf, threads), existingGguf);
         }
 
         string directory = Path.Combine(Path.GetTempPath(), "moeserve-peer-" + Guid.NewGuid().ToString("N"));
@@ -71,7 +71,7 @@ internal sealed class BenchPeer : IDisposable
     public void Dispose()
     {
         _peer.Dispose();
-        if (_directory.Length > 0 && Directory.Exists(_directory))
+        if (_directory is not null && Directory.Exists(_directory))
         {
             Directory.Delete(_directory, recursive: true);
         }

@@ -16,6 +16,7 @@ internal sealed partial class SessionFactory
     private readonly Dictionary<int, DeviceState> _devices = [];
     private readonly ICudaProbe _cuda;
     private readonly SharedOrtState? _shared;
+    private readonly (string Key, string Value)[] _extraConfig = ExtraConfigFromEnvironment();
     private int _sessions;
 
     public SessionFactory(RuntimeOptions options, ILogger logger, ICudaProbe? cuda = null)
@@ -134,23 +135,26 @@ internal sealed partial class SessionFactory
             options.AddSessionConfigEntry("session.use_env_allocators", "1");
         }
 
-        // Diagnostic only (docs/benchmarks.md, "OLMoE-1B-7B shape"): extra ONNX Runtime session config entries,
-        // "key=value;key=value", to measure what a setting such as session.disable_prepacking or
-        // session.use_device_allocator_for_initializers does to load time and resident memory without a rebuild.
-        if (Environment.GetEnvironmentVariable("MOESERVE_ORT_SESSION_CONFIG") is { Length: > 0 } extra)
+        foreach (var (key, value) in _extraConfig)
         {
-            foreach (string entry in extra.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                int eq = entry.IndexOf('=', StringComparison.Ordinal);
-                if (eq > 0)
-                {
-                    options.AddSessionConfigEntry(entry[..eq], entry[(eq + 1)..]);
-                }
-            }
+            options.AddSessionConfigEntry(key, value);
         }
 
         return options;
     }
+
+    // Diagnostic only (docs/benchmarks.md, "OLMoE-1B-7B shape"): extra ONNX Runtime session config entries,
+    // "key=value;key=value", to measure what a setting such as session.disable_prepacking or
+    // session.use_device_allocator_for_initializers does to load time and resident memory without a rebuild.
+    // Read once per factory, not once per session (a big model has over a thousand).
+    private static (string Key, string Value)[] ExtraConfigFromEnvironment() =>
+        Environment.GetEnvironmentVariable("MOESERVE_ORT_SESSION_CONFIG") is { Length: > 0 } extra
+            ? extra.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(e => e.Split('=', 2))
+                .Where(kv => kv.Length == 2 && kv[0].Length > 0)
+                .Select(kv => (kv[0], kv[1]))
+                .ToArray()
+            : [];
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "CUDA was requested for device {Device} but cannot be used; its graphs run on the CPU provider. Reason: {Reason}")]
     private static partial void LogCudaFallback(ILogger logger, int device, string reason);
