@@ -9,7 +9,7 @@ namespace MoeServe.Cli.Tests;
 
 /// <summary>
 /// <c>synth</c> end to end at <c>--shape tiny</c> (OLMoE's structure at test size): the random Q4_0 GGUF imports at
-/// <c>--weights int4</c> with every expert and attention matrix copied from its blocks (none re-quantized), the
+/// <c>--weights int4</c> with every expert and attention matrix and the head copied from its blocks (none re-quantized), the
 /// engine loads the model and gives finite, non-constant logits, and llama.cpp runs the same file (so the file
 /// follows llama.cpp's olmoe conventions) to logits close to MoeServe's. Bad flags exit 2 naming the flag.
 /// </summary>
@@ -31,12 +31,14 @@ public sealed class SynthCommandTests(ITestOutputHelper output) : IDisposable
         {
             Assert.Equal("olmoe", file.Architecture);
             Assert.Equal(GgmlType.Q4_0, file.Tensors.Single(t => t.Name == "blk.0.ffn_gate_exps.weight").Type);
+            Assert.Equal(GgmlType.Q4_0, file.Tensors.Single(t => t.Name == "output.weight").Type);
+            Assert.Equal(GgmlType.F16, file.Tensors.Single(t => t.Name == "token_embd.weight").Type);
         }
 
         var import = await CliProcess.RunAsync("import", "--from", gguf, "--out", model, "--weights", "int4");
         Assert.True(import.ExitCode == 0, import.Output);
         var shape = SyntheticMoeShape.Tiny;
-        int matrices = shape.Layers * (4 + (3 * shape.Experts));
+        int matrices = (shape.Layers * (4 + (3 * shape.Experts))) + 1; // and the head, Q4_0 like the rest
         Assert.Contains($"quantized: {matrices} matrices, {matrices} copied losslessly from GGUF blocks, 0 re-quantized", import.StandardOutput, StringComparison.Ordinal);
         var config = ModelManifest.Load(model).Config;
         Assert.Equal((shape.Hidden, shape.Experts, shape.TopK, shape.VocabSize, false), (config.DModel, config.Experts, config.TopK, config.VocabSize, config.Renormalize));

@@ -123,7 +123,7 @@ public static class SyntheticMoeGguf
         int stream = 0;
         tensors.Add(("token_embd.weight", [d, shape.VocabSize], GgmlType.F16, Float16(d * (long)shape.VocabSize, 1f, Seed(seed, stream++))));
         Ones("output_norm.weight", d);
-        tensors.Add(("output.weight", [d, shape.VocabSize], GgmlType.F16, Float16(d * (long)shape.VocabSize, 1 / MathF.Sqrt(d), Seed(seed, stream++))));
+        Quantized("output.weight", [d, shape.VocabSize], d, stream++);
         for (int l = 0; l < shape.Layers; l++)
         {
             string b = $"blk.{l}.";

@@ -24,7 +24,8 @@ public sealed class MoeGraphFactory
     /// <param name="weightType">How weights are stored inside the graphs.</param>
     /// <param name="quantization">
     /// When set, the expert matrices and the attention projections (Q/K/V, Wo) are stored blockwise
-    /// quantized and run by MatMulNBits; embeddings, norms, router gate and head stay in <paramref name="weightType"/>.
+    /// quantized and run by MatMulNBits; embeddings, norms and router gate stay in <paramref name="weightType"/>, and so does
+    /// the head unless the source stores it in blocks that copy losslessly (GGUF Q8_0 / Q4_0).
     /// </param>
     /// <exception cref="InvalidDataException">Config invalid or tensors missing/mis-shaped; every problem listed.</exception>
     public MoeGraphFactory(ModelConfig config, ITensorSource weights, TensorDType weightType, QuantizationSettings? quantization = null)
@@ -119,8 +120,7 @@ public sealed class MoeGraphFactory
         var g = new OnnxGraphBuilder("embed", _weightType);
         string ids = g.Int64Input(GraphNames.InputIds, TokenDim);
         var table = _weights.Read(CheckpointTensorNames.TokenEmbeddings);
-        string e = g.Weight("tok_embeddings", table.Shape, table.Data);
-        string hidden = g.Op("Gather", [e, ids], ("axis", 0L));
+        string hidden = g.GatherRows("tok_embeddings", table.Shape, table.Data, ids);
         g.FloatOutput(GraphNames.Hidden, hidden, TokenDim, _config.DModel);
         return g.Build("MoeServe embedding: hidden = E[input_ids]");
     }
@@ -131,10 +131,21 @@ public sealed class MoeGraphFactory
         var g = new OnnxGraphBuilder("head", _weightType);
         string hidden = g.FloatInput(GraphNames.Hidden, TokenDim, _config.DModel);
         string normed = RmsNorm(g, hidden, CheckpointTensorNames.FinalNorm, "norm");
-        string et = _config.UntiedHead
-            ? TransposedWeight(g, CheckpointTensorNames.OutputHead, "output_t")
-            : TransposedWeight(g, CheckpointTensorNames.TokenEmbeddings, "tok_embeddings_t");
-        string logits = g.Op("MatMul", [normed, et]);
+        string logits;
+        if (_config.UntiedHead && TryCopyBlocks(CheckpointTensorNames.OutputHead) is { } blocks)
+        {
+            // A head the source stores in Q8_0/Q4_0 blocks is run as it is stored: a step reads it whole.
+            QuantizationError.AddCopied(blocks);
+            logits = g.QuantizedMatMul(normed, "output", blocks, _quantization!.AccuracyLevel);
+        }
+        else
+        {
+            string et = _config.UntiedHead
+                ? TransposedWeight(g, CheckpointTensorNames.OutputHead, "output_t")
+                : TransposedWeight(g, CheckpointTensorNames.TokenEmbeddings, "tok_embeddings_t");
+            logits = g.Op("MatMul", [normed, et]);
+        }
+
         g.FloatOutput(GraphNames.Logits, logits, TokenDim, _config.VocabSize);
         return g.Build(_config.UntiedHead ? "MoeServe head: logits = RMSNorm(hidden) W_out^T" : "MoeServe head: logits = RMSNorm(hidden) E^T");
     }
@@ -346,8 +357,7 @@ public sealed class MoeGraphFactory
         var parts = new BlockQuantizedMatrix[names.Length];
         for (int i = 0; i < names.Length; i++)
         {
-            if (settings.BlockSize == Gguf.GgmlBlockCopier.BlockSize && _weights is IQuantizedTensorSource blocks
-                && blocks.TryReadQuantized(names[i], settings.Bits) is { } copied)
+            if (TryCopyBlocks(names[i]) is { } copied)
             {
                 QuantizationError.AddCopied(copied);
                 parts[i] = copied;
@@ -361,6 +371,12 @@ public sealed class MoeGraphFactory
 
         return g.QuantizedMatMul(x, stem, BlockQuantizedMatrix.StackRows(parts), settings.AccuracyLevel);
     }
+
+    // The named weight as the source's own Q8_0/Q4_0 blocks, when quantizing at their block size; else null.
+    private BlockQuantizedMatrix? TryCopyBlocks(string name) =>
+        _quantization is { BlockSize: Gguf.GgmlBlockCopier.BlockSize } settings && _weights is IQuantizedTensorSource blocks
+            ? blocks.TryReadQuantized(name, settings.Bits)
+            : null;
 
     // Pow -> ReduceMean -> Add -> Sqrt -> Div -> Mul: the pattern ONNX Runtime fuses into SimplifiedLayerNormalization.
     private string RmsNorm(OnnxGraphBuilder g, string x, string weightName, string hint)

@@ -71,6 +71,24 @@ internal sealed class OnnxGraphBuilder
     }
 
     /// <summary>
+    /// Rows of a weight table picked by <paramref name="ids"/> (a Gather along axis 0), returned as float32. A
+    /// float16 table is gathered first and only the picked rows are widened, so the session keeps the table
+    /// at its stored size: a Cast before the Gather would be constant-folded into a float32 copy at load.
+    /// </summary>
+    public string GatherRows(string name, int[] shape, ReadOnlySpan<float> values, string ids)
+    {
+        if (_weightType == TensorDType.Float32)
+        {
+            return Op("Gather", [Weight(name, shape, values), ids], ("axis", 0L));
+        }
+
+        var halves = new Half[values.Length];
+        System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(values, halves);
+        string stored = AddInitializer(Reserve(name + "_fp16"), Float16Type, shape, MemoryMarshal.AsBytes(halves.AsSpan()));
+        return Op("Cast", [Op("Gather", [stored, ids], ("axis", 0L))], ("to", (long)FloatType));
+    }
+
+    /// <summary>
     /// y = x W^T with W blockwise quantized: one com.microsoft MatMulNBits node over the packed codes,
     /// scales and optional zero points (initializers named <paramref name="name"/>_q, _scales, _zero_points).
     /// </summary>

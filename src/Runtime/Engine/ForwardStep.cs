@@ -29,6 +29,7 @@ internal sealed class ForwardStep : IDisposable
     private readonly AttentionPhase _attentionPhase;
     private readonly ExpertPhase _expertPhase;
     private readonly PerTokenPhase _perTokenPhase;
+    private readonly int _minParallelExpertTokens;
     private long _cpuFallbackRuns;
 
     public ForwardStep(ModelGraphs graphs, ModelManifest manifest, RuntimeOptions options)
@@ -46,6 +47,21 @@ internal sealed class ForwardStep : IDisposable
         _attentionPhase = new AttentionPhase(_context, options.MaxSequences);
         _expertPhase = new ExpertPhase(_context);
         _perTokenPhase = new PerTokenPhase(_context);
+        _minParallelExpertTokens = MinParallelExpertTokens(options, _config);
+    }
+
+    // Multiply-adds of one token's expert work above which even a single token's Runs go to the workers.
+    private const long LongExpertWork = 4_000_000;
+
+    /// <summary>
+    /// Steps with fewer tokens than this run the expert phase on the calling thread. Waking a worker costs
+    /// more than a small expert's Run (models/default: 0.4M multiply-adds a token), but a large expert's Run
+    /// reads megabytes of weights (OLMoE: top-8 of 6.3M each), and two threads stream them faster than one.
+    /// </summary>
+    internal static int MinParallelExpertTokens(RuntimeOptions options, ModelConfig config)
+    {
+        long perToken = (long)config.TopK * 3 * config.DModel * config.ExpertHidden;
+        return perToken > LongExpertWork ? 1 : options.MinParallelTokens;
     }
 
     /// <summary>Expert Runs re-run on CPU since load (device failure or open breaker).</summary>
@@ -270,7 +286,7 @@ internal sealed class ForwardStep : IDisposable
 
             SortDescending(ws.OrderKeys.AsSpan(0, items), ws.WorkOrder.AsSpan(0, items));
             _expertPhase.Begin(layer, total);
-            _pool.Run(_expertPhase, ws.WorkOrder, items, inline: total < _options.MinParallelTokens);
+            _pool.Run(_expertPhase, ws.WorkOrder, items, inline: total < _minParallelExpertTokens);
             _expertPhase.End();
         }
         else
@@ -295,7 +311,7 @@ internal sealed class ForwardStep : IDisposable
             }
 
             _perTokenPhase.Begin(layer);
-            _pool.Run(_perTokenPhase, ws.WorkOrder, items, inline: total < _options.MinParallelTokens);
+            _pool.Run(_perTokenPhase, ws.WorkOrder, items, inline: total < _minParallelExpertTokens);
             _perTokenPhase.End();
         }
 

@@ -101,6 +101,7 @@ internal static partial class ModelLoader
                 .Select(d => factory.Report(d, layers * Enumerable.Range(0, m).Count(j => DevicePlacement.DeviceOf(options, j) == d)))
                 .ToArray();
             var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned);
+            NativeHeap.Trim();
             LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers);
             return new LoadedModel(directory, manifest, tokenizer, devices, graphs, factory.Resources);
         }

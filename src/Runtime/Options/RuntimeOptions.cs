@@ -29,7 +29,8 @@ public sealed record RuntimeOptions
     /// <summary>
     /// Steps with fewer tokens than this run their phases on the calling thread only: for one decode
     /// token, waking a worker costs more than the expert Run it would take over. Default 4; 1 always
-    /// uses the workers.
+    /// uses the workers. Models whose experts are large (a token's top-k expert work above 4M
+    /// multiply-adds, e.g. OLMoE's) always use the workers for the expert phase.
     /// </summary>
     public int MinParallelTokens { get; init; } = 4;
 

@@ -14,7 +14,7 @@ namespace MoeServe.Import.Tests.Imported;
 /// <summary>
 /// A GGUF whose weights are Q8_0 or Q4_0 (written by the project's GgufWriter with ggml's reference
 /// rounding) imports at --weights int8 / int4 without a float round trip: every expert and attention
-/// matrix is copied from its blocks (the llama q/k row permutation undone on whole rows), its MatMulNBits
+/// matrix (and the untied head) is copied from its blocks (the llama q/k row permutation undone on whole rows), its MatMulNBits
 /// initializers dequantize bit for bit to llama.cpp's dequantized weights, and with float compute
 /// (accuracy_level 1) the model's logits equal a float64 forward over those weights. llama.cpp on the same
 /// file quantizes its activations too (to Q8_0 / Q8_1 blocks), and so does MatMulNBits' default
@@ -38,7 +38,8 @@ public sealed class LosslessGgufImportTests(ITestOutputHelper output) : IDisposa
 
         string exact = Import(gguf, mode, accuracyLevel: 1, out ImportResult result);
         var config = result.Manifest.Config;
-        int expected = config.Layers * (4 + (3 * config.Experts)); // q, k, v, o and each expert's w1, w2, w3
+        Assert.True(config.UntiedHead);
+        int expected = (config.Layers * (4 + (3 * config.Experts))) + 1; // q, k, v, o and each expert's w1, w2, w3; the head
         Assert.Equal(expected, result.Quantization!.CopiedMatrices);
         Assert.Equal(expected, result.Quantization.Matrices);
 
@@ -61,6 +62,7 @@ public sealed class LosslessGgufImportTests(ITestOutputHelper output) : IDisposa
                 }
             }
 
+            AssertInitializerIsGgml(checkpoint, Path.Combine(exact, GraphNames.HeadFile), "output", ["lm_head.weight"]);
             reference = ReferenceForward.Logits(checkpoint, ids).Select(r => r.Select(v => (float)v).ToArray()).ToArray();
         }
 
@@ -126,7 +128,7 @@ public sealed class LosslessGgufImportTests(ITestOutputHelper output) : IDisposa
 
         string model = Import(mixed, WeightQuantization.Int4, accuracyLevel: 1, out ImportResult result);
         var config = result.Manifest.Config;
-        Assert.Equal(config.Layers * (4 + (3 * config.Experts)), result.Quantization!.Matrices);
+        Assert.Equal((config.Layers * (4 + (3 * config.Experts))) + 1, result.Quantization!.Matrices);
         Assert.Equal(result.Quantization.Matrices - 1 - config.Experts, result.Quantization.CopiedMatrices);
         Assert.True(result.Quantization.RelativeRms > 0, "the F16 matrices were re-quantized, so they must show an error");
 

@@ -40,6 +40,18 @@ public sealed class GraphStructureTests : IClassFixture<ExportedTinyModel>
     }
 
     [Fact]
+    public void Float16Export_EmbeddingIsGatheredThenWidened()
+    {
+        // A Cast of the whole table before the Gather is constant-folded at load into a float32 copy twice the size.
+        var embed = Parse(Path.Combine(_model.Float16Dir, GraphNames.EmbedFile)).Graph;
+        var table = Assert.Single(embed.Initializer);
+        Assert.Equal((int)TensorProto.Types.DataType.Float16, table.DataType);
+        Assert.Equal(new[] { "Gather", "Cast" }, embed.Node.Select(n => n.OpType).Take(2));
+        Assert.Equal(table.Name, embed.Node[0].Input[0]);
+        Assert.Equal(embed.Node[0].Output[0], embed.Node[1].Input[0]);
+    }
+
+    [Fact]
     public void QkvGraph_InputsAndOutputs_MatchContract()
     {
         var graph = _model.Graph(TensorDType.Float16, GraphNames.QkvFile(1));
