@@ -87,6 +87,7 @@ internal sealed class GenerateRuntimeFlags
             Routing = routing,
             QScale = parse.GetValue(QScale),
             ShareSessionResources = parse.GetValue(SharedSessions),
+            LoadProgress = ConsoleLoadProgress.Instance,
         };
         if (change is not null)
         {

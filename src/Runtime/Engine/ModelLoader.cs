@@ -50,6 +50,9 @@ internal static partial class ModelLoader
             }
         }
 
+        int totalSessions = 2 + (layers * (2 + m)) + manifest.Graphs.Layers.Count(l => l.Shared is not null);
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var lastReport = TimeSpan.Zero;
         try
         {
             var embed = Open(manifest.Graphs.Embed, mainDevice, [GraphNames.InputIds], [GraphNames.Hidden]);
@@ -89,6 +92,13 @@ internal static partial class ModelLoader
                     owned.Remove(primary);
                     owned.Add(executor);
                     experts[l][j] = executor;
+                }
+
+                var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+                if (options.LoadProgress is { } progress && elapsed - lastReport >= options.LoadProgressInterval)
+                {
+                    lastReport = elapsed;
+                    progress.Report(new ModelLoadProgress(l + 1, layers, owned.Count, totalSessions, elapsed));
                 }
             }
 

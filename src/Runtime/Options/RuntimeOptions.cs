@@ -92,6 +92,15 @@ public sealed record RuntimeOptions
     /// <summary>Circuit breaker around each device's expert Runs.</summary>
     public ExpertResilienceOptions Resilience { get; init; } = new();
 
+    /// <summary>
+    /// Told how far a load has come, after each layer once the load has taken a second or more (so a small
+    /// model's load reports nothing); called on the loading thread. Null: no reports.
+    /// </summary>
+    public IProgress<ModelLoadProgress>? LoadProgress { get; init; }
+
+    /// <summary>Shortest time between two <see cref="LoadProgress"/> reports (tests set zero).</summary>
+    internal TimeSpan LoadProgressInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Test seam: called before every expert Run on its primary device; throwing simulates a device failure. Null in production.</summary>
     public IExpertFaultInjector? FaultInjector { get; init; }
 

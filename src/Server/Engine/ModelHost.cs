@@ -85,7 +85,8 @@ public sealed partial class ModelHost : IHostedService, IDisposable
         MoeEngine engine;
         try
         {
-            engine = MoeEngine.Load(RuntimeOptionsMapper.Map(_options, _faultInjector, _time), _loggerFactory);
+            var options = RuntimeOptionsMapper.Map(_options, _faultInjector, _time) with { LoadProgress = new LoadProgressLog(this) };
+            engine = MoeEngine.Load(options, _loggerFactory);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -177,6 +178,15 @@ public sealed partial class ModelHost : IHostedService, IDisposable
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information, Message = "{ChatTemplate}")]
     private partial void LogChatTemplate(string chatTemplate);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information, Message = "Loading the model: {Progress}")]
+    private partial void LogLoading(ModelLoadProgress progress);
+
+    // A load of a thousand graphs takes tens of seconds: the operator sees it advance (readiness stays 503 meanwhile).
+    private sealed class LoadProgressLog(ModelHost host) : IProgress<ModelLoadProgress>
+    {
+        public void Report(ModelLoadProgress value) => host.LogLoading(value);
+    }
 }
 
 /// <summary>Which q the server routes with: policy, source and scale (shown by /v1/models and the dashboard).</summary>
