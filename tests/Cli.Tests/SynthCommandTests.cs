@@ -60,6 +60,35 @@ public sealed class SynthCommandTests(ITestOutputHelper output) : IDisposable
         Assert.True(maxDiff / maxLogit < 0.1, $"MoeServe and llama.cpp differ by {maxDiff / maxLogit:E2} of the largest logit");
     }
 
+    [Fact]
+    public async Task Import_AccuracyLevel_ReachesEveryMatMulNBitsNode_AndIsRefusedWithoutQuantizedWeights()
+    {
+        string gguf = Path.Combine(_root, "tiny.gguf");
+        string model = Path.Combine(_root, "models", "tiny-level1");
+        var synth = await CliProcess.RunAsync("synth", "--shape", "tiny", "--out", gguf);
+        Assert.True(synth.ExitCode == 0, synth.Output);
+
+        var import = await CliProcess.RunAsync("import", "--from", gguf, "--out", model, "--weights", "int4", "--accuracy-level", "1");
+        Assert.True(import.ExitCode == 0, import.Output);
+        Assert.Equal(1, ModelManifest.Load(model).Quantization!.AccuracyLevel);
+        var levels = Directory.EnumerateFiles(model, "*.onnx")
+            .SelectMany(f => Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(f)).Graph.Node)
+            .Where(n => n.OpType == "MatMulNBits")
+            .Select(n => n.Attribute.Single(a => a.Name == "accuracy_level").I)
+            .ToList();
+        Assert.NotEmpty(levels);
+        Assert.All(levels, level => Assert.Equal(1L, level));
+
+        foreach (string[] bad in new[] { new[] { "--weights", "int4", "--accuracy-level", "7" }, ["--accuracy-level", "1"] })
+        {
+            string refused = Path.Combine(_root, "models", "refused");
+            var result = await CliProcess.RunAsync(["import", "--from", gguf, "--out", refused, .. bad]);
+            Assert.True(result.ExitCode == 2, result.Output);
+            Assert.Contains("--accuracy-level", Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+            Assert.False(Directory.Exists(refused));
+        }
+    }
+
     [Theory]
     [InlineData("--shape", "olmoe-70b", "q4_0")]
     [InlineData("--weights", "tiny", "q5_k")]

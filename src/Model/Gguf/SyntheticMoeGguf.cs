@@ -55,7 +55,7 @@ public sealed record SyntheticMoeProgress(string Tensor, int Index, int Count, l
 /// ffn_{gate,up,down}_exps, softmax routing without top-k renormalisation), so a 7B-parameter model can be
 /// imported and benchmarked on a machine without its download. The expert and Q/K/V/O matrices are written
 /// directly as random Q8_0 or Q4_0 blocks (random codes, random float16 scales; no float round trip: these are
-/// the bytes the lossless import copies); token embeddings and the head are F16, norms and router F32.
+/// the bytes the lossless import copies), and so is the untied head; token embeddings are F16, norms and router F32.
 /// Scales make each weight's RMS about 1/sqrt(fan_in), so after every RMSNorm the activations stay near 1 and
 /// the logits finite through the 16 layers; a scale's sign is random too, because Q4_0's codes are biased
 /// (mean -0.5 d). The vocabulary is a synthetic byte-level BPE (gpt2 model, <c>olmo</c> pre-tokenizer): the
