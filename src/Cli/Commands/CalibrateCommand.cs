@@ -17,7 +17,7 @@ internal static class CalibrateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model directory (models/NAME, with manifest.json): exported or imported.", Required = true };
+        var model = CliOptions.Model("Model directory (models/NAME, with manifest.json): exported or imported.");
         var data = new Option<string>("--data") { Description = "Calibration text: train or validation (a file in --corpus-dir), or the path of a text file.", DefaultValueFactory = _ => "train" };
         var corpusDir = new Option<string>("--corpus-dir") { Description = "Directory of train.txt and validation.txt (from `corpus`).", DefaultValueFactory = _ => CorpusPreparer.DefaultDirectory };
         var tokens = new Option<long>("--tokens") { Description = "Tokens to run over (whole batches; 0 = all the text).", DefaultValueFactory = _ => 262144 };

@@ -27,7 +27,7 @@ internal static class EvalCommand
         var tokens = new Option<int?>("--tokens") { Description = "Tokens to evaluate (default: the training summary's validationTokens, else 131072; 0 = all)." };
         var seqLen = new Option<int?>("--seq-len") { Description = "Window length (default: the model's context length, as training validates)." };
         var batch = new Option<int>("--batch") { Description = "Windows per forward step.", DefaultValueFactory = _ => 8 };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object (perplexity, maxVioGlobal, tokensPerSecond, ...) instead of text." };
+        var json = CliOptions.Json("Print one JSON object (perplexity, maxVioGlobal, tokensPerSecond, ...) instead of text.");
         var command = new Command("eval", "Perplexity, MaxVio_global and tokens/s of an exported model through the ONNX runtime.")
         {
             data, corpusDir, tokens, seqLen, batch, json, noInstall,

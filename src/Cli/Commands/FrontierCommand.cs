@@ -18,7 +18,7 @@ internal static class FrontierCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model directory (models/NAME).", Required = true };
+        var model = CliOptions.Model("Model directory (models/NAME).");
         var data = new Option<string>("--data") { Description = "Held-out text: validation or train (a file in --corpus-dir), or a file path.", DefaultValueFactory = _ => "validation" };
         var corpusDir = new Option<string>("--corpus-dir") { Description = "Directory of train.txt and validation.txt.", DefaultValueFactory = _ => CorpusPreparer.DefaultDirectory };
         var tokens = new Option<int>("--tokens") { Description = "Tokens to evaluate per setting (whole windows; 0 = all).", DefaultValueFactory = _ => 0 };
