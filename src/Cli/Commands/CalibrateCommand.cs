@@ -5,7 +5,6 @@ using MoeServe.Cli.Corpus;
 using MoeServe.Model;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Calibration;
-using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Commands;
 
@@ -98,7 +97,7 @@ internal static class CalibrateCommand
         var calibrator = new QCalibrator(runtime);
         int lastPercent = -1;
         var result = calibrator.Run(
-            engine => new CorpusEncoder(engine.Tokenizer, Math.Max(0, engine.EndOfTextTokenId)).EncodeFile(path),
+            engine => CorpusPreparer.Encode(engine, path),
             options,
             p =>
             {

@@ -7,7 +7,6 @@ using MoeServe.Model;
 using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Evaluation;
-using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Commands;
 
@@ -125,7 +124,7 @@ internal static class EvalCommand
     internal static EvalResult Evaluate(MoeEngine engine, string path, int length, int tokenLimit, int windowsPerStep, CancellationToken cancellation)
     {
         // The same encoding as training's validation stream: documents, each followed by <|endoftext|>.
-        var ids = new CorpusEncoder(engine.Tokenizer, Math.Max(0, engine.EndOfTextTokenId)).EncodeFile(path);
+        var ids = CorpusPreparer.Encode(engine, path);
         var r = new PerplexityEvaluator(engine).Evaluate(ids, length, tokenLimit, windowsPerStep, cancellation);
         double? trained = ReadSummaryDouble(engine.Manifest, "validationPerplexity");
         return new EvalResult(
