@@ -20,8 +20,6 @@ public static class TokenizerFiles
     /// <summary>The description file name.</summary>
     public const string DescriptionFileName = "tokenizer.json";
 
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     /// <summary>Writes tokenizer.tiktoken and tokenizer.json into <paramref name="directory"/> (created if needed).</summary>
     /// <param name="directory">Target directory.</param>
     /// <param name="vocabulary">The trained vocabulary.</param>
@@ -48,7 +46,7 @@ public static class TokenizerFiles
             EndOfTextId = vocabulary.SpecialTokens.GetValueOrDefault(SpecialTokens.EndOfText, -1),
             Training = training,
         };
-        File.WriteAllText(Path.Combine(directory, DescriptionFileName), JsonSerializer.Serialize(description, Json) + "\n", new UTF8Encoding(false));
+        TextJson.Write(Path.Combine(directory, DescriptionFileName), description);
         return description;
     }
 
@@ -68,7 +66,7 @@ public static class TokenizerFiles
         TokenizerDescription? description;
         try
         {
-            description = JsonSerializer.Deserialize<TokenizerDescription>(File.ReadAllText(path), Json);
+            description = JsonSerializer.Deserialize<TokenizerDescription>(File.ReadAllText(path), TextJson.Options);
         }
         catch (JsonException e)
         {
