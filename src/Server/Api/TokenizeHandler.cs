@@ -77,20 +77,8 @@ public sealed class TokenizeHandler(ModelHost model, ServerOptions options, Serv
     private async Task<(TSpec? Spec, ApiError? Error)?> ReadRequestAsync<TSpec>(HttpContext context, Parser<TSpec> parse)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (!state.IsReady || !model.IsLoaded)
-        {
-            await GenerationHandler.WriteNotReadyAsync(context, state, options).ConfigureAwait(false);
-            return null;
-        }
-
-        var (body, error) = await RequestBodyReader.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
-        if (error is not null)
-        {
-            await GenerationHandler.WriteErrorAsync(context, error).ConfigureAwait(false);
-            return null;
-        }
-
-        return parse(body!);
+        var body = await GenerationHandler.ReadBodyWhenReadyAsync(context, model, state, options).ConfigureAwait(false);
+        return body is null ? null : parse(body);
     }
 
     private ApiError? CheckModel(string? requested) =>
