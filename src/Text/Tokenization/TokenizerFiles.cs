@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 
 using Microsoft.ML.Tokenizers;
+using MoeServe.Model;
 
 namespace MoeServe.Text.Tokenization;
 
@@ -14,11 +15,11 @@ namespace MoeServe.Text.Tokenization;
 /// </summary>
 public static class TokenizerFiles
 {
-    /// <summary>The ranks file name.</summary>
-    public const string VocabularyFileName = "tokenizer.tiktoken";
+    /// <summary>The ranks file name (a checkpoint holds the same file under the same name).</summary>
+    public const string VocabularyFileName = CheckpointLayout.TokenizerTiktokenFileName;
 
-    /// <summary>The description file name.</summary>
-    public const string DescriptionFileName = "tokenizer.json";
+    /// <summary>The description file name (a checkpoint holds the same file under the same name).</summary>
+    public const string DescriptionFileName = CheckpointLayout.TokenizerJsonFileName;
 
     /// <summary>Writes tokenizer.tiktoken and tokenizer.json into <paramref name="directory"/> (created if needed).</summary>
     /// <param name="directory">Target directory.</param>
