@@ -22,16 +22,8 @@ internal static class AgreementCommand
         var prompts = new Option<int>("--prompts") { Description = "Number of prompts.", DefaultValueFactory = _ => 5 };
         var promptTokens = new Option<int>("--prompt-tokens") { Description = "Tokens per prompt.", DefaultValueFactory = _ => 32 };
         var tokens = new Option<int>("--tokens") { Description = "Greedy tokens generated per prompt by each model.", DefaultValueFactory = _ => 200 };
-        var json = new Option<bool>("--json") { Description = "Print the result as JSON." };
-        var command = new Command("agreement", "Greedy-output agreement of a model with a reference model (e.g. int4 vs float) over prompts from held-out text.");
-        flags.AddTo(command);
-
-        command.Options.Add(reference);
-        command.Options.Add(data);
-        command.Options.Add(prompts);
-        command.Options.Add(promptTokens);
-        command.Options.Add(tokens);
-        command.Options.Add(json);
+        var json = CliOptions.Json("Print the result as JSON.");
+        var command = flags.NewCommand("agreement", "Greedy-output agreement of a model with a reference model (e.g. int4 vs float) over prompts from held-out text.", reference, data, prompts, promptTokens, tokens, json);
         command.SetAction((parse, cancellation) =>
         {
             var errors = new List<string>();

@@ -5,7 +5,6 @@ using MoeServe.Cli.Corpus;
 using MoeServe.Model;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Calibration;
-using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Commands;
 
@@ -17,7 +16,7 @@ internal static class CalibrateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model directory (models/NAME, with manifest.json): exported or imported.", Required = true };
+        var model = CliOptions.Model("Model directory (models/NAME, with manifest.json): exported or imported.");
         var data = new Option<string>("--data") { Description = "Calibration text: train or validation (a file in --corpus-dir), or the path of a text file.", DefaultValueFactory = _ => "train" };
         var corpusDir = new Option<string>("--corpus-dir") { Description = "Directory of train.txt and validation.txt (from `corpus`).", DefaultValueFactory = _ => CorpusPreparer.DefaultDirectory };
         var tokens = new Option<long>("--tokens") { Description = "Tokens to run over (whole batches; 0 = all the text).", DefaultValueFactory = _ => 262144 };
@@ -98,7 +97,7 @@ internal static class CalibrateCommand
         var calibrator = new QCalibrator(runtime);
         int lastPercent = -1;
         var result = calibrator.Run(
-            engine => new CorpusEncoder(engine.Tokenizer, Math.Max(0, engine.EndOfTextTokenId)).EncodeFile(path),
+            engine => CorpusPreparer.Encode(engine, path),
             options,
             p =>
             {

@@ -23,10 +23,7 @@ internal static class CompareCommand
             AllowMultipleArgumentsPerToken = true,
         };
         var reportOnly = new Option<bool>("--report-only") { Description = "Only (re)write the report from the finished runs in --out." };
-        var command = new Command("compare", "Train every balancing method on the same budget (--max-minutes applies per method) and write a report with plots and summary.json.");
-        command.Options.Add(methods);
-        command.Options.Add(reportOnly);
-        flags.AddTo(command);
+        var command = flags.NewCommand("compare", "Train every balancing method on the same budget (--max-minutes applies per method) and write a report with plots and summary.json.", methods, reportOnly);
         command.SetAction((parse, cancellation) => Task.FromResult(Run(parse, flags, methods, reportOnly, cancellation)));
         return command;
     }

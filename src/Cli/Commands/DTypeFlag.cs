@@ -1,3 +1,5 @@
+using System.CommandLine;
+
 using MoeServe.Model;
 
 namespace MoeServe.Cli.Commands;
@@ -6,6 +8,9 @@ namespace MoeServe.Cli.Commands;
 internal static class DTypeFlag
 {
     public const string Name = "--dtype";
+
+    /// <summary>The flag, float16 by default, with the command's own <paramref name="description"/>.</summary>
+    public static Option<string> Create(string description) => new(Name) { Description = description, DefaultValueFactory = _ => "float16" };
 
     /// <summary>The storage type for <paramref name="text"/>, or an error naming the flag (and float16 in its place).</summary>
     public static TensorDType Parse(string text, List<string> errors)

@@ -7,7 +7,6 @@ using MoeServe.Model;
 using MoeServe.Router;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Evaluation;
-using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Commands;
 
@@ -27,7 +26,7 @@ internal static class EvalCommand
         var tokens = new Option<int?>("--tokens") { Description = "Tokens to evaluate (default: the training summary's validationTokens, else 131072; 0 = all)." };
         var seqLen = new Option<int?>("--seq-len") { Description = "Window length (default: the model's context length, as training validates)." };
         var batch = new Option<int>("--batch") { Description = "Windows per forward step.", DefaultValueFactory = _ => 8 };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object (perplexity, maxVioGlobal, tokensPerSecond, ...) instead of text." };
+        var json = CliOptions.Json("Print one JSON object (perplexity, maxVioGlobal, tokensPerSecond, ...) instead of text.");
         var command = new Command("eval", "Perplexity, MaxVio_global and tokens/s of an exported model through the ONNX runtime.")
         {
             data, corpusDir, tokens, seqLen, batch, json, noInstall,
@@ -125,7 +124,7 @@ internal static class EvalCommand
     internal static EvalResult Evaluate(MoeEngine engine, string path, int length, int tokenLimit, int windowsPerStep, CancellationToken cancellation)
     {
         // The same encoding as training's validation stream: documents, each followed by <|endoftext|>.
-        var ids = new CorpusEncoder(engine.Tokenizer, Math.Max(0, engine.EndOfTextTokenId)).EncodeFile(path);
+        var ids = CorpusPreparer.Encode(engine, path);
         var r = new PerplexityEvaluator(engine).Evaluate(ids, length, tokenLimit, windowsPerStep, cancellation);
         double? trained = ReadSummaryDouble(engine.Manifest, "validationPerplexity");
         return new EvalResult(

@@ -16,10 +16,10 @@ internal static class ExportCommand
     public static Command Create()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (config.json, model.safetensors, tokenizer files, balancing.json, summary.json).", Required = true };
-        var output = new Option<string>("--out") { Description = "Model directory to write, e.g. models/NAME.", Required = true };
-        var dtype = new Option<string>(DTypeFlag.Name) { Description = "Weight storage inside the graphs: float16 (half the size; widened to float32 at load) or float32.", DefaultValueFactory = _ => "float16" };
-        var weights = new Option<string>(WeightsFlag.Name) { Description = WeightsFlag.Description, DefaultValueFactory = _ => "float" };
-        var name = new Option<string?>("--name") { Description = "Model name in the manifest (default: the --out directory's name)." };
+        var output = CliOptions.Out("Model directory to write, e.g. models/NAME.");
+        var dtype = DTypeFlag.Create("Weight storage inside the graphs: float16 (half the size; widened to float32 at load) or float32.");
+        var weights = WeightsFlag.Create();
+        var name = CliOptions.ModelName();
         var randomConfig = new Option<string?>("--random-from-config")
         {
             Description = "First write a random-weight checkpoint with this config.json into --checkpoint (to measure export size and time, or to demo serving, without training).",
@@ -39,22 +39,27 @@ internal static class ExportCommand
             checkpoint, output, dtype, weights, name, randomConfig, seed, tokenizer, verify, lastQ,
         };
         command.SetAction((parse, cancellation) => Task.FromResult(Run(
-            parse.GetValue(checkpoint)!,
-            parse.GetValue(output)!,
+            new ExportOptions
+            {
+                CheckpointDirectory = parse.GetValue(checkpoint)!,
+                OutputDirectory = parse.GetValue(output)!,
+                Name = parse.GetValue(name),
+                UseLastQ = parse.GetValue(lastQ),
+            },
             parse.GetValue(dtype)!,
             parse.GetValue(weights)!,
-            parse.GetValue(name),
             parse.GetValue(randomConfig),
             parse.GetValue(seed),
             parse.GetValue(tokenizer),
             parse.GetValue(verify),
-            parse.GetValue(lastQ),
             cancellation)));
         return command;
     }
 
-    private static int Run(string checkpoint, string output, string dtypeText, string weightsText, string? name, string? randomConfig, int seed, string? tokenizer, int verifyTokens, bool lastQ, CancellationToken cancellation)
+    private static int Run(ExportOptions request, string dtypeText, string weightsText, string? randomConfig, int seed, string? tokenizer, int verifyTokens, CancellationToken cancellation)
     {
+        string checkpoint = request.CheckpointDirectory;
+        string output = request.OutputDirectory;
         var errors = new List<string>();
         if (verifyTokens < 0)
         {
@@ -79,7 +84,7 @@ internal static class ExportCommand
             errors.Add($"--random-from-config: file not found: {randomConfig}");
         }
 
-        var options = new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = output, WeightType = dtype, Quantization = quantization, Name = name, UseLastQ = lastQ };
+        var options = request with { WeightType = dtype, Quantization = quantization };
         if (randomConfig is null)
         {
             errors.AddRange(options.Validate());

@@ -6,7 +6,6 @@ using MoeServe.Cli.Corpus;
 using MoeServe.Model;
 using MoeServe.Router;
 using MoeServe.Runtime;
-using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Commands;
 
@@ -18,7 +17,7 @@ internal static class FrontierCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model directory (models/NAME).", Required = true };
+        var model = CliOptions.Model("Model directory (models/NAME).");
         var data = new Option<string>("--data") { Description = "Held-out text: validation or train (a file in --corpus-dir), or a file path.", DefaultValueFactory = _ => "validation" };
         var corpusDir = new Option<string>("--corpus-dir") { Description = "Directory of train.txt and validation.txt.", DefaultValueFactory = _ => CorpusPreparer.DefaultDirectory };
         var tokens = new Option<int>("--tokens") { Description = "Tokens to evaluate per setting (whole windows; 0 = all).", DefaultValueFactory = _ => 0 };
@@ -132,7 +131,7 @@ internal static class FrontierCommand
         {
             cancellation.ThrowIfCancellationRequested();
             using var engine = MoeEngine.Load(options);
-            ids ??= new CorpusEncoder(engine.Tokenizer, Math.Max(0, engine.EndOfTextTokenId)).EncodeFile(path);
+            ids ??= CorpusPreparer.Encode(engine, path);
             var r = new Runtime.Evaluation.PerplexityEvaluator(engine).Evaluate(ids, length, tokens, windowsPerStep, cancellation);
             double baseline = rows.Count > 0 ? rows[0].Perplexity : r.Perplexity;
             var row = new FrontierRow(name, q, lambda, r.Perplexity, (r.Perplexity - baseline) / baseline, r.MaxVioGlobal, r.MaxVioGlobalPerLayer, r.Tokens);

@@ -9,7 +9,7 @@ namespace MoeServe.Cli.Commands;
 /// <summary>The runtime flags that generate, eval and bench share (model, provider, devices, workers, routing).</summary>
 internal sealed class GenerateRuntimeFlags
 {
-    public Option<string> Model { get; } = new("--model") { Description = "Model directory written by export (models/NAME, with manifest.json).", Required = true };
+    public Option<string> Model { get; } = CliOptions.Model("Model directory written by export (models/NAME, with manifest.json).");
 
     public Option<string> Provider { get; } = new("--provider") { Description = "Execution provider: cpu, cuda or auto (cuda falls back to cpu per device when CUDA cannot load; the fallback is printed).", DefaultValueFactory = _ => "cpu" };
 
@@ -35,6 +35,18 @@ internal sealed class GenerateRuntimeFlags
         {
             command.Options.Add(option);
         }
+    }
+
+    /// <summary>A command with every runtime flag first, then its own <paramref name="options"/>.</summary>
+    public Command NewCommand(string name, string description, params Option[] options)
+    {
+        var command = new Command(name, description);
+        foreach (var option in All.Concat(options))
+        {
+            command.Options.Add(option);
+        }
+
+        return command;
     }
 
     /// <summary>Parses a comma-separated list of positive integers; adds an error naming the flag on failure.</summary>

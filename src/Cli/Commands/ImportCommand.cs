@@ -17,10 +17,10 @@ internal static class ImportCommand
     public static Command Create()
     {
         var from = new Option<string>("--from") { Description = "Hugging Face model directory (config.json, model.safetensors or shards, tokenizer.json) or a .gguf file.", Required = true };
-        var output = new Option<string>("--out") { Description = "Model directory to write, e.g. models/NAME (written as a temporary sibling, renamed when complete).", Required = true };
-        var dtype = new Option<string>(DTypeFlag.Name) { Description = "Weight storage inside the graphs: float16 or float32 (norms, biases and router gates stay float32).", DefaultValueFactory = _ => "float16" };
-        var weights = new Option<string>(WeightsFlag.Name) { Description = WeightsFlag.Description, DefaultValueFactory = _ => "float" };
-        var name = new Option<string?>("--name") { Description = "Model name in the manifest (default: the --out directory's name)." };
+        var output = CliOptions.Out("Model directory to write, e.g. models/NAME (written as a temporary sibling, renamed when complete).");
+        var dtype = DTypeFlag.Create("Weight storage inside the graphs: float16 or float32 (norms, biases and router gates stay float32).");
+        var weights = WeightsFlag.Create();
+        var name = CliOptions.ModelName();
         var context = new Option<int?>("--context-length") { Description = "Serve at most this many tokens per sequence (default: max_position_embeddings); the KV cache is sized by it." };
         var chatTemplate = new Option<string?>("--chat-template") { Description = "A Jinja chat template file that overrides the model's (default: the shipped template when usable, else the family's built-in)." };
         var accuracy = new Option<int?>("--accuracy-level") { Description = "With --weights int8|int4: MatMulNBits accuracy_level, 4 = int8 activations (default, faster), 1 = float32 compute (ONNX Runtime keeps 0.625 instead of 0.875 bytes per int4 weight in memory)." };

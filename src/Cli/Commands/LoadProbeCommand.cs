@@ -18,12 +18,8 @@ internal static class LoadProbeCommand
     {
         var flags = new GenerateRuntimeFlags();
         var sequences = new Option<int>("--warm-sequences") { Description = "Sequences in the warm-up steps (one 16-token prefill each, then 4 decode steps).", DefaultValueFactory = _ => 8 };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
-        var command = new Command("load-probe", "Load a model and print load time and resident memory per session (shared or per-session ONNX Runtime pools and arenas).");
-        flags.AddTo(command);
-
-        command.Options.Add(sequences);
-        command.Options.Add(json);
+        var json = CliOptions.Json("Print one JSON object instead of text.");
+        var command = flags.NewCommand("load-probe", "Load a model and print load time and resident memory per session (shared or per-session ONNX Runtime pools and arenas).", sequences, json);
         command.SetAction(parse =>
         {
             var errors = new List<string>();

@@ -13,8 +13,8 @@ internal static class QuantizeCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "The float model directory to read (manifest.json and graphs).", Required = true };
-        var output = new Option<string>("--out") { Description = "New (or empty) model directory to write.", Required = true };
+        var model = CliOptions.Model("The float model directory to read (manifest.json and graphs).");
+        var output = CliOptions.Out("New (or empty) model directory to write.");
         var weights = new Option<string>(WeightsFlag.Name) { Description = "int8 or int4.", Required = true };
         var blockSize = new Option<int>("--block-size") { Description = "Weights per block along the input axis (a power of two, at least 16).", DefaultValueFactory = _ => QuantizationSettings.DefaultBlockSize };
         var zeroPoints = new Option<bool?>("--zero-points") { Description = "Store a zero point per block (true) or quantize symmetrically (false); default: the measured choice (int4 true, int8 false)." };

@@ -48,7 +48,7 @@ internal static class SimulateCommand
         var updateRate = new Option<float>("--update-rate") { Description = "Loss-free bias update rate u.", DefaultValueFactory = _ => LossFreeOptions.DefaultUpdateRate };
         var capacity = new Option<double?>("--capacity-factor") { Description = "Hard capacity: at most ceil(f n k / m) tokens per expert (f >= 1); overflow goes to the next-best expert." };
         var seed = new Option<int>("--seed") { Description = "Seed of the workload (the same for every policy).", DefaultValueFactory = _ => 1 };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object per policy (an array when several) instead of a table." };
+        var json = CliOptions.Json("Print one JSON object per policy (an array when several) instead of a table.");
         var csv = new Option<string?>("--csv") { Description = "Write the per-batch MaxVio series to this CSV file." };
         var plot = new Option<string?>("--plot") { Description = "Write a PNG of MaxVio per batch for the policies given (with --sweep: one PNG per workload)." };
         var sweep = new Option<bool>("--sweep") { Description = "Run the full grid (topk, lossfree, bip over T = 1, 2, 4 x clip x order x warm/cold) and print a markdown table." };

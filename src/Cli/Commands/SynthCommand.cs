@@ -17,7 +17,7 @@ internal static class SynthCommand
         string shapes = string.Join("|", SyntheticMoeShape.All.Select(s => s.Name));
         var shape = new Option<string>("--shape") { Description = $"{shapes}: olmoe-1b-7b is OLMoE-1B-7B's config (d 2048, 16 layers, 64 experts top-8, expert hidden 1024, vocab 50304); tiny has the same structure at test size.", Required = true };
         var weights = new Option<string>("--weights") { Description = "q4_0 or q8_0: the type of the expert, Q/K/V/O and head blocks (embeddings F16, norms and router F32).", DefaultValueFactory = _ => "q4_0" };
-        var output = new Option<string>("--out") { Description = "The .gguf file to write (written as a temporary sibling, renamed when complete).", Required = true };
+        var output = CliOptions.Out("The .gguf file to write (written as a temporary sibling, renamed when complete).");
         var seed = new Option<int>("--seed") { Description = "Seed of every random weight (the same arguments give the same file).", DefaultValueFactory = _ => 1 };
         var command = new Command("synth", "Write an OLMoE-shaped GGUF with random Q4_0/Q8_0 weights and a synthetic byte-level BPE vocabulary (for import and bench without a download).")
         {

@@ -40,7 +40,7 @@ internal static class TokenizerCommand
         var directory = new Option<string>("--dir") { Description = "Tokenizer directory (the project's own tiktoken tokenizer).", DefaultValueFactory = _ => "data/tokenizer" };
         var from = new Option<string?>("--from") { Description = "A Hugging Face tokenizer.json, a tokenizer.model, a GGUF file, a directory holding one, or a MoeServe model directory (manifest.json: the runtime's tokenizer) (instead of --dir)." };
         var text = new Option<string>("--text") { Description = "Text to encode.", Required = true };
-        var json = new Option<bool>("--json") { Description = "With --from: print {\"ids\":[...],\"tokens\":[...],\"count\":N}." };
+        var json = CliOptions.Json("With --from: print {\"ids\":[...],\"tokens\":[...],\"count\":N}.");
         var raw = new Option<bool>("--raw") { Description = "With --from: leave out the BOS/EOS the tokenizer (or the model's manifest) adds." };
         var command = new Command("encode", "Show the ids and pieces a text encodes to, and check that it decodes back.") { directory, from, text, json, raw };
         command.SetAction(parse => parse.GetValue(from) is { } source
@@ -55,7 +55,7 @@ internal static class TokenizerCommand
     {
         var from = new Option<string>("--from") { Description = "A Hugging Face tokenizer.json, a tokenizer.model, a GGUF file, a directory holding one, or a MoeServe model directory (manifest.json).", Required = true };
         var ids = new Option<string>("--ids") { Description = "Token ids, comma-separated (1,2,3).", Required = true };
-        var json = new Option<bool>("--json") { Description = "Print {\"text\":...,\"ids\":[...],\"count\":N}." };
+        var json = CliOptions.Json("Print {\"text\":...,\"ids\":[...],\"count\":N}.");
         var skip = new Option<bool>("--skip-special") { Description = "Leave special tokens out of the text." };
         var command = new Command("decode", "Decode token ids with a Hugging Face tokenizer, a GGUF's, or a model directory's.") { from, ids, json, skip };
         command.SetAction(parse => DecodeFrom(parse.GetValue(from)!, parse.GetValue(ids)!, parse.GetValue(json), parse.GetValue(skip)));

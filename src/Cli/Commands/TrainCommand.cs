@@ -18,10 +18,7 @@ internal static class TrainCommand
         var flags = new TrainingFlags();
         var balance = new Option<string>("--balance") { Description = "Balancing method: none, aux, lossfree or bip.", DefaultValueFactory = _ => "bip" };
         var resume = new Option<bool>("--resume") { Description = "Continue the checkpoint in --out exactly where it stopped." };
-        var command = new Command("train", "Train the MoE language model (TorchSharp, CPU) with a balancing method; writes a checkpoint directory.");
-        command.Options.Add(balance);
-        command.Options.Add(resume);
-        flags.AddTo(command);
+        var command = flags.NewCommand("train", "Train the MoE language model (TorchSharp, CPU) with a balancing method; writes a checkpoint directory.", balance, resume);
         command.SetAction((parse, cancellation) => Task.FromResult(Run(parse, flags, balance, resume, cancellation)));
         return command;
     }

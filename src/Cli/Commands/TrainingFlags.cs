@@ -51,12 +51,16 @@ internal sealed class TrainingFlags
 
     public Option<double?> MaxMinutes { get; } = new("--max-minutes") { Description = "Stop training after this many minutes of wall time, then validate and summarise; the learning-rate decay follows this budget when it is the shorter one." };
 
-    public void AddTo(Command command)
+    /// <summary>A command with its own <paramref name="options"/> first, then every training flag.</summary>
+    public Command NewCommand(string name, string description, params Option[] options)
     {
-        foreach (var option in new Option[] { Preset, Steps, Out, Threads, BatchSize, SequenceLength, LearningRate, Warmup, Seed, CheckpointEvery, LogEvery, ValidationTokens, AuxAlpha, LossFreeRate, BipIterations, BipOrder, BipClip, Corpus, Tokenizer, MaxMinutes })
+        var command = new Command(name, description);
+        foreach (var option in options.Concat([Preset, Steps, Out, Threads, BatchSize, SequenceLength, LearningRate, Warmup, Seed, CheckpointEvery, LogEvery, ValidationTokens, AuxAlpha, LossFreeRate, BipIterations, BipOrder, BipClip, Corpus, Tokenizer, MaxMinutes]))
         {
             command.Options.Add(option);
         }
+
+        return command;
     }
 
     /// <summary>Reads the flags; every problem goes to <paramref name="errors"/>.</summary>

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using MoeServe.Model.Quantization;
 
@@ -10,6 +11,9 @@ internal static class WeightsFlag
 
     public const string Description =
         "Expert and attention (Q/K/V, Wo) matrices: float (stored as --dtype), or int8 / int4 blockwise quantized (block 32) and run by ONNX Runtime's MatMulNBits; embeddings, norms, router gate and head stay float.";
+
+    /// <summary>The flag as export and import take it: float by default.</summary>
+    public static Option<string> Create() => new(Name) { Description = Description, DefaultValueFactory = _ => "float" };
 
     /// <summary>The settings for <paramref name="text"/> (null for float), or an error naming the flag.</summary>
     public static QuantizationSettings? Parse(string text, bool allowFloat, List<string> errors)

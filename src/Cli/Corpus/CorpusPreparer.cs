@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 
+using MoeServe.Runtime;
 using MoeServe.Text.Corpus;
+using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Corpus;
 
@@ -27,6 +29,13 @@ internal sealed class CorpusPreparer(TextWriter output, TextWriter error)
     /// <summary>The text file a --data value means: train or validation in <paramref name="corpusDirectory"/>, anything else a path.</summary>
     public static string DataPath(string data, string corpusDirectory) =>
         NamesCorpusFile(data) ? Path.Combine(corpusDirectory, data + ".txt") : data;
+
+    /// <summary>
+    /// The token ids of a text file (eval's, frontier's and calibrate's --data) as training's validation stream has
+    /// them: documents, each followed by &lt;|endoftext|&gt; (id 0 when the model names none).
+    /// </summary>
+    public static int[] Encode(MoeEngine engine, string path) =>
+        new CorpusEncoder(engine.Tokenizer, Math.Max(0, engine.EndOfTextTokenId)).EncodeFile(path);
 
     /// <summary>How README runs the CLI; messages name commands in this copy-pasteable form.</summary>
     public const string CliInvocation = "dotnet run --project src/Cli -c Release --";

@@ -83,6 +83,34 @@ public static class GgmlTypes
         return elements / block * BlockBytes(type);
     }
 
+    /// <summary>Decodes one block: its bytes to its elements.</summary>
+    internal delegate void BlockDecoder(ReadOnlySpan<byte> block, Span<float> elements);
+
+    /// <summary>Encodes one block: its elements to its bytes.</summary>
+    internal delegate void BlockEncoder(ReadOnlySpan<float> elements, Span<byte> block);
+
+    /// <summary>Hands each block of <paramref name="bytes"/> to <paramref name="decode"/> with the elements of <paramref name="elements"/> it holds.</summary>
+    internal static void ForEachBlock(GgmlType type, ReadOnlySpan<byte> bytes, Span<float> elements, BlockDecoder decode)
+    {
+        int blockElements = BlockElements(type);
+        int blockBytes = BlockBytes(type);
+        for (int i = 0; i < elements.Length / blockElements; i++)
+        {
+            decode(bytes.Slice(i * blockBytes, blockBytes), elements.Slice(i * blockElements, blockElements));
+        }
+    }
+
+    /// <summary>Hands each block's elements of <paramref name="elements"/> to <paramref name="encode"/> with the bytes of <paramref name="bytes"/> they become.</summary>
+    internal static void ForEachBlock(GgmlType type, ReadOnlySpan<float> elements, Span<byte> bytes, BlockEncoder encode)
+    {
+        int blockElements = BlockElements(type);
+        int blockBytes = BlockBytes(type);
+        for (int i = 0; i < elements.Length / blockElements; i++)
+        {
+            encode(elements.Slice(i * blockElements, blockElements), bytes.Slice(i * blockBytes, blockBytes));
+        }
+    }
+
     internal static NotSupportedException Unsupported(GgmlType type)
     {
         string name = Enum.IsDefined(type) ? type.ToString() : $"type id {(int)type}";

@@ -242,55 +242,59 @@ public sealed class GgufWriter
                     BinaryPrimitives.WriteUInt16LittleEndian(bytes.AsSpan(2 * i), ToBFloat16(data[i]));
                 }
                 break;
-            case GgmlType.Q8_0:
-                for (int b = 0; b < data.Length / 32; b++)
-                {
-                    ReadOnlySpan<float> x = data.Slice(32 * b, 32);
-                    Span<byte> y = bytes.AsSpan(34 * b, 34);
-                    float amax = 0;
-                    foreach (float v in x)
-                    {
-                        amax = Math.Max(amax, Math.Abs(v));
-                    }
-                    float d = amax / 127;
-                    float id = d != 0 ? 1.0f / d : 0.0f;
-                    BinaryPrimitives.WriteHalfLittleEndian(y, (Half)d);
-                    for (int j = 0; j < 32; j++)
-                    {
-                        y[2 + j] = (byte)(sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero);
-                    }
-                }
-                break;
-            case GgmlType.Q4_0:
-                for (int b = 0; b < data.Length / 32; b++)
-                {
-                    ReadOnlySpan<float> x = data.Slice(32 * b, 32);
-                    Span<byte> y = bytes.AsSpan(18 * b, 18);
-                    float amax = 0;
-                    float max = 0;
-                    foreach (float v in x)
-                    {
-                        if (amax < Math.Abs(v))
-                        {
-                            amax = Math.Abs(v);
-                            max = v;
-                        }
-                    }
-                    float d = max / -8;
-                    float id = d != 0 ? 1.0f / d : 0.0f;
-                    BinaryPrimitives.WriteHalfLittleEndian(y, (Half)d);
-                    for (int j = 0; j < 16; j++)
-                    {
-                        int q0 = Math.Min(15, (int)(sbyte)(x[j] * id + 8.5f));
-                        int q1 = Math.Min(15, (int)(sbyte)(x[j + 16] * id + 8.5f));
-                        y[2 + j] = (byte)(q0 | (q1 << 4));
-                    }
-                }
-                break;
             default:
-                throw new NotSupportedException($"GgufWriter encodes F32, F16, BF16, Q8_0 and Q4_0, not {type}.");
+                GgmlTypes.ForEachBlock(type, data, bytes, BlockEncoderOf(type));
+                break;
         }
         return bytes;
+    }
+
+    private static GgmlTypes.BlockEncoder BlockEncoderOf(GgmlType type) => type switch
+    {
+        GgmlType.Q8_0 => Q8_0,
+        GgmlType.Q4_0 => Q4_0,
+        _ => throw new NotSupportedException($"GgufWriter encodes F32, F16, BF16, Q8_0 and Q4_0, not {type}."),
+    };
+
+    // block_q8_0: d = max |x| / 127, qs[j] = round(x[j] / d).
+    private static void Q8_0(ReadOnlySpan<float> x, Span<byte> y)
+    {
+        float amax = 0;
+        foreach (float v in x)
+        {
+            amax = Math.Max(amax, Math.Abs(v));
+        }
+        float d = amax / 127;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        BinaryPrimitives.WriteHalfLittleEndian(y, (Half)d);
+        for (int j = 0; j < 32; j++)
+        {
+            y[2 + j] = (byte)(sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero);
+        }
+    }
+
+    // block_q4_0: d = (the value of largest magnitude) / -8, elements j and j + 16 share byte j as its low and high nibble.
+    private static void Q4_0(ReadOnlySpan<float> x, Span<byte> y)
+    {
+        float amax = 0;
+        float max = 0;
+        foreach (float v in x)
+        {
+            if (amax < Math.Abs(v))
+            {
+                amax = Math.Abs(v);
+                max = v;
+            }
+        }
+        float d = max / -8;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        BinaryPrimitives.WriteHalfLittleEndian(y, (Half)d);
+        for (int j = 0; j < 16; j++)
+        {
+            int q0 = Math.Min(15, (int)(sbyte)(x[j] * id + 8.5f));
+            int q1 = Math.Min(15, (int)(sbyte)(x[j + 16] * id + 8.5f));
+            y[2 + j] = (byte)(q0 | (q1 << 4));
+        }
     }
 
     // ggml_compute_fp32_to_bf16: round to nearest even, NaN kept quiet.

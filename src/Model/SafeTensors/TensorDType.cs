@@ -15,30 +15,15 @@ public static class TensorDTypeExtensions
 {
     /// <summary>Bytes per element.</summary>
     /// <param name="dtype">The element type.</param>
-    public static int ElementSize(this TensorDType dtype) => dtype switch
-    {
-        TensorDType.Float32 => 4,
-        TensorDType.Float16 => 2,
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown tensor dtype."),
-    };
+    public static int ElementSize(this TensorDType dtype) => Facts(dtype).Size;
 
     /// <summary>The safetensors header name ("F32", "F16").</summary>
     /// <param name="dtype">The element type.</param>
-    public static string SafeTensorsName(this TensorDType dtype) => dtype switch
-    {
-        TensorDType.Float32 => "F32",
-        TensorDType.Float16 => "F16",
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown tensor dtype."),
-    };
+    public static string SafeTensorsName(this TensorDType dtype) => Facts(dtype).SafeTensorsName;
 
     /// <summary>The lower-case name used on the command line and in manifests ("float32", "float16").</summary>
     /// <param name="dtype">The element type.</param>
-    public static string DisplayName(this TensorDType dtype) => dtype switch
-    {
-        TensorDType.Float32 => "float32",
-        TensorDType.Float16 => "float16",
-        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown tensor dtype."),
-    };
+    public static string DisplayName(this TensorDType dtype) => Facts(dtype).DisplayName;
 
     /// <summary>Parses "float32"/"f32"/"F32" or "float16"/"f16"/"F16"/"half".</summary>
     /// <param name="text">The text to parse.</param>
@@ -58,4 +43,12 @@ public static class TensorDTypeExtensions
                 return false;
         }
     }
+
+    // One row per element type: its size and names.
+    private static (int Size, string SafeTensorsName, string DisplayName) Facts(TensorDType dtype) => dtype switch
+    {
+        TensorDType.Float32 => (4, "F32", "float32"),
+        TensorDType.Float16 => (2, "F16", "float16"),
+        _ => throw new ArgumentOutOfRangeException(nameof(dtype), dtype, "Unknown tensor dtype."),
+    };
 }

@@ -26,8 +26,7 @@ public sealed class BipBalancer : IRoutingPolicy
     /// <param name="capacityFactor">Optional hard capacity factor (&gt;= 1); null for none.</param>
     public BipBalancer(float[] q, BipOptions? options = null, bool renormalize = true, double? capacityFactor = null)
     {
-        ArgumentNullException.ThrowIfNull(q);
-        RoutingGuards.ThrowIfNoExperts(q);
+        RoutingGuards.ThrowIfNullOrNoExperts(q);
         _options = options ?? new BipOptions();
         RouterOptionsException.ThrowIfAny(_options.Validate());
 

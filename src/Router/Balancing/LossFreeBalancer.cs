@@ -20,8 +20,7 @@ public sealed class LossFreeBalancer : IRoutingPolicy
     /// <param name="capacityFactor">Optional hard capacity factor (&gt;= 1); null for none.</param>
     public LossFreeBalancer(float[] q, LossFreeOptions? options = null, bool renormalize = true, double? capacityFactor = null)
     {
-        ArgumentNullException.ThrowIfNull(q);
-        RoutingGuards.ThrowIfNoExperts(q);
+        RoutingGuards.ThrowIfNullOrNoExperts(q);
         _options = options ?? new LossFreeOptions();
         RouterOptionsException.ThrowIfAny(_options.Validate());
 

@@ -57,6 +57,13 @@ internal static class RoutingGuards
         }
     }
 
+    /// <summary>A balancer's live q (updated in place) must exist and name at least one expert.</summary>
+    public static void ThrowIfNullOrNoExperts(float[] q)
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        ThrowIfNoExperts(q);
+    }
+
     public static void ThrowIfStateMismatch(int stateLength, RoutingShape shape)
     {
         if (stateLength != shape.Experts)

@@ -48,23 +48,8 @@ public sealed record RouterOptions
             errors.Add($"capacityFactor must be a finite number >= 1 (got {f}).");
         }
 
-        if (Bip is null)
-        {
-            errors.Add("bip must not be null.");
-        }
-        else
-        {
-            errors.AddRange(Bip.Validate());
-        }
-
-        if (LossFree is null)
-        {
-            errors.Add("lossFree must not be null.");
-        }
-        else
-        {
-            errors.AddRange(LossFree.Validate());
-        }
+        NestedOptionErrors.Add(errors, "bip", Bip?.Validate());
+        NestedOptionErrors.Add(errors, "lossFree", LossFree?.Validate());
 
         return errors;
     }

@@ -182,14 +182,7 @@ public sealed record RuntimeOptions
 
         Range(errors, MaxSequences, 1, 1_000_000, "maxSequences");
         Range(errors, MaxBatchTokens, 1, 1_000_000, "maxBatchTokens");
-        if (Resilience is null)
-        {
-            errors.Add("resilience must not be null.");
-        }
-        else
-        {
-            errors.AddRange(Resilience.Validate());
-        }
+        NestedOptionErrors.Add(errors, "resilience", Resilience?.Validate());
 
         if (TimeProvider is null)
         {

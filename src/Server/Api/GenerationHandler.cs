@@ -48,16 +48,9 @@ public sealed class GenerationHandler
     {
         ArgumentNullException.ThrowIfNull(context);
         var arrived = _time.GetTimestamp();
-        if (!_state.IsReady || !_model.IsLoaded)
+        var body = await ReadBodyWhenReadyAsync(context, _model, _state, _options).ConfigureAwait(false);
+        if (body is null)
         {
-            await WriteNotReadyAsync(context).ConfigureAwait(false);
-            return;
-        }
-
-        var (body, bodyError) = await RequestBodyReader.ReadAsync(context.Request, _options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
-        if (bodyError is not null)
-        {
-            await WriteErrorAsync(context, bodyError).ConfigureAwait(false);
             return;
         }
 
@@ -94,6 +87,28 @@ public sealed class GenerationHandler
     }
 
     private Task WriteNotReadyAsync(HttpContext context) => WriteNotReadyAsync(context, _state, _options);
+
+    /// <summary>
+    /// The request body, or null after an error response: 503 while the server is not ready (<see cref="WriteNotReadyAsync(HttpContext, ServerState, ServerOptions)"/>),
+    /// 413 when it is too large, 400 when it cannot be read. Every POST endpoint starts with it.
+    /// </summary>
+    internal static async Task<byte[]?> ReadBodyWhenReadyAsync(HttpContext context, ModelHost model, ServerState state, ServerOptions options)
+    {
+        if (!state.IsReady || !model.IsLoaded)
+        {
+            await WriteNotReadyAsync(context, state, options).ConfigureAwait(false);
+            return null;
+        }
+
+        var (body, error) = await RequestBodyReader.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
+        if (error is not null)
+        {
+            await WriteErrorAsync(context, error).ConfigureAwait(false);
+            return null;
+        }
+
+        return body;
+    }
 
     /// <summary>503 with Retry-After: a draining server is one of several behind a balancer, so the client should go again.</summary>
     internal static Task WriteNotReadyAsync(HttpContext context, ServerState state, ServerOptions options)

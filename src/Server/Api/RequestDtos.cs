@@ -3,23 +3,31 @@ using System.Text.Json.Serialization;
 
 namespace MoeServe.Server.Api;
 
-/// <summary>stream_options of a request.</summary>
-public sealed class StreamOptionsDto
+/// <summary>A request object (a body or a part of one) that keeps the fields the server does not know.</summary>
+public abstract class ExtensibleDto
 {
-    /// <summary>Send a last chunk with empty choices carrying usage.</summary>
-    public bool? IncludeUsage { get; set; }
-
-    /// <summary>Fields the server does not know.</summary>
+    /// <summary>Fields the server does not know; a parser refuses the ones that would change the result.</summary>
     [JsonExtensionData]
     public Dictionary<string, JsonElement>? Extra { get; set; }
 }
 
-/// <summary>Fields shared by /v1/completions and /v1/chat/completions.</summary>
-public abstract class GenerationRequestDto
+/// <summary>A request body that may name the model.</summary>
+public abstract class ModelRequestDto : ExtensibleDto
 {
     /// <summary>Model id; must name the served model (or be omitted).</summary>
     public string? Model { get; set; }
+}
 
+/// <summary>stream_options of a request.</summary>
+public sealed class StreamOptionsDto : ExtensibleDto
+{
+    /// <summary>Send a last chunk with empty choices carrying usage.</summary>
+    public bool? IncludeUsage { get; set; }
+}
+
+/// <summary>Fields shared by /v1/completions and /v1/chat/completions.</summary>
+public abstract class GenerationRequestDto : ModelRequestDto
+{
     /// <summary>Most tokens to generate.</summary>
     public int? MaxTokens { get; set; }
 
@@ -52,10 +60,6 @@ public abstract class GenerationRequestDto
 
     /// <summary>Accepted and ignored (OpenAI's end-user id).</summary>
     public string? User { get; set; }
-
-    /// <summary>Fields the server does not know; the ones that would change the result are refused.</summary>
-    [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Extra { get; set; }
 }
 
 /// <summary>Body of POST /v1/completions.</summary>
@@ -72,7 +76,7 @@ public sealed class CompletionRequestDto : GenerationRequestDto
 }
 
 /// <summary>One chat message.</summary>
-public sealed class ChatMessageDto
+public sealed class ChatMessageDto : ExtensibleDto
 {
     /// <summary>system, user, assistant (or developer, treated as system).</summary>
     public string? Role { get; set; }
@@ -82,10 +86,6 @@ public sealed class ChatMessageDto
 
     /// <summary>Optional participant name (ignored).</summary>
     public string? Name { get; set; }
-
-    /// <summary>Fields the server does not know.</summary>
-    [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Extra { get; set; }
 }
 
 /// <summary>Body of POST /v1/chat/completions.</summary>

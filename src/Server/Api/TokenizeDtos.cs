@@ -1,14 +1,10 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace MoeServe.Server.Api;
 
 /// <summary>Body of POST /tokenize, vLLM's TokenizeCompletionRequest and TokenizeChatRequest in one: 'prompt' or 'messages'.</summary>
-public sealed class TokenizeRequestDto
+public sealed class TokenizeRequestDto : ModelRequestDto
 {
-    /// <summary>Model id; must name the served model (or be omitted).</summary>
-    public string? Model { get; set; }
-
     /// <summary>Text to tokenize (vLLM's completion form).</summary>
     public string? Prompt { get; set; }
 
@@ -27,24 +23,13 @@ public sealed class TokenizeRequestDto
 
     /// <summary>vLLM's open-ended last message; not supported (refused when true).</summary>
     public bool? ContinueFinalMessage { get; set; }
-
-    /// <summary>Fields the server does not know; the ones that would change the result are refused.</summary>
-    [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Extra { get; set; }
 }
 
 /// <summary>Body of POST /detokenize.</summary>
-public sealed class DetokenizeRequestDto
+public sealed class DetokenizeRequestDto : ModelRequestDto
 {
-    /// <summary>Model id; must name the served model (or be omitted).</summary>
-    public string? Model { get; set; }
-
     /// <summary>Token ids (read as JSON so that a bad element is reported by its index).</summary>
     public JsonElement? Tokens { get; set; }
-
-    /// <summary>Fields the server does not know (ignored).</summary>
-    [JsonExtensionData]
-    public Dictionary<string, JsonElement>? Extra { get; set; }
 }
 
 /// <summary>Response of POST /tokenize (vLLM's TokenizeResponse).</summary>

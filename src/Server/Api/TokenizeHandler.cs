@@ -17,14 +17,12 @@ public sealed class TokenizeHandler(ModelHost model, ServerOptions options, Serv
     /// <summary>POST /tokenize.</summary>
     public async Task TokenizeAsync(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var body = await ReadBodyAsync(context).ConfigureAwait(false);
-        if (body is null)
+        if (await ReadRequestAsync(context, TokenizeRequestParser.ParseTokenize).ConfigureAwait(false) is not { } request)
         {
             return;
         }
 
-        var (spec, error) = TokenizeRequestParser.ParseTokenize(body);
+        var (spec, error) = request;
         if (spec is not null && CheckModel(spec.Model) is { } modelError)
         {
             error = modelError;
@@ -52,14 +50,12 @@ public sealed class TokenizeHandler(ModelHost model, ServerOptions options, Serv
     /// <summary>POST /detokenize.</summary>
     public async Task DetokenizeAsync(HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var body = await ReadBodyAsync(context).ConfigureAwait(false);
-        if (body is null)
+        if (await ReadRequestAsync(context, TokenizeRequestParser.ParseDetokenize).ConfigureAwait(false) is not { } request)
         {
             return;
         }
 
-        var (spec, error) = TokenizeRequestParser.ParseDetokenize(body);
+        var (spec, error) = request;
         if (spec is not null)
         {
             error = CheckModel(spec.Model) ?? PromptTokens.FindOutOfVocabulary(spec.Tokens, model.Engine.VocabSize, "tokens");
@@ -75,22 +71,14 @@ public sealed class TokenizeHandler(ModelHost model, ServerOptions options, Serv
         await GenerationHandler.WriteJsonAsync(context, StatusCodes.Status200OK, new DetokenizeResponseDto(text), ServerJsonContext.Default.DetokenizeResponseDto).ConfigureAwait(false);
     }
 
-    // The body, or null after an error response (not ready, too large, unreadable).
-    private async Task<byte[]?> ReadBodyAsync(HttpContext context)
+    private delegate (TSpec? Spec, ApiError? Error) Parser<TSpec>(ReadOnlySpan<byte> body);
+
+    // The body parsed, or null after an error response (not ready, too large, unreadable).
+    private async Task<(TSpec? Spec, ApiError? Error)?> ReadRequestAsync<TSpec>(HttpContext context, Parser<TSpec> parse)
     {
-        if (!state.IsReady || !model.IsLoaded)
-        {
-            await GenerationHandler.WriteNotReadyAsync(context, state, options).ConfigureAwait(false);
-            return null;
-        }
-
-        var (body, error) = await RequestBodyReader.ReadAsync(context.Request, options.MaxRequestBodyBytes, context.RequestAborted).ConfigureAwait(false);
-        if (error is not null)
-        {
-            await GenerationHandler.WriteErrorAsync(context, error).ConfigureAwait(false);
-        }
-
-        return body;
+        ArgumentNullException.ThrowIfNull(context);
+        var body = await GenerationHandler.ReadBodyWhenReadyAsync(context, model, state, options).ConfigureAwait(false);
+        return body is null ? null : parse(body);
     }
 
     private ApiError? CheckModel(string? requested) =>

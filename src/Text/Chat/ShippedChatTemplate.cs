@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
+using MoeServe.Text.HuggingFace;
+
 namespace MoeServe.Text.Chat;
 
 /// <summary>The chat template a model ships, with the token texts templates use and the model family (for the
@@ -40,7 +42,7 @@ public interface IShippedChatTemplateReader
 public sealed class HuggingFaceChatTemplateReader : IShippedChatTemplateReader
 {
     /// <summary>tokenizer_config.json.</summary>
-    public const string TokenizerConfigFileName = "tokenizer_config.json";
+    public const string TokenizerConfigFileName = HuggingFaceTokenizerLoader.TokenizerConfigFileName;
 
     /// <summary>chat_template.jinja.</summary>
     public const string ChatTemplateFileName = "chat_template.jinja";
@@ -66,7 +68,7 @@ public sealed class HuggingFaceChatTemplateReader : IShippedChatTemplateReader
             origin = jinjaPath;
         }
 
-        string modelConfigPath = Path.Combine(directory, "config.json");
+        string modelConfigPath = Path.Combine(directory, HuggingFaceTokenizerLoader.ModelConfigFileName);
         string? family = File.Exists(modelConfigPath) && ReadObject(modelConfigPath)["model_type"] is JsonValue type && type.TryGetValue(out string? t) ? t : null;
         return ShippedChatTemplate.WithTokensOf(config, template, family, origin);
     }

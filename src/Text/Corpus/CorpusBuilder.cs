@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 
 namespace MoeServe.Text.Corpus;
 
@@ -19,7 +18,6 @@ public sealed class CorpusBuilder
     /// <summary>Split record file name.</summary>
     public const string SplitFileName = "split.json";
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private readonly CorpusOptions _options;
 
     /// <summary>Creates a builder.</summary>
@@ -112,7 +110,7 @@ public sealed class CorpusBuilder
             Train = train,
             Validation = validation,
         };
-        File.WriteAllText(Path.Combine(_options.OutputDirectory, SplitFileName), JsonSerializer.Serialize(report, Json) + "\n", new UTF8Encoding(false));
+        TextJson.Write(Path.Combine(_options.OutputDirectory, SplitFileName), report);
         log?.Report($"{TrainFileName}: {train.Documents} documents, {train.Bytes:N0} bytes; {ValidationFileName}: {validation.Documents} documents, {validation.Bytes:N0} bytes");
         return report;
     }

@@ -216,30 +216,9 @@ public static class GgufTokenizerConverter
             .Select(r => (object)new Dictionary<string, object> { ["type"] = "Split", ["pattern"] = new { Regex = r }, ["behavior"] = "Isolated", ["invert"] = false })
             .Append(byteLevel)
             .ToList();
-        return new Dictionary<string, object?>
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = AddedTokens(m),
-            ["normalizer"] = spec.Nfc ? new { type = "NFC" } : null,
-            ["pre_tokenizer"] = new Dictionary<string, object> { ["type"] = "Sequence", ["pretokenizers"] = steps },
-            ["post_processor"] = PostProcessor(m, byteLevel),
-            ["decoder"] = byteLevel,
-            ["model"] = new Dictionary<string, object?>
-            {
-                ["type"] = "BPE",
-                ["dropout"] = null,
-                ["unk_token"] = null,
-                ["continuing_subword_prefix"] = null,
-                ["end_of_word_suffix"] = null,
-                ["fuse_unk"] = false,
-                ["byte_fallback"] = false,
-                ["ignore_merges"] = spec.IgnoreMerges,
-                ["vocab"] = Vocabulary(m),
-                ["merges"] = m.Merges,
-            },
-        };
+        var model = BpeModel(unkToken: null, fuseUnk: false, byteFallback: false, spec.IgnoreMerges, Vocabulary(m), m.Merges);
+        var preTokenizer = new Dictionary<string, object> { ["type"] = "Sequence", ["pretokenizers"] = steps };
+        return TokenizerJson(m, spec.Nfc ? new { type = "NFC" } : null, preTokenizer, PostProcessor(m, byteLevel), byteLevel, model);
     }
 
     private static Dictionary<string, object?> SentencePiece(GgufTokenizerMetadata m)
@@ -269,31 +248,38 @@ public static class GgufTokenizerConverter
         }
 
         var vocab = Vocabulary(m);
-        return new Dictionary<string, object?>
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = AddedTokens(m),
-            ["normalizer"] = new { type = "Sequence", normalizers },
-            ["pre_tokenizer"] = null,
-            ["post_processor"] = PostProcessor(m, null),
-            ["decoder"] = new { type = "Sequence", decoders },
-            ["model"] = new Dictionary<string, object?>
-            {
-                ["type"] = "BPE",
-                ["dropout"] = null,
-                ["unk_token"] = TokenOrNull(m, Unknown(m)),
-                ["continuing_subword_prefix"] = null,
-                ["end_of_word_suffix"] = null,
-                ["fuse_unk"] = true,
-                ["byte_fallback"] = true,
-                ["ignore_merges"] = false,
-                ["vocab"] = vocab,
-                ["merges"] = MergesFromScores(m, vocab),
-            },
-        };
+        var model = BpeModel(TokenOrNull(m, Unknown(m)), fuseUnk: true, byteFallback: true, ignoreMerges: false, vocab, MergesFromScores(m, vocab));
+        return TokenizerJson(m, new { type = "Sequence", normalizers }, preTokenizer: null, PostProcessor(m, null), new { type = "Sequence", decoders }, model);
     }
+
+    // tokenizer.json with the parts the two GGUF tokenizer models (gpt2, llama) build differently.
+    private static Dictionary<string, object?> TokenizerJson(GgufTokenizerMetadata m, object? normalizer, object? preTokenizer, object? postProcessor, object decoder, object model) => new()
+    {
+        ["version"] = "1.0",
+        ["truncation"] = null,
+        ["padding"] = null,
+        ["added_tokens"] = AddedTokens(m),
+        ["normalizer"] = normalizer,
+        ["pre_tokenizer"] = preTokenizer,
+        ["post_processor"] = postProcessor,
+        ["decoder"] = decoder,
+        ["model"] = model,
+    };
+
+    // tokenizer.json's BPE model.
+    private static Dictionary<string, object?> BpeModel(string? unkToken, bool fuseUnk, bool byteFallback, bool ignoreMerges, Dictionary<string, int> vocab, object merges) => new()
+    {
+        ["type"] = "BPE",
+        ["dropout"] = null,
+        ["unk_token"] = unkToken,
+        ["continuing_subword_prefix"] = null,
+        ["end_of_word_suffix"] = null,
+        ["fuse_unk"] = fuseUnk,
+        ["byte_fallback"] = byteFallback,
+        ["ignore_merges"] = ignoreMerges,
+        ["vocab"] = vocab,
+        ["merges"] = merges,
+    };
 
     /// <summary>
     /// BPE merges from SentencePiece scores, as transformers' SentencePieceExtractor does: every split of

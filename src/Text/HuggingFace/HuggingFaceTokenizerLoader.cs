@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 
 using Microsoft.ML.Tokenizers;
+using MoeServe.Model.Import;
 
 namespace MoeServe.Text.HuggingFace;
 
@@ -12,14 +13,14 @@ namespace MoeServe.Text.HuggingFace;
 /// </summary>
 public static class HuggingFaceTokenizerLoader
 {
-    /// <summary>tokenizer.json.</summary>
-    public const string TokenizerJsonFileName = "tokenizer.json";
+    /// <summary>tokenizer.json (the importer's <see cref="HfTokenizerFiles"/> names the same files).</summary>
+    public const string TokenizerJsonFileName = HfTokenizerFiles.TokenizerJson;
 
     /// <summary>tokenizer.model (SentencePiece protobuf).</summary>
     public const string TokenizerModelFileName = "tokenizer.model";
 
     /// <summary>tokenizer_config.json.</summary>
-    public const string TokenizerConfigFileName = "tokenizer_config.json";
+    public const string TokenizerConfigFileName = HfTokenizerFiles.TokenizerConfigJson;
 
     /// <summary>config.json.</summary>
     public const string ModelConfigFileName = "config.json";

@@ -1,5 +1,6 @@
 using MoeServe.Model;
 using MoeServe.Model.Gguf;
+using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Text.HuggingFace;
 
@@ -62,7 +63,7 @@ public static class TokenizerSource
                 return (TokenizerSourceKind.SentencePieceModel, model);
             }
 
-            if (File.Exists(json) && File.Exists(Path.Combine(path, "tokenizer.tiktoken")))
+            if (File.Exists(json) && File.Exists(Path.Combine(path, TokenizerFiles.VocabularyFileName)))
             {
                 return (TokenizerSourceKind.MoeServeTiktoken, json);
             }
@@ -91,7 +92,7 @@ public static class TokenizerSource
             return (TokenizerSourceKind.HuggingFaceJson, path);
         }
 
-        string sibling = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "tokenizer.tiktoken");
+        string sibling = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, TokenizerFiles.VocabularyFileName);
         return File.Exists(sibling) ? (TokenizerSourceKind.MoeServeTiktoken, path) : (TokenizerSourceKind.Unknown, null);
     }
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 
 using Microsoft.ML.Tokenizers;
+using MoeServe.Model;
 
 namespace MoeServe.Text.Tokenization;
 
@@ -14,13 +15,11 @@ namespace MoeServe.Text.Tokenization;
 /// </summary>
 public static class TokenizerFiles
 {
-    /// <summary>The ranks file name.</summary>
-    public const string VocabularyFileName = "tokenizer.tiktoken";
+    /// <summary>The ranks file name (a checkpoint holds the same file under the same name).</summary>
+    public const string VocabularyFileName = CheckpointLayout.TokenizerTiktokenFileName;
 
-    /// <summary>The description file name.</summary>
-    public const string DescriptionFileName = "tokenizer.json";
-
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    /// <summary>The description file name (a checkpoint holds the same file under the same name).</summary>
+    public const string DescriptionFileName = CheckpointLayout.TokenizerJsonFileName;
 
     /// <summary>Writes tokenizer.tiktoken and tokenizer.json into <paramref name="directory"/> (created if needed).</summary>
     /// <param name="directory">Target directory.</param>
@@ -48,7 +47,7 @@ public static class TokenizerFiles
             EndOfTextId = vocabulary.SpecialTokens.GetValueOrDefault(SpecialTokens.EndOfText, -1),
             Training = training,
         };
-        File.WriteAllText(Path.Combine(directory, DescriptionFileName), JsonSerializer.Serialize(description, Json) + "\n", new UTF8Encoding(false));
+        TextJson.Write(Path.Combine(directory, DescriptionFileName), description);
         return description;
     }
 
@@ -68,7 +67,7 @@ public static class TokenizerFiles
         TokenizerDescription? description;
         try
         {
-            description = JsonSerializer.Deserialize<TokenizerDescription>(File.ReadAllText(path), Json);
+            description = JsonSerializer.Deserialize<TokenizerDescription>(File.ReadAllText(path), TextJson.Options);
         }
         catch (JsonException e)
         {

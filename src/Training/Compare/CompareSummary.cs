@@ -4,45 +4,22 @@ using MoeServe.Training.Trainer;
 
 namespace MoeServe.Training.Compare;
 
-/// <summary>One method's line in the compare summary.json.</summary>
-public sealed record CompareMethodSummary
+/// <summary>One method's line in the compare summary.json: the figures of its run's <see cref="TrainingSummary"/> that the methods are compared by.</summary>
+/// <param name="ValidationPerplexity">exp(validation loss).</param>
+/// <param name="AvgMaxVio">Mean over steps of MaxVio_batch (layer-averaged).</param>
+/// <param name="SupMaxVio">Max over steps of MaxVio_batch (layer-averaged).</param>
+/// <param name="MaxVioGlobal">MaxVio over the validation set (layer-averaged).</param>
+/// <param name="WallSeconds">Training wall time.</param>
+/// <param name="TokensPerSecond">Training tokens per second.</param>
+/// <param name="BalancingSeconds">Time inside router calls.</param>
+public sealed record CompareMethodSummary(double ValidationPerplexity, double AvgMaxVio, double SupMaxVio, double MaxVioGlobal, double WallSeconds, double TokensPerSecond, double BalancingSeconds)
 {
-    /// <summary>exp(validation loss).</summary>
-    public required double ValidationPerplexity { get; init; }
-
-    /// <summary>Mean over steps of MaxVio_batch (layer-averaged).</summary>
-    public required double AvgMaxVio { get; init; }
-
-    /// <summary>Max over steps of MaxVio_batch (layer-averaged).</summary>
-    public required double SupMaxVio { get; init; }
-
-    /// <summary>MaxVio over the validation set (layer-averaged).</summary>
-    public required double MaxVioGlobal { get; init; }
-
-    /// <summary>Training wall time.</summary>
-    public required double WallSeconds { get; init; }
-
-    /// <summary>Training tokens per second.</summary>
-    public required double TokensPerSecond { get; init; }
-
-    /// <summary>Time inside router calls.</summary>
-    public required double BalancingSeconds { get; init; }
-
     /// <summary>From a run's summary.</summary>
     /// <param name="run">The run summary.</param>
     public static CompareMethodSummary From(TrainingSummary run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        return new CompareMethodSummary
-        {
-            ValidationPerplexity = run.ValidationPerplexity,
-            AvgMaxVio = run.AvgMaxVio,
-            SupMaxVio = run.SupMaxVio,
-            MaxVioGlobal = run.MaxVioGlobal,
-            WallSeconds = run.WallSeconds,
-            TokensPerSecond = run.TokensPerSecond,
-            BalancingSeconds = run.BalancingSeconds,
-        };
+        return new(run.ValidationPerplexity, run.AvgMaxVio, run.SupMaxVio, run.MaxVioGlobal, run.WallSeconds, run.TokensPerSecond, run.BalancingSeconds);
     }
 }
 

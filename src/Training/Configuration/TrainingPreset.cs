@@ -14,28 +14,13 @@ public sealed record TrainingPreset(string Name, ModelConfig Model, int BatchSiz
 public static class TrainingPresets
 {
     /// <summary>Tests: trains a step in milliseconds.</summary>
-    public static TrainingPreset Tiny { get; } = new(
-        "tiny",
-        new ModelConfig { VocabSize = 64, DModel = 32, Layers = 2, Heads = 2, Experts = 8, TopK = 2, ExpertHidden = 32, ContextLength = 32 },
-        BatchSize: 4,
-        LearningRate: 3e-3,
-        "tests: d 32, 2 layers, 8 experts, context 32");
+    public static TrainingPreset Tiny { get; } = Preset("tiny", vocabSize: 64, width: 32, layers: 2, heads: 2, experts: 8, expertHidden: 32, context: 32, batchSize: 4, learningRate: 3e-3, "tests: d 32, 2 layers, 8 experts, context 32");
 
     /// <summary>The compare run: thousands of steps in well under an hour of one core.</summary>
-    public static TrainingPreset Mini { get; } = new(
-        "mini",
-        new ModelConfig { VocabSize = 4096, DModel = 128, Layers = 4, Heads = 4, Experts = 16, TopK = 2, ExpertHidden = 128, ContextLength = 128 },
-        BatchSize: 8,
-        LearningRate: 2e-3,
-        "compare runs: d 128, 4 layers, 16 experts (hidden 128), top-2, context 128, batch 8");
+    public static TrainingPreset Mini { get; } = Preset("mini", vocabSize: 4096, width: 128, layers: 4, heads: 4, experts: 16, expertHidden: 128, context: 128, batchSize: 8, learningRate: 2e-3, "compare runs: d 128, 4 layers, 16 experts (hidden 128), top-2, context 128, batch 8");
 
     /// <summary>The served default model: ~14.7M parameters, ~29 MB in float16.</summary>
-    public static TrainingPreset Small { get; } = new(
-        "small",
-        new ModelConfig { VocabSize = 4096, DModel = 256, Layers = 4, Heads = 8, Experts = 16, TopK = 2, ExpertHidden = 256, ContextLength = 256 },
-        BatchSize: 16,
-        LearningRate: 1.5e-3,
-        "served default: d 256, 4 layers, 8 heads, 16 experts (hidden 256), top-2, context 256");
+    public static TrainingPreset Small { get; } = Preset("small", vocabSize: 4096, width: 256, layers: 4, heads: 8, experts: 16, expertHidden: 256, context: 256, batchSize: 16, learningRate: 1.5e-3, "served default: d 256, 4 layers, 8 heads, 16 experts (hidden 256), top-2, context 256");
 
     /// <summary>Every preset by name.</summary>
     public static IReadOnlyList<TrainingPreset> All { get; } = [Tiny, Mini, Small];
@@ -48,6 +33,10 @@ public static class TrainingPresets
         preset = All.FirstOrDefault(p => string.Equals(p.Name, name?.Trim(), StringComparison.OrdinalIgnoreCase))!;
         return preset is not null;
     }
+
+    // One row of the preset table: every preset routes top-2 and has no shared expert.
+    private static TrainingPreset Preset(string name, int vocabSize, int width, int layers, int heads, int experts, int expertHidden, int context, int batchSize, double learningRate, string description) =>
+        new(name, new ModelConfig { VocabSize = vocabSize, DModel = width, Layers = layers, Heads = heads, Experts = experts, TopK = 2, ExpertHidden = expertHidden, ContextLength = context }, batchSize, learningRate, description);
 
     /// <summary>
     /// Parameters of a configuration (tied head counted once): embeddings, norms, attention, router,

@@ -19,14 +19,10 @@ internal sealed class Attention : nn.Module<Tensor, Tensor>
     {
         _heads = heads;
         _rope = rope;
-        _wq = nn.Linear(width, width, hasBias: false);
-        _wk = nn.Linear(width, width, hasBias: false);
-        _wv = nn.Linear(width, width, hasBias: false);
-        _wo = nn.Linear(width, width, hasBias: false);
-        register_module("wq", _wq);
-        register_module("wk", _wk);
-        register_module("wv", _wv);
-        register_module("wo", _wo);
+        _wq = Projection.Register(this, "wq", width, width);
+        _wk = Projection.Register(this, "wk", width, width);
+        _wv = Projection.Register(this, "wv", width, width);
+        _wo = Projection.Register(this, "wo", width, width);
     }
 
     /// <summary>x [B, T, d] -> [B, T, d].</summary>

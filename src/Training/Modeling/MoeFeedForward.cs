@@ -35,14 +35,13 @@ internal sealed class MoeFeedForward : nn.Module
     {
         _config = config;
         _counts = new int[config.Experts];
-        _gate = nn.Linear(config.DModel, config.Experts, hasBias: false);
+        _gate = Projection.Register(this, "gate", config.DModel, config.Experts);
         _experts = new ModuleList<SwiGluExpert>();
         for (int j = 0; j < config.Experts; j++)
         {
             _experts.Add(new SwiGluExpert(config.DModel, config.ExpertHidden));
         }
 
-        register_module("gate", _gate);
         register_module("experts", _experts);
         if (config.HasSharedExpert)
         {

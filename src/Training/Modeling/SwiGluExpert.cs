@@ -14,12 +14,9 @@ internal sealed class SwiGluExpert : nn.Module<Tensor, Tensor>
     public SwiGluExpert(int width, int hidden)
         : base(nameof(SwiGluExpert))
     {
-        _w1 = nn.Linear(width, hidden, hasBias: false);
-        _w2 = nn.Linear(hidden, width, hasBias: false);
-        _w3 = nn.Linear(width, hidden, hasBias: false);
-        register_module("w1", _w1);
-        register_module("w2", _w2);
-        register_module("w3", _w3);
+        _w1 = Projection.Register(this, "w1", width, hidden);
+        _w2 = Projection.Register(this, "w2", hidden, width);
+        _w3 = Projection.Register(this, "w3", width, hidden);
     }
 
     public override Tensor forward(Tensor input)
