@@ -16,7 +16,7 @@ namespace MoeServe.Cli.Commands;
 internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings settings, Action<string>? progress)
 {
     /// <summary>What to measure.</summary>
-    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0, bool CompareSessions = false, string? PeerGguf = null, bool Bandwidth = false);
+    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0, bool CompareSessions = false, string? PeerGguf = null, bool Bandwidth = false, bool PeerProcess = false);
 
     public BenchReport Run(CancellationToken cancellation)
     {
@@ -142,7 +142,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             if (peer is not null)
             {
                 string gguf = settings.PeerGguf is null ? "F16 llama-architecture GGUF written from the model's graphs" : $"the given GGUF {settings.PeerGguf}";
-                peerReport = new BenchPeerReport(settings.Peer!, gguf, settings.PeerThreads, BenchPeer.DescribeMachine(benchSettings.LoadAverageAtStart), peerLevels, LoadAverage());
+                peerReport = new BenchPeerReport(settings.Peer!, gguf, settings.PeerThreads, BenchPeer.DescribeMachine(benchSettings.LoadAverageAtStart, peer.SystemInfo), peerLevels, LoadAverage(), peer.ProcessId);
             }
 
             if (settings.Bandwidth)
@@ -180,11 +180,18 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         return new BenchReport(model, benchSettings!, levels, comparison, peak, expertCost, note, peerReport, bandwidth);
     }
 
-    private BenchPeer CreatePeer(int[] promptSource)
+    private IBenchPeerEngine CreatePeer(int[] promptSource)
     {
+        string where = settings.PeerProcess ? "in a child process" : "in this process";
         progress?.Invoke(settings.PeerGguf is null
-            ? $"peer {settings.Peer}: writing the model as a GGUF and loading it in llama.cpp ({settings.PeerThreads} threads) ..."
-            : $"peer {settings.Peer}: loading {settings.PeerGguf} in llama.cpp ({settings.PeerThreads} threads) ...");
+            ? $"peer {settings.Peer}: writing the model as a GGUF and loading it in llama.cpp {where} ({settings.PeerThreads} threads) ..."
+            : $"peer {settings.Peer}: loading {settings.PeerGguf} in llama.cpp {where} ({settings.PeerThreads} threads) ...");
+        if (settings.PeerProcess)
+        {
+            // The child writes the GGUF, loads it and warms up itself; this process never loads llama.cpp.
+            return BenchPeerProcess.Start(options.ModelPath, settings.PeerThreads, settings.PeerGguf, promptSource, settings.PromptTokens);
+        }
+
         var peer = BenchPeer.Create(options.ModelPath, settings.PeerThreads, settings.PeerGguf);
         peer.Warm(promptSource, settings.PromptTokens);
         return peer;
