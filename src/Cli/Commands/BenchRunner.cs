@@ -16,7 +16,7 @@ namespace MoeServe.Cli.Commands;
 internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings settings, Action<string>? progress)
 {
     /// <summary>What to measure.</summary>
-    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0, bool CompareSessions = false, string? PeerGguf = null, bool Bandwidth = false, bool PeerProcess = false);
+    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0, bool CompareSessions = false, string? PeerGguf = null, bool Bandwidth = false, bool PeerProcess = false, bool CompareKvCache = false);
 
     public BenchReport Run(CancellationToken cancellation)
     {
@@ -71,7 +71,14 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             // machine the load drifts, and back-to-back blocks would charge the drift to one variant.
             using var perToken = settings.Baseline ? MoeEngine.Load(options with { Dispatch = ExpertDispatchMode.PerToken }) : null;
             using var otherSessions = settings.CompareSessions ? MoeEngine.Load(options with { ShareSessionResources = !options.ShareSessionResources }) : null;
+            var otherDType = options.KvCacheDType == KvCacheDType.Float16 ? KvCacheDType.Float32 : KvCacheDType.Float16;
+            using var otherKvCache = settings.CompareKvCache ? MoeEngine.Load(options with { KvCacheDType = otherDType }) : null;
             Warm(batched, promptSource);
+            if (otherKvCache is not null)
+            {
+                Warm(otherKvCache, promptSource);
+            }
+
             if (otherSessions is not null)
             {
                 Warm(otherSessions, promptSource);
@@ -93,9 +100,15 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 var perTokenRuns = new List<BenchRun>();
                 var peerRuns = new List<Peer.PeerDecodeRun>();
                 var otherRuns = new List<BenchRun>();
+                var otherKvRuns = new List<BenchRun>();
                 for (int r = 0; r < settings.Repeat; r++)
                 {
                     batchedRuns.Add(Decode(batched, c, promptSource, cancellation));
+                    if (otherKvCache is not null)
+                    {
+                        otherKvRuns.Add(Decode(otherKvCache, c, promptSource, cancellation));
+                    }
+
                     if (otherSessions is not null)
                     {
                         otherRuns.Add(Decode(otherSessions, c, promptSource, cancellation));
@@ -136,7 +149,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                     baseline is null ? null : baseline.CpuMsPerToken / run.CpuMsPerToken,
                     peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread,
                     expertCost is null ? null : ExpertCostProbe.PredictedGain(expertCost, (double)c * config.Layers * config.TopK, run.ExpertRunsPerStep),
-                    otherSessions is null ? null : CompareSessions(run, Median(otherRuns), options.ShareSessionResources)));
+                    otherSessions is null ? null : CompareSessions(run, Median(otherRuns), options.ShareSessionResources),
+                    otherKvCache is null ? null : CompareKvCache(run, Median(otherKvRuns), options.KvCacheDType)));
             }
 
             if (peer is not null)
@@ -407,6 +421,18 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             own.MedianStepTokensPerSecond,
             shared.DecodeTokensPerSecond / own.DecodeTokensPerSecond,
             shared.MedianStepTokensPerSecond / own.MedianStepTokensPerSecond);
+    }
+
+    private static BenchKvCacheComparison CompareKvCache(BenchRun run, BenchRun other, KvCacheDType runDType)
+    {
+        var (half, single) = runDType == KvCacheDType.Float16 ? (run, other) : (other, run);
+        return new BenchKvCacheComparison(
+            half.DecodeTokensPerSecond,
+            single.DecodeTokensPerSecond,
+            half.AttentionMsPerStep,
+            single.AttentionMsPerStep,
+            half.DecodeTokensPerSecond / single.DecodeTokensPerSecond,
+            single.AttentionMsPerStep / half.AttentionMsPerStep);
     }
 
     private static BenchPeak MeasurePeak(int workers)
