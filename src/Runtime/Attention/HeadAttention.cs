@@ -77,7 +77,6 @@ internal static class HeadAttention
         {
             int n = Math.Min(BlockPositions, visible - s);
             float blockMax = ScoreBlock(keys, s, n, query, scale, block);
-            var p = block[..n];
             if (blockMax > max)
             {
                 // Rescale what was summed under the old maximum (exp(-inf) = 0 on the first block).
@@ -91,15 +90,15 @@ internal static class HeadAttention
                 max = blockMax;
             }
 
-            sum += Exponentials(p, max);
-            AccumulateValues(values, s, p, acc);
+            sum += Exponentials(block, max);
+            AccumulateValues(values, s, block[..n], acc);
         }
 
         TensorPrimitives.Multiply(acc, 1f / sum, acc);
     }
 
-    // block[i] = scale * sum_c K[c, s + i] q[c] for the whole tiles covering [s, s + n); s is a multiple of BlockPositions.
-    // Returns the largest of block[0 .. n).
+    // block[i] = scale * sum_c K[c, s + i] q[c] for i in [0, n), -inf for i in [n, BlockPositions); s is a multiple of
+    // BlockPositions. Returns the largest.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScoreBlock<T>(ReadOnlySpan<T> keys, int s, int n, ReadOnlySpan<float> query, float scale, Span<float> block)
         where T : unmanaged
@@ -136,44 +135,50 @@ internal static class HeadAttention
             return HorizontalMax(Vector256.Max(Vector256.Max(a0, a1), Vector256.Max(a2, a3)));
         }
 
-        // The last, partial block: tile by tile (the last tile's slots past n are computed from stale numbers and never used).
-        for (int t = 0; t * KeyTile < n; t++)
+        // The last, partial block: the tiles that hold positions, one accumulator each; every slot from n on
+        // (stale numbers past visible, tiles past the last) becomes -inf, so its exponential is 0.
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var count = Vector256.Create(n);
+        var minusInfinity = Vector256.Create(float.NegativeInfinity);
+        var blockMax = minusInfinity;
+        for (int t = 0; t < BlockPositions / KeyTile; t++)
         {
-            ref T first = ref Unsafe.Add(ref tile, t * tileElements);
-            var acc = Vector256<float>.Zero;
-            for (int c = 0; c < hd; c++)
+            var scores = minusInfinity;
+            if (t * KeyTile < n)
             {
-                acc = Vector256.MultiplyAddEstimate(Load8(ref first, (nuint)(c * KeyTile)), Vector256.Create(Unsafe.Add(ref q, c)), acc);
+                ref T first = ref Unsafe.Add(ref tile, t * tileElements);
+                var acc = Vector256<float>.Zero;
+                for (int c = 0; c < hd; c++)
+                {
+                    acc = Vector256.MultiplyAddEstimate(Load8(ref first, (nuint)(c * KeyTile)), Vector256.Create(Unsafe.Add(ref q, c)), acc);
+                }
+
+                var inside = Vector256.LessThan(lanes + Vector256.Create(t * KeyTile), count).AsSingle();
+                scores = Vector256.ConditionalSelect(inside, acc * scale, minusInfinity);
             }
 
-            (acc * scale).StoreUnsafe(ref outScores, (nuint)(t * KeyTile));
+            scores.StoreUnsafe(ref outScores, (nuint)(t * KeyTile));
+            blockMax = Vector256.Max(blockMax, scores);
         }
 
-        return TensorPrimitives.Max(block[..n]);
+        return HorizontalMax(blockMax);
     }
 
-    // p[i] = exp(p[i] - max); returns their sum. A whole block stays in registers.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Exponentials(Span<float> p, float max)
+    // block[i] = exp(block[i] - max) for the whole block (-inf slots become 0), in registers; returns their sum.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Exponentials(Span<float> block, float max)
     {
-        if (p.Length == BlockPositions)
-        {
-            ref float first = ref MemoryMarshal.GetReference(p);
-            var m = Vector256.Create(max);
-            var e0 = Vector256.Exp(Vector256.LoadUnsafe(ref first) - m);
-            var e1 = Vector256.Exp(Vector256.LoadUnsafe(ref first, KeyTile) - m);
-            var e2 = Vector256.Exp(Vector256.LoadUnsafe(ref first, 2 * KeyTile) - m);
-            var e3 = Vector256.Exp(Vector256.LoadUnsafe(ref first, 3 * KeyTile) - m);
-            e0.StoreUnsafe(ref first);
-            e1.StoreUnsafe(ref first, KeyTile);
-            e2.StoreUnsafe(ref first, 2 * KeyTile);
-            e3.StoreUnsafe(ref first, 3 * KeyTile);
-            return Vector256.Sum((e0 + e1) + (e2 + e3));
-        }
-
-        TensorPrimitives.Subtract(p, max, p);
-        TensorPrimitives.Exp(p, p);
-        return TensorPrimitives.Sum(p);
+        ref float first = ref MemoryMarshal.GetReference(block);
+        var m = Vector256.Create(max);
+        var e0 = Vector256.Exp(Vector256.LoadUnsafe(ref first) - m);
+        var e1 = Vector256.Exp(Vector256.LoadUnsafe(ref first, KeyTile) - m);
+        var e2 = Vector256.Exp(Vector256.LoadUnsafe(ref first, 2 * KeyTile) - m);
+        var e3 = Vector256.Exp(Vector256.LoadUnsafe(ref first, 3 * KeyTile) - m);
+        e0.StoreUnsafe(ref first);
+        e1.StoreUnsafe(ref first, KeyTile);
+        e2.StoreUnsafe(ref first, 2 * KeyTile);
+        e3.StoreUnsafe(ref first, 3 * KeyTile);
+        return Vector256.Sum((e0 + e1) + (e2 + e3));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
