@@ -133,6 +133,15 @@ public sealed class LlamaCppPeerTests(TinyModelDirectory tiny) : IClassFixture<T
     }
 
     [Fact]
+    public async Task Bench_UnknownKvCacheType_FailsNamingTheFlag()
+    {
+        var result = await CliProcess.RunAsync("bench", "--model", tiny.Model, "--kv-cache", "float8");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--kv-cache must be float16 or float32, got 'float8'", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bench_UnknownPeer_FailsNamingTheFlag()
     {
         var result = await CliProcess.RunAsync("bench", "--model", tiny.Model, "--peer", "vllm");
