@@ -5,11 +5,21 @@ using BenchmarkDotNet.Running;
 using MoeServe.Benchmarks;
 
 // `ratio [rounds]`: the interleaved CPU-time probe (robust on a shared machine).
+// `attention [sequences,...] [visible] [rounds]`: the attention kernel over float32 and float16 KV caches.
 // Anything else goes to BenchmarkDotNet, for example `--filter '*Routing*' --job short`.
 if (args.Length > 0 && args[0] == "ratio")
 {
     int rounds = args.Length > 1 && int.TryParse(args[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int r) && r > 0 ? r : 30;
     RoutingRatioProbe.Run(rounds);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "attention")
+{
+    int[] sequences = args.Length > 1 ? args[1].Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray() : [1, 8, 32, 128];
+    int visible = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 96;
+    int rounds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 12;
+    AttentionProbe.Run(sequences, visible, rounds);
     return;
 }
 

@@ -35,10 +35,12 @@ internal static class BenchCommand
         var peerGguf = new Option<string?>("--peer-gguf") { Description = "With --peer llamacpp: run this GGUF in the peer instead of writing an F16 one from the model (e.g. the Q4_0 file the model was imported from)." };
         var bandwidth = new Option<bool>("--bandwidth") { Description = "Also measure memory bandwidth (copy and read over 1 GB buffers) and print each engine's single-stream limit: bandwidth / weight bytes one decode step reads." };
         var compareSessions = new Option<bool>("--compare-sessions") { Description = "Also decode on a second engine whose sessions have their own thread pools and arenas (or shared ones, with --shared-sessions false), interleaved run by run; prints shared / own tokens/s per level." };
+        var peerProcess = new Option<bool>("--peer-process") { Description = "With --peer: run the peer in a child process (this same program) instead of this one, its rounds still interleaved with MoeServe's, so the two engines share no process (threads, allocator, loaded libraries)." };
+        var compareKvCache = new Option<bool>("--compare-kv-cache") { Description = "Also decode on a second engine with the other KV cache element type (float32 against the default float16, or the reverse with --kv-cache float32), interleaved run by run; prints both tokens/s and attention ms per level." };
         var peerThreads = new Option<int>("--peer-threads") { Description = "Threads the peer uses (default: the machine's cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var command = new Command("bench", "Decode tokens/s per concurrency level: per-expert batching vs per-token dispatch, batch sizes, makespan, MaxVio (trained q vs top-K).")
         {
-            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output, balance, balanceScales, peer, peerThreads, compareSessions, peerGguf, bandwidth,
+            concurrency, maxTokens, promptTokens, data, noBaseline, noCompare, noPeak, repeat, json, output, balance, balanceScales, peer, peerThreads, peerProcess, compareSessions, compareKvCache, peerGguf, bandwidth,
         };
         foreach (var option in flags.All)
         {
@@ -83,6 +85,11 @@ internal static class BenchCommand
                 errors.Add(peerName is null ? "--peer-gguf needs --peer llamacpp." : $"--peer-gguf: no such file '{peerFile}'.");
             }
 
+            if (parse.GetValue(peerProcess) && peerName is null)
+            {
+                errors.Add("--peer-process needs --peer llamacpp.");
+            }
+
             int maxLevel = levels.Length > 0 ? levels.Max() : 1;
             var options = flags.Build(parse, errors, o => o with { MaxSequences = maxLevel, MaxBatchTokens = Math.Max(1, maxLevel * Math.Max(1, prompt)) });
             if (errors.Count > 0)
@@ -96,7 +103,7 @@ internal static class BenchCommand
                 return Task.FromResult(errors.Count > 0 ? CliErrors.Fail(errors) : RunBalance(new BalanceBench(options, levels, steps, prompt, parse.GetValue(data)!, lambdas, Console.Error.WriteLine), parse.GetValue(output), cancellation));
             }
 
-            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat), peerName, parse.GetValue(peerThreads), parse.GetValue(compareSessions), peerFile, parse.GetValue(bandwidth));
+            var settings = new BenchRunner.Settings(levels, steps, prompt, parse.GetValue(data)!, !parse.GetValue(noBaseline), !parse.GetValue(noCompare), !parse.GetValue(noPeak), parse.GetValue(repeat), peerName, parse.GetValue(peerThreads), parse.GetValue(compareSessions), peerFile, parse.GetValue(bandwidth), parse.GetValue(peerProcess), parse.GetValue(compareKvCache));
             return Task.FromResult(Run(options, settings, parse.GetValue(json), parse.GetValue(output), cancellation));
         });
         return command;
@@ -147,6 +154,14 @@ internal static class BenchCommand
         Console.WriteLine($"model {report.Model}: {report.Settings.Layers} layers x {report.Settings.Experts} experts (top-{report.Settings.TopK}), {report.Settings.ExpertWorkers} workers, routing {report.Settings.Routing}, prompts {report.Settings.PromptSource}");
         Console.WriteLine($"load average at start: {report.Settings.LoadAverageAtStart} ({report.Settings.ProcessorCount} cores)");
         Console.WriteLine("concurrency | batched tok/s (at p50 step) | step ms p50/p95 | runs/step | tokens/run | expert ms/step | CPU ms/token | per-token tok/s (at p50) | gain (at p50) | expert-phase gain | CPU gain | expert GFLOP/s/thread");
+        foreach (var level in report.Levels)
+        {
+            if (level.KvCache is { } k)
+            {
+                Console.WriteLine(string.Create(c, $"  concurrency {level.Concurrency}: float16 KV cache {k.Float16TokensPerSecond:F1} tok/s (attention {k.Float16AttentionMsPerStep:F2} ms/step), float32 {k.Float32TokensPerSecond:F1} (attention {k.Float32AttentionMsPerStep:F2}): float16 / float32 {k.Float16OverFloat32:F2}x, attention {k.AttentionFloat32OverFloat16:F2}x faster"));
+            }
+        }
+
         foreach (var level in report.Levels)
         {
             var b = level.Batched;

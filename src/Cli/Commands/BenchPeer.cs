@@ -9,7 +9,7 @@ namespace MoeServe.Cli.Commands;
 /// architecture with experts) from the model directory's own graphs into a temporary file, decoded at
 /// the same concurrencies, prompt and generated lengths, in rounds interleaved with MoeServe's.
 /// </summary>
-internal sealed class BenchPeer : IDisposable
+internal sealed class BenchPeer : IBenchPeerEngine
 {
     /// <summary>The one peer implemented.</summary>
     public const string LlamaCpp = "llamacpp";
@@ -65,6 +65,12 @@ internal sealed class BenchPeer : IDisposable
         return _peer.Decode(perSequence, maxTokens, cancellation);
     }
 
+    /// <inheritdoc />
+    public string SystemInfo => LlamaCppPeer.SystemInfo();
+
+    /// <inheritdoc />
+    public int? ProcessId => null;
+
     /// <summary>A short run so that the first measured one is not the first use of the weights.</summary>
     public void Warm(int[] prompts, int promptTokens) => Decode(1, prompts, promptTokens, 16, CancellationToken.None);
 
@@ -78,7 +84,9 @@ internal sealed class BenchPeer : IDisposable
     }
 
     /// <summary>The machine as the report states it: CPU model and SIMD flags, cores, date, llama.cpp's own feature line.</summary>
-    public static BenchMachine DescribeMachine(string loadAverage)
+    /// <param name="loadAverage">The load average at the start.</param>
+    /// <param name="llamaCppSystemInfo">The peer's <see cref="IBenchPeerEngine.SystemInfo"/>.</param>
+    public static BenchMachine DescribeMachine(string loadAverage, string llamaCppSystemInfo)
     {
         string model = "unknown";
         string[] flags = [];
@@ -98,8 +106,24 @@ internal sealed class BenchPeer : IDisposable
             }
         }
 
-        return new BenchMachine(model, flags, Environment.ProcessorCount, DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), loadAverage, LlamaCppPeer.SystemInfo());
+        return new BenchMachine(model, flags, Environment.ProcessorCount, DateTime.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture), loadAverage, llamaCppSystemInfo);
     }
+}
+
+/// <summary>What bench needs of a peer engine, in this process (<see cref="BenchPeer"/>) or in a child (<see cref="BenchPeerProcess"/>).</summary>
+internal interface IBenchPeerEngine : IDisposable
+{
+    /// <summary>The GGUF the peer runs.</summary>
+    string GgufPath { get; }
+
+    /// <summary>llama.cpp's own feature line, from the process that runs it.</summary>
+    string SystemInfo { get; }
+
+    /// <summary>The id of the child process the peer runs in; null when it runs in this one.</summary>
+    int? ProcessId { get; }
+
+    /// <summary>One decode run of <paramref name="sequences"/> sequences over bench's own prompts.</summary>
+    PeerDecodeRun Decode(int sequences, int[] prompts, int promptTokens, int maxTokens, CancellationToken cancellation);
 }
 
 /// <summary>The machine a bench ran on.</summary>
@@ -116,4 +140,11 @@ internal sealed record BenchMachine(string Cpu, IReadOnlyList<string> SimdFlags,
 internal sealed record BenchPeerLevel(int Concurrency, PeerDecodeRun Peer, double MoeServeTokensPerSecond, double Ratio, double MedianStepRatio, double MoeServePrefillMs, double PeerPrefillMs);
 
 /// <summary>bench --peer's part of the report.</summary>
-internal sealed record BenchPeerReport(string Peer, string Gguf, int Threads, BenchMachine Machine, IReadOnlyList<BenchPeerLevel> Levels, string? LoadAverageAtEnd);
+/// <param name="Peer">The peer's name.</param>
+/// <param name="Gguf">Which GGUF it ran.</param>
+/// <param name="Threads">The peer's threads.</param>
+/// <param name="Machine">The machine.</param>
+/// <param name="Levels">One entry per concurrency level.</param>
+/// <param name="LoadAverageAtEnd">The load average at the end.</param>
+/// <param name="PeerProcessId">The child process's id when the peer ran in one (<c>--peer-process</c>); null when it ran in bench's own.</param>
+internal sealed record BenchPeerReport(string Peer, string Gguf, int Threads, BenchMachine Machine, IReadOnlyList<BenchPeerLevel> Levels, string? LoadAverageAtEnd, int? PeerProcessId = null);

@@ -9,7 +9,7 @@ internal static class BenchPeerOutput
     {
         var c = CultureInfo.InvariantCulture;
         var m = report.Machine;
-        Console.WriteLine($"peer {report.Peer} ({report.Gguf}, {report.Threads} threads, flash attention on, KV cache per sequence), {m.DateUtc}");
+        Console.WriteLine($"peer {report.Peer} ({report.Gguf}, {report.Threads} threads, flash attention on, KV cache per sequence, {(report.PeerProcessId is int id ? $"in its own process {id}" : "in bench's process")}), {m.DateUtc}");
         Console.WriteLine($"  CPU {m.Cpu}, {m.ProcessorCount} cores, flags {string.Join(' ', m.SimdFlags)}; load average {m.LoadAverageAtStart} at start, {report.LoadAverageAtEnd} at end");
         Console.WriteLine($"  llama.cpp: {m.LlamaCppSystemInfo}");
         if (peak is not null)

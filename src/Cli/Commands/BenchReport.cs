@@ -41,7 +41,26 @@ internal sealed record BenchLevel(
     double? CpuGain,
     double? ExpertPeakFraction,
     double? PredictedExpertPhaseGain,
-    BenchSessionsComparison? Sessions = null);
+    BenchSessionsComparison? Sessions = null,
+    BenchKvCacheComparison? KvCache = null);
+
+/// <summary>
+/// <c>--compare-kv-cache</c>: the same batched decode on a second engine with the other KV cache element type,
+/// interleaved run by run (medians of each), so both see the same load.
+/// </summary>
+/// <param name="Float16TokensPerSecond">Decode tokens/s with a float16 cache.</param>
+/// <param name="Float32TokensPerSecond">Decode tokens/s with a float32 cache.</param>
+/// <param name="Float16AttentionMsPerStep">Attention ms per step, float16 (the median run's).</param>
+/// <param name="Float32AttentionMsPerStep">Attention ms per step, float32.</param>
+/// <param name="Float16OverFloat32">Float16TokensPerSecond / Float32TokensPerSecond.</param>
+/// <param name="AttentionFloat32OverFloat16">Float32AttentionMsPerStep / Float16AttentionMsPerStep: how much faster float16's attention is.</param>
+internal sealed record BenchKvCacheComparison(
+    double Float16TokensPerSecond,
+    double Float32TokensPerSecond,
+    double Float16AttentionMsPerStep,
+    double Float32AttentionMsPerStep,
+    double Float16OverFloat32,
+    double AttentionFloat32OverFloat16);
 
 /// <summary>
 /// <c>--compare-sessions</c>: the same batched decode on a second engine whose sessions share ONNX Runtime's

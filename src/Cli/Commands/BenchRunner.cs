@@ -16,7 +16,7 @@ namespace MoeServe.Cli.Commands;
 internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings settings, Action<string>? progress)
 {
     /// <summary>What to measure.</summary>
-    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0, bool CompareSessions = false, string? PeerGguf = null, bool Bandwidth = false);
+    internal sealed record Settings(IReadOnlyList<int> Concurrency, int MaxTokens, int PromptTokens, string DataPath, bool Baseline, bool CompareRouting, bool Peak, int Repeat, string? Peer = null, int PeerThreads = 0, bool CompareSessions = false, string? PeerGguf = null, bool Bandwidth = false, bool PeerProcess = false, bool CompareKvCache = false);
 
     public BenchReport Run(CancellationToken cancellation)
     {
@@ -71,7 +71,14 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             // machine the load drifts, and back-to-back blocks would charge the drift to one variant.
             using var perToken = settings.Baseline ? MoeEngine.Load(options with { Dispatch = ExpertDispatchMode.PerToken }) : null;
             using var otherSessions = settings.CompareSessions ? MoeEngine.Load(options with { ShareSessionResources = !options.ShareSessionResources }) : null;
+            var otherDType = options.KvCacheDType == KvCacheDType.Float16 ? KvCacheDType.Float32 : KvCacheDType.Float16;
+            using var otherKvCache = settings.CompareKvCache ? MoeEngine.Load(options with { KvCacheDType = otherDType }) : null;
             Warm(batched, promptSource);
+            if (otherKvCache is not null)
+            {
+                Warm(otherKvCache, promptSource);
+            }
+
             if (otherSessions is not null)
             {
                 Warm(otherSessions, promptSource);
@@ -93,9 +100,15 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 var perTokenRuns = new List<BenchRun>();
                 var peerRuns = new List<Peer.PeerDecodeRun>();
                 var otherRuns = new List<BenchRun>();
+                var otherKvRuns = new List<BenchRun>();
                 for (int r = 0; r < settings.Repeat; r++)
                 {
                     batchedRuns.Add(Decode(batched, c, promptSource, cancellation));
+                    if (otherKvCache is not null)
+                    {
+                        otherKvRuns.Add(Decode(otherKvCache, c, promptSource, cancellation));
+                    }
+
                     if (otherSessions is not null)
                     {
                         otherRuns.Add(Decode(otherSessions, c, promptSource, cancellation));
@@ -136,13 +149,14 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                     baseline is null ? null : baseline.CpuMsPerToken / run.CpuMsPerToken,
                     peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread,
                     expertCost is null ? null : ExpertCostProbe.PredictedGain(expertCost, (double)c * config.Layers * config.TopK, run.ExpertRunsPerStep),
-                    otherSessions is null ? null : CompareSessions(run, Median(otherRuns), options.ShareSessionResources)));
+                    otherSessions is null ? null : CompareSessions(run, Median(otherRuns), options.ShareSessionResources),
+                    otherKvCache is null ? null : CompareKvCache(run, Median(otherKvRuns), options.KvCacheDType)));
             }
 
             if (peer is not null)
             {
                 string gguf = settings.PeerGguf is null ? "F16 llama-architecture GGUF written from the model's graphs" : $"the given GGUF {settings.PeerGguf}";
-                peerReport = new BenchPeerReport(settings.Peer!, gguf, settings.PeerThreads, BenchPeer.DescribeMachine(benchSettings.LoadAverageAtStart), peerLevels, LoadAverage());
+                peerReport = new BenchPeerReport(settings.Peer!, gguf, settings.PeerThreads, BenchPeer.DescribeMachine(benchSettings.LoadAverageAtStart, peer.SystemInfo), peerLevels, LoadAverage(), peer.ProcessId);
             }
 
             if (settings.Bandwidth)
@@ -180,11 +194,18 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
         return new BenchReport(model, benchSettings!, levels, comparison, peak, expertCost, note, peerReport, bandwidth);
     }
 
-    private BenchPeer CreatePeer(int[] promptSource)
+    private IBenchPeerEngine CreatePeer(int[] promptSource)
     {
+        string where = settings.PeerProcess ? "in a child process" : "in this process";
         progress?.Invoke(settings.PeerGguf is null
-            ? $"peer {settings.Peer}: writing the model as a GGUF and loading it in llama.cpp ({settings.PeerThreads} threads) ..."
-            : $"peer {settings.Peer}: loading {settings.PeerGguf} in llama.cpp ({settings.PeerThreads} threads) ...");
+            ? $"peer {settings.Peer}: writing the model as a GGUF and loading it in llama.cpp {where} ({settings.PeerThreads} threads) ..."
+            : $"peer {settings.Peer}: loading {settings.PeerGguf} in llama.cpp {where} ({settings.PeerThreads} threads) ...");
+        if (settings.PeerProcess)
+        {
+            // The child writes the GGUF, loads it and warms up itself; this process never loads llama.cpp.
+            return BenchPeerProcess.Start(options.ModelPath, settings.PeerThreads, settings.PeerGguf, promptSource, settings.PromptTokens);
+        }
+
         var peer = BenchPeer.Create(options.ModelPath, settings.PeerThreads, settings.PeerGguf);
         peer.Warm(promptSource, settings.PromptTokens);
         return peer;
@@ -400,6 +421,18 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             own.MedianStepTokensPerSecond,
             shared.DecodeTokensPerSecond / own.DecodeTokensPerSecond,
             shared.MedianStepTokensPerSecond / own.MedianStepTokensPerSecond);
+    }
+
+    private static BenchKvCacheComparison CompareKvCache(BenchRun run, BenchRun other, KvCacheDType runDType)
+    {
+        var (half, single) = runDType == KvCacheDType.Float16 ? (run, other) : (other, run);
+        return new BenchKvCacheComparison(
+            half.DecodeTokensPerSecond,
+            single.DecodeTokensPerSecond,
+            half.AttentionMsPerStep,
+            single.AttentionMsPerStep,
+            half.DecodeTokensPerSecond / single.DecodeTokensPerSecond,
+            single.AttentionMsPerStep / half.AttentionMsPerStep);
     }
 
     private static BenchPeak MeasurePeak(int workers)

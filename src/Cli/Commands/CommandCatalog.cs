@@ -25,6 +25,7 @@ internal static class CommandCatalog
         yield return AgreementCommand.Create();
         yield return BenchCommand.Create();
         yield return LoadProbeCommand.Create();
+        yield return BenchPeerProcess.CreateCommand(); // hidden: bench --peer-process's child
         yield break;
     }
 }

@@ -25,7 +25,26 @@ internal sealed class GenerateRuntimeFlags
 
     public Option<bool> SharedSessions { get; } = new("--shared-sessions") { Description = "Sessions share ONNX Runtime's global thread pools (sized by --intra-op-threads) and one CPU arena (true, default), or each has its own (false).", DefaultValueFactory = _ => true };
 
-    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale, SharedSessions];
+    public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache element type: float16 (default, half the bytes attention reads) or float32 (the qkv graph's numbers exactly).", DefaultValueFactory = _ => "float16" };
+
+    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale, SharedSessions, KvCache];
+
+    /// <summary>Parses a KV cache dtype name (float16 or float32, any case); false for anything else.</summary>
+    public static bool TryParseKvCacheDType(string? text, out KvCacheDType dtype)
+    {
+        switch (text?.Trim().ToLowerInvariant())
+        {
+            case "float16":
+                dtype = KvCacheDType.Float16;
+                return true;
+            case "float32":
+                dtype = KvCacheDType.Float32;
+                return true;
+            default:
+                dtype = KvCacheDType.Float16;
+                return false;
+        }
+    }
 
     /// <summary>Adds every runtime flag to <paramref name="command"/>, after its own options.</summary>
     public void AddTo(Command command)
@@ -88,6 +107,12 @@ internal sealed class GenerateRuntimeFlags
             errors.Add("--routing: " + RoutingPolicyFactory.UnknownNameMessage(routingName, RoutingPolicyFactory.ServingMethods));
         }
 
+        string kvCacheName = parse.GetValue(KvCache)!;
+        if (!TryParseKvCacheDType(kvCacheName, out var kvCache))
+        {
+            errors.Add($"--kv-cache must be float16 or float32, got '{kvCacheName}'.");
+        }
+
         int[] devices = ParseIntList(parse.GetValue(Devices)!, "--devices", 0, errors);
         var options = new RuntimeOptions
         {
@@ -100,6 +125,7 @@ internal sealed class GenerateRuntimeFlags
             QScale = parse.GetValue(QScale),
             ShareSessionResources = parse.GetValue(SharedSessions),
             LoadProgress = ConsoleLoadProgress.Instance,
+            KvCacheDType = kvCache,
         };
         if (change is not null)
         {

@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -7,22 +6,24 @@ using System.Runtime.Intrinsics;
 namespace MoeServe.Runtime.Attention;
 
 /// <summary>
-/// One query's attention over one head of a KV cache: keys in tiles of <see cref="KeyTile"/> positions,
+/// One query's attention over one head of a KV cache, in one pass over the cache (the score and the
+/// value passes fused, flash-attention style): keys in tiles of <see cref="KeyTile"/> positions,
 /// [capacity / tile, headDim, tile] (<see cref="KeyOffset"/>), values [capacity, headDim] (channel
-/// innermost). Both halves keep their accumulators in registers and read each cached number once:
-/// scores a tile of positions at a time across the channels, the output a vector of channels at a time
-/// across the positions. The tiles make the score pass read the keys front to back (a [headDim,
-/// capacity] layout reads headDim short runs a capacity apart, which the prefetcher follows badly). (TensorPrimitives called
-/// per channel or per position would store and reload the partial sums on every call; measured ~1.3x
-/// slower at 100 positions.) Up to four independent accumulators run side by side, because one
-/// accumulator waits on its own add every iteration (the add's latency, not the load, set the pace);
-/// each score and each output channel is still summed in the same order as with one, so the results
-/// are the same bits. Bounds are checked once per call, not per vector.
+/// innermost), either float32 or float16 (<see cref="Half"/>, widened to float32 in registers, see
+/// <see cref="HalfVectors"/>). Blocks of <see cref="BlockPositions"/> positions: the block's scores
+/// (four independent 256-bit accumulators, one per tile, across the channels), the running maximum
+/// (the output so far is rescaled when it grows), the block's exponentials, then the block's values
+/// added to the output a vector of channels at a time. Each cached number is read once, the keys and
+/// the values of a block while both are in L1, and nothing is written but the output and a
+/// 32-float stack block. Vector256 only: AVX2 is enough, AVX-512 machines run the same code.
 /// </summary>
 internal static class HeadAttention
 {
-    /// <summary>Positions per key tile: one 256-bit vector of floats.</summary>
+    /// <summary>Positions per key tile: one 256-bit vector of float32 scores.</summary>
     public const int KeyTile = 8;
+
+    /// <summary>Positions per block of the fused pass: four key tiles.</summary>
+    public const int BlockPositions = 4 * KeyTile;
 
     /// <summary>Where the key of <paramref name="position"/>, channel <paramref name="channel"/> sits in a head's key buffer.</summary>
     /// <param name="position">Position in the sequence.</param>
@@ -37,164 +38,229 @@ internal static class HeadAttention
 
     /// <summary>
     /// output[c] = sum_s softmax(scale * q . K[:, s])_s * V[s, c] over positions s in [0, visible).
+    /// Allocation-free; <typeparamref name="T"/> is <see cref="float"/> or <see cref="Half"/>.
     /// </summary>
+    /// <typeparam name="T">The cache's element type.</typeparam>
     /// <param name="keys">The head's keys, tiled (<see cref="KeyOffset"/>), at least <see cref="PaddedCapacity"/>(visible) x headDim.</param>
     /// <param name="values">The head's values, [positions, headDim].</param>
     /// <param name="visible">Positions the query may see.</param>
     /// <param name="query">The query, [headDim].</param>
     /// <param name="scale">1 / sqrt(headDim).</param>
-    /// <param name="scores">Scratch of at least <paramref name="visible"/> floats.</param>
-    /// <param name="probabilities">Scratch of at least <paramref name="visible"/> floats.</param>
     /// <param name="output">Receives [headDim].</param>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // Vector<T> code is slow until tier-1; skip tiering.
-    public static void Compute(
-        ReadOnlySpan<float> keys,
-        ReadOnlySpan<float> values,
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // Vector code is slow until tier-1; skip tiering.
+    public static void Compute<T>(
+        ReadOnlySpan<T> keys,
+        ReadOnlySpan<T> values,
         int visible,
         ReadOnlySpan<float> query,
         float scale,
-        Span<float> scores,
-        Span<float> probabilities,
         Span<float> output)
+        where T : unmanaged
     {
-        int hd = query.Length;
-        if (visible < 1 || keys.Length < hd * PaddedCapacity(visible) || values.Length < visible * hd || scores.Length < visible || probabilities.Length < visible || output.Length < hd)
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(Half))
         {
-            throw new ArgumentException("Attention operands are smaller than headDim, capacity and visible require.");
+            throw new NotSupportedException($"KV cache elements are float or Half, not {typeof(T).Name}.");
         }
 
-        Scores(keys, visible, query, scale, scores);
-        var p = probabilities[..visible];
-        TensorPrimitives.SoftMax(scores[..visible], p);
-        WeightedValues(values, visible, p, output[..hd]);
+        int hd = query.Length;
+        if (visible < 1 || keys.Length < hd * PaddedCapacity(visible) || values.Length < visible * hd || output.Length < hd)
+        {
+            throw new ArgumentException("Attention operands are smaller than headDim and visible require.");
+        }
+
+        Span<float> block = stackalloc float[BlockPositions];
+        var acc = output[..hd];
+        acc.Clear();
+        float max = float.NegativeInfinity;
+        float sum = 0;
+        for (int s = 0; s < visible; s += BlockPositions)
+        {
+            int n = Math.Min(BlockPositions, visible - s);
+            float blockMax = ScoreBlock(keys, s, n, query, scale, block);
+            if (blockMax > max)
+            {
+                // Rescale what was summed under the old maximum (exp(-inf) = 0 on the first block).
+                float correction = MathF.Exp(max - blockMax);
+                if (s > 0)
+                {
+                    TensorPrimitives.Multiply(acc, correction, acc);
+                }
+
+                sum *= correction;
+                max = blockMax;
+            }
+
+            sum += Exponentials(block, max);
+            AccumulateValues(values, s, block[..n], acc);
+        }
+
+        TensorPrimitives.Multiply(acc, 1f / sum, acc);
     }
 
-    // scores[s] = scale * sum_c K[c, s] q[c], c ascending for every s.
+    // block[i] = scale * sum_c K[c, s + i] q[c] for i in [0, n), -inf for i in [n, BlockPositions); s is a multiple of
+    // BlockPositions. Returns the largest.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Scores(ReadOnlySpan<float> keys, int visible, ReadOnlySpan<float> query, float scale, Span<float> scores)
+    private static float ScoreBlock<T>(ReadOnlySpan<T> keys, int s, int n, ReadOnlySpan<float> query, float scale, Span<float> block)
+        where T : unmanaged
     {
         int hd = query.Length;
-        int tileFloats = hd * KeyTile;
-        ref float k = ref MemoryMarshal.GetReference(keys);
+        int tileElements = hd * KeyTile;
+        ref T tile = ref Unsafe.Add(ref MemoryMarshal.GetReference(keys), s / KeyTile * tileElements);
         ref float q = ref MemoryMarshal.GetReference(query);
-        ref float outScores = ref MemoryMarshal.GetReference(scores);
-        int s = 0;
-        for (; s + (4 * KeyTile) <= visible; s += 4 * KeyTile)
+        ref float outScores = ref MemoryMarshal.GetReference(block);
+        if (n == BlockPositions)
         {
-            ref float tile = ref Unsafe.Add(ref k, s / KeyTile * tileFloats);
             var a0 = Vector256<float>.Zero;
             var a1 = Vector256<float>.Zero;
             var a2 = Vector256<float>.Zero;
             var a3 = Vector256<float>.Zero;
             for (int c = 0; c < hd; c++)
             {
-                float qc = Unsafe.Add(ref q, c);
+                var qc = Vector256.Create(Unsafe.Add(ref q, c));
                 nuint at = (nuint)(c * KeyTile);
-                a0 += Vector256.LoadUnsafe(ref tile, at) * qc;
-                a1 += Vector256.LoadUnsafe(ref tile, at + (nuint)tileFloats) * qc;
-                a2 += Vector256.LoadUnsafe(ref tile, at + (nuint)(2 * tileFloats)) * qc;
-                a3 += Vector256.LoadUnsafe(ref tile, at + (nuint)(3 * tileFloats)) * qc;
+                a0 = Vector256.MultiplyAddEstimate(Load8(ref tile, at), qc, a0);
+                a1 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)tileElements), qc, a1);
+                a2 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)(2 * tileElements)), qc, a2);
+                a3 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)(3 * tileElements)), qc, a3);
             }
 
-            (a0 * scale).StoreUnsafe(ref outScores, (nuint)s);
-            (a1 * scale).StoreUnsafe(ref outScores, (nuint)(s + KeyTile));
-            (a2 * scale).StoreUnsafe(ref outScores, (nuint)(s + (2 * KeyTile)));
-            (a3 * scale).StoreUnsafe(ref outScores, (nuint)(s + (3 * KeyTile)));
+            a0 *= scale;
+            a1 *= scale;
+            a2 *= scale;
+            a3 *= scale;
+            a0.StoreUnsafe(ref outScores);
+            a1.StoreUnsafe(ref outScores, KeyTile);
+            a2.StoreUnsafe(ref outScores, 2 * KeyTile);
+            a3.StoreUnsafe(ref outScores, 3 * KeyTile);
+            return HorizontalMax(Vector256.Max(Vector256.Max(a0, a1), Vector256.Max(a2, a3)));
         }
 
-        for (; s + KeyTile <= visible; s += KeyTile)
+        // The last, partial block: the tiles that hold positions, one accumulator each; every slot from n on
+        // (stale numbers past visible, tiles past the last) becomes -inf, so its exponential is 0.
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        var count = Vector256.Create(n);
+        var minusInfinity = Vector256.Create(float.NegativeInfinity);
+        var blockMax = minusInfinity;
+        for (int t = 0; t < BlockPositions / KeyTile; t++)
         {
-            ref float tile = ref Unsafe.Add(ref k, s / KeyTile * tileFloats);
-            var acc = Vector256<float>.Zero;
-            for (int c = 0; c < hd; c++)
+            var scores = minusInfinity;
+            if (t * KeyTile < n)
             {
-                acc += Vector256.LoadUnsafe(ref tile, (nuint)(c * KeyTile)) * Unsafe.Add(ref q, c);
+                ref T first = ref Unsafe.Add(ref tile, t * tileElements);
+                var acc = Vector256<float>.Zero;
+                for (int c = 0; c < hd; c++)
+                {
+                    acc = Vector256.MultiplyAddEstimate(Load8(ref first, (nuint)(c * KeyTile)), Vector256.Create(Unsafe.Add(ref q, c)), acc);
+                }
+
+                var inside = Vector256.LessThan(lanes + Vector256.Create(t * KeyTile), count).AsSingle();
+                scores = Vector256.ConditionalSelect(inside, acc * scale, minusInfinity);
             }
 
-            (acc * scale).StoreUnsafe(ref outScores, (nuint)s);
+            scores.StoreUnsafe(ref outScores, (nuint)(t * KeyTile));
+            blockMax = Vector256.Max(blockMax, scores);
         }
 
-        for (; s < visible; s++)
-        {
-            ref float first = ref Unsafe.Add(ref k, KeyOffset(s, 0, hd));
-            float dot = 0;
-            for (int c = 0; c < hd; c++)
-            {
-                dot += Unsafe.Add(ref first, c * KeyTile) * Unsafe.Add(ref q, c);
-            }
-
-            Unsafe.Add(ref outScores, s) = dot * scale;
-        }
+        return HorizontalMax(blockMax);
     }
 
-    // output[c] = sum_j p[j] V[j, c], j ascending for every c.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedValues(ReadOnlySpan<float> values, int visible, ReadOnlySpan<float> p, Span<float> output)
+    // block[i] = exp(block[i] - max) for the whole block (-inf slots become 0), in registers; returns their sum.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Exponentials(Span<float> block, float max)
     {
-        int hd = output.Length;
-        int width = Vector<float>.Count;
-        ref float v = ref MemoryMarshal.GetReference(values);
+        ref float first = ref MemoryMarshal.GetReference(block);
+        var m = Vector256.Create(max);
+        var e0 = Vector256.Exp(Vector256.LoadUnsafe(ref first) - m);
+        var e1 = Vector256.Exp(Vector256.LoadUnsafe(ref first, KeyTile) - m);
+        var e2 = Vector256.Exp(Vector256.LoadUnsafe(ref first, 2 * KeyTile) - m);
+        var e3 = Vector256.Exp(Vector256.LoadUnsafe(ref first, 3 * KeyTile) - m);
+        e0.StoreUnsafe(ref first);
+        e1.StoreUnsafe(ref first, KeyTile);
+        e2.StoreUnsafe(ref first, 2 * KeyTile);
+        e3.StoreUnsafe(ref first, 3 * KeyTile);
+        return Vector256.Sum((e0 + e1) + (e2 + e3));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float HorizontalMax(Vector256<float> v)
+    {
+        var m = Vector128.Max(v.GetLower(), v.GetUpper());
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(2, 3, 0, 1)));
+        m = Vector128.Max(m, Vector128.Shuffle(m, Vector128.Create(1, 0, 3, 2)));
+        return m.ToScalar();
+    }
+
+    // acc[c] += sum_j p[j] V[s + j, c].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateValues<T>(ReadOnlySpan<T> values, int s, ReadOnlySpan<float> p, Span<float> acc)
+        where T : unmanaged
+    {
+        int hd = acc.Length;
+        int n = p.Length;
+        const int W = 8;
+        ref T v = ref Unsafe.Add(ref MemoryMarshal.GetReference(values), s * hd);
         ref float weights = ref MemoryMarshal.GetReference(p);
-        ref float o = ref MemoryMarshal.GetReference(output);
+        ref float o = ref MemoryMarshal.GetReference(acc);
         int c0 = 0;
-        for (; c0 + (4 * width) <= hd; c0 += 4 * width)
+        for (; c0 + (4 * W) <= hd; c0 += 4 * W)
         {
-            var a0 = Vector<float>.Zero;
-            var a1 = Vector<float>.Zero;
-            var a2 = Vector<float>.Zero;
-            var a3 = Vector<float>.Zero;
-            for (int j = 0; j < visible; j++)
+            var a0 = Vector256.LoadUnsafe(ref o, (nuint)c0);
+            var a1 = Vector256.LoadUnsafe(ref o, (nuint)(c0 + W));
+            var a2 = Vector256.LoadUnsafe(ref o, (nuint)(c0 + (2 * W)));
+            var a3 = Vector256.LoadUnsafe(ref o, (nuint)(c0 + (3 * W)));
+            for (int j = 0; j < n; j++)
             {
-                float pj = Unsafe.Add(ref weights, j);
-                ref float row = ref Unsafe.Add(ref v, (j * hd) + c0);
-                a0 += Vector.LoadUnsafe(ref row) * pj;
-                a1 += Vector.LoadUnsafe(ref row, (nuint)width) * pj;
-                a2 += Vector.LoadUnsafe(ref row, (nuint)(2 * width)) * pj;
-                a3 += Vector.LoadUnsafe(ref row, (nuint)(3 * width)) * pj;
+                var pj = Vector256.Create(Unsafe.Add(ref weights, j));
+                nuint row = (nuint)((j * hd) + c0);
+                a0 = Vector256.MultiplyAddEstimate(Load8(ref v, row), pj, a0);
+                a1 = Vector256.MultiplyAddEstimate(Load8(ref v, row + W), pj, a1);
+                a2 = Vector256.MultiplyAddEstimate(Load8(ref v, row + (2 * W)), pj, a2);
+                a3 = Vector256.MultiplyAddEstimate(Load8(ref v, row + (3 * W)), pj, a3);
             }
 
             a0.StoreUnsafe(ref o, (nuint)c0);
-            a1.StoreUnsafe(ref o, (nuint)(c0 + width));
-            a2.StoreUnsafe(ref o, (nuint)(c0 + (2 * width)));
-            a3.StoreUnsafe(ref o, (nuint)(c0 + (3 * width)));
+            a1.StoreUnsafe(ref o, (nuint)(c0 + W));
+            a2.StoreUnsafe(ref o, (nuint)(c0 + (2 * W)));
+            a3.StoreUnsafe(ref o, (nuint)(c0 + (3 * W)));
         }
 
-        for (; c0 + (2 * width) <= hd; c0 += 2 * width)
+        for (; c0 + W <= hd; c0 += W)
         {
-            var a0 = Vector<float>.Zero;
-            var a1 = Vector<float>.Zero;
-            for (int j = 0; j < visible; j++)
+            var a = Vector256.LoadUnsafe(ref o, (nuint)c0);
+            for (int j = 0; j < n; j++)
             {
-                float pj = Unsafe.Add(ref weights, j);
-                ref float row = ref Unsafe.Add(ref v, (j * hd) + c0);
-                a0 += Vector.LoadUnsafe(ref row) * pj;
-                a1 += Vector.LoadUnsafe(ref row, (nuint)width) * pj;
+                a = Vector256.MultiplyAddEstimate(Load8(ref v, (nuint)((j * hd) + c0)), Vector256.Create(Unsafe.Add(ref weights, j)), a);
             }
 
-            a0.StoreUnsafe(ref o, (nuint)c0);
-            a1.StoreUnsafe(ref o, (nuint)(c0 + width));
-        }
-
-        for (; c0 + width <= hd; c0 += width)
-        {
-            var acc = Vector<float>.Zero;
-            for (int j = 0; j < visible; j++)
-            {
-                acc += Vector.LoadUnsafe(ref Unsafe.Add(ref v, (j * hd) + c0)) * Unsafe.Add(ref weights, j);
-            }
-
-            acc.StoreUnsafe(ref o, (nuint)c0);
+            a.StoreUnsafe(ref o, (nuint)c0);
         }
 
         for (; c0 < hd; c0++)
         {
-            float sum = 0;
-            for (int j = 0; j < visible; j++)
+            float a = Unsafe.Add(ref o, c0);
+            for (int j = 0; j < n; j++)
             {
-                sum += Unsafe.Add(ref v, (j * hd) + c0) * Unsafe.Add(ref weights, j);
+                a += ToSingle(Unsafe.Add(ref v, (j * hd) + c0)) * Unsafe.Add(ref weights, j);
             }
 
-            Unsafe.Add(ref o, c0) = sum;
+            Unsafe.Add(ref o, c0) = a;
         }
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Load8<T>(ref T source, nuint offset)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(float))
+        {
+            return Vector256.LoadUnsafe(ref Unsafe.As<T, float>(ref source), offset);
+        }
+
+        return HalfVectors.Widen(Vector128.LoadUnsafe(ref Unsafe.As<T, short>(ref source), offset));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ToSingle<T>(T value)
+        where T : unmanaged =>
+        typeof(T) == typeof(float) ? Unsafe.As<T, float>(ref value) : (float)Unsafe.As<T, Half>(ref value);
 }

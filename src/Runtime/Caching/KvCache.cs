@@ -8,7 +8,7 @@ namespace MoeServe.Runtime.Caching;
 public sealed class KvCache : IDisposable
 {
     private readonly KvCachePool _pool;
-    private float[][]? _block;
+    private Array[]? _block;
 
     internal KvCache(KvCachePool pool, object owner)
     {
@@ -51,7 +51,10 @@ public sealed class KvCache : IDisposable
         }
     }
 
-    /// <summary>Floats per head in <see cref="Keys"/> and <see cref="Values"/>.</summary>
+    /// <summary>Element type of <see cref="Keys{T}"/> and <see cref="Values{T}"/>.</summary>
+    public KvCacheDType DType => _pool.DType;
+
+    /// <summary>Elements per head in <see cref="Keys{T}"/> and <see cref="Values{T}"/>.</summary>
     internal int HeadStride => _pool.HeadStride;
 
     /// <summary>
@@ -59,16 +62,20 @@ public sealed class KvCache : IDisposable
     /// positions (HeadAttention.KeyOffset), so the attention's dot products over positions are contiguous
     /// vector operations. A step writes its new positions in place, past Length.
     /// </summary>
-    internal float[] Keys(int layer) => Block[layer * 2];
+    /// <typeparam name="T"><see cref="Half"/> or float, as <see cref="DType"/> says.</typeparam>
+    /// <param name="layer">The layer.</param>
+    internal T[] Keys<T>(int layer) => (T[])Block[layer * 2];
 
     /// <summary>
     /// Layer <paramref name="layer"/>'s values: head h from h x <see cref="HeadStride"/>, [positions, headDim]: channel innermost, so the
     /// weighted sum over positions accumulates whole vectors of channels.
     /// </summary>
-    internal float[] Values(int layer) => Block[(layer * 2) + 1];
+    /// <typeparam name="T"><see cref="Half"/> or float, as <see cref="DType"/> says.</typeparam>
+    /// <param name="layer">The layer.</param>
+    internal T[] Values<T>(int layer) => (T[])Block[(layer * 2) + 1];
 
     /// <summary>After every layer appended its keys and values: Length grows (a failed step never gets here).</summary>
     internal void Commit(int appended) => Length += appended;
 
-    private float[][] Block => _block ?? throw new ObjectDisposedException(nameof(KvCache));
+    private Array[] Block => _block ?? throw new ObjectDisposedException(nameof(KvCache));
 }

@@ -138,7 +138,7 @@ internal sealed class ForwardStep : IDisposable
                 [Operand.Heads(ws.Query, heads, headDim), Operand.Heads(ws.Key, kvHeads, headDim), Operand.Heads(ws.Value, kvHeads, headDim)]);
             long ta = Stopwatch.GetTimestamp();
             _attentionPhase.Layer = l;
-            _pool.Run(_attentionPhase, ws.ItemOrder, n, inline: total < _options.MinParallelTokens);
+            _pool.Run(_attentionPhase, _attentionPhase.Order, _attentionPhase.ItemCount, inline: total < _options.MinParallelTokens);
             attentionSeconds += Stopwatch.GetElapsedTime(ta).TotalSeconds;
             RunDense(
                 _graphs.Post[l],

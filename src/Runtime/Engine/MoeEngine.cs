@@ -41,7 +41,7 @@ public sealed class MoeEngine : IDisposable
         var config = _model.Manifest.Config;
         try
         {
-            _cachePool = new KvCachePool(config.Layers, config.KeyValueHeads, config.HeadDim, config.ContextLength, options.MaxSequences);
+            _cachePool = new KvCachePool(config.Layers, config.KeyValueHeads, config.HeadDim, config.ContextLength, options.MaxSequences, options.KvCacheDType);
             _step = new ForwardStep(_model.Graphs, _model.Manifest, options);
         }
         catch

@@ -86,6 +86,12 @@ public sealed record RuntimeOptions
     /// <summary>Largest number of KV caches alive at once; <see cref="MoeEngine.CreateCache"/> throws beyond it. Default 64.</summary>
     public int MaxSequences { get; init; } = 64;
 
+    /// <summary>
+    /// How the KV cache stores keys and values: <see cref="KvCacheDType.Float16"/> (default: half the
+    /// bytes attention reads) or <see cref="KvCacheDType.Float32"/>. Attention computes in float32 either way.
+    /// </summary>
+    public KvCacheDType KvCacheDType { get; init; } = KvCacheDType.Float16;
+
     /// <summary>Largest total number of tokens in one <see cref="MoeEngine.Forward"/> call (prefill chunks plus decode tokens). Default 2048.</summary>
     public int MaxBatchTokens { get; init; } = 2048;
 
@@ -124,6 +130,11 @@ public sealed record RuntimeOptions
         if (!RoutingPolicyFactory.ServingMethods.Contains(Routing))
         {
             errors.Add("routing: " + RoutingPolicyFactory.UnknownNameMessage(Enum.IsDefined(Routing) ? RoutingPolicyFactory.NameOf(Routing) : ((int)Routing).ToString(CultureInfo.InvariantCulture), RoutingPolicyFactory.ServingMethods));
+        }
+
+        if (!Enum.IsDefined(KvCacheDType))
+        {
+            errors.Add($"kvCacheDType must be float16 or float32, got {(int)KvCacheDType}.");
         }
 
         if (!Enum.IsDefined(Dispatch))

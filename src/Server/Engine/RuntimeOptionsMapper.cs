@@ -21,6 +21,7 @@ public static class RuntimeOptionsMapper
             ExpertWorkers = options.Workers,
             IntraOpThreads = options.IntraOpThreads,
             ShareSessionResources = options.ShareSessionResources,
+            KvCacheDType = options.KvCacheDType,
             Routing = options.RoutingPolicy,
             QScale = options.QScale,
             OnlineBipIterations = options.OnlineBipIterations,

@@ -23,6 +23,7 @@ public static class CommandLineSwitches
         ["--routing"] = "MoeServe:RoutingPolicy",
         ["--q-scale"] = "MoeServe:QScale",
         ["--shared-sessions"] = "MoeServe:ShareSessionResources",
+        ["--kv-cache"] = "MoeServe:KvCacheDType",
         ["--max-batch"] = "MoeServe:MaxBatchSequences",
         ["--max-step-tokens"] = "MoeServe:MaxStepTokens",
         ["--prefill-chunk"] = "MoeServe:PrefillChunkTokens",

@@ -42,6 +42,9 @@ public sealed class ServerOptions
     /// </summary>
     public bool ShareSessionResources { get; set; } = true;
 
+    /// <summary>KV cache element type: float16 (default: half the bytes attention reads per step) or float32 (the qkv graph's numbers exactly). docs/runtime.md, "KV cache".</summary>
+    public KvCacheDType KvCacheDType { get; set; } = ServerDefaults.KvCacheDType;
+
     /// <summary>BIP iterations per layer per step when RoutingPolicy is "online-bip".</summary>
     public int OnlineBipIterations { get; set; } = 2;
 
@@ -111,6 +114,9 @@ public static class ServerDefaults
 
     /// <summary>CPU everywhere.</summary>
     public const ExecutionProviderKind ExecutionProvider = ExecutionProviderKind.Cpu;
+
+    /// <summary>KV cache element type.</summary>
+    public const KvCacheDType KvCacheDType = MoeServe.Runtime.KvCacheDType.Float16;
 
     /// <summary>One worker per core of the project's 2-core machine.</summary>
     public const int Workers = 2;

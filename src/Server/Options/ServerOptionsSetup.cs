@@ -131,6 +131,11 @@ public sealed class ServerOptionsSetup : IConfigureOptions<ServerOptions>
             return Enum.GetValues<ExecutionProviderKind>().Where(k => k.ToString().Equals(raw, StringComparison.OrdinalIgnoreCase)).Cast<object>().FirstOrDefault();
         }
 
+        if (type == typeof(KvCacheDType))
+        {
+            return Enum.GetValues<KvCacheDType>().Where(k => k.ToString().Equals(raw, StringComparison.OrdinalIgnoreCase)).Cast<object>().FirstOrDefault();
+        }
+
         throw new NotSupportedException($"Option type {type} has no parser.");
     }
 
@@ -142,6 +147,7 @@ public sealed class ServerOptionsSetup : IConfigureOptions<ServerOptions>
             : type == typeof(bool) ? "a valid boolean (true/false)"
             : type == typeof(RoutingMethod) ? $"one of {string.Join(", ", RoutingPolicyFactory.ServingMethods.Select(RoutingPolicyFactory.NameOf))}"
             : type == typeof(ExecutionProviderKind) ? $"one of {string.Join(", ", Enum.GetNames<ExecutionProviderKind>().Select(n => n.ToLowerInvariant()))}"
+            : type == typeof(KvCacheDType) ? $"one of {string.Join(", ", Enum.GetNames<KvCacheDType>().Select(n => n.ToLowerInvariant()))}"
             : "a valid " + type.Name;
     }
 }

@@ -71,6 +71,11 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             errors.Add($"{p}RoutingPolicy: {RoutingPolicyFactory.UnknownNameMessage(name, RoutingPolicyFactory.ServingMethods)}");
         }
 
+        if (!Enum.IsDefined(options.KvCacheDType))
+        {
+            errors.Add($"{p}KvCacheDType: must be float16 or float32, got {(int)options.KvCacheDType}.");
+        }
+
         Range(errors, p + "Workers", options.Workers, 1, 256);
         Range(errors, p + "IntraOpThreads", options.IntraOpThreads, 1, 256);
         Range(errors, p + "OnlineBipIterations", options.OnlineBipIterations, 1, 64);

@@ -89,6 +89,59 @@ public sealed class LlamaCppPeerTests(TinyModelDirectory tiny) : IClassFixture<T
     }
 
     [Fact]
+    public async Task Bench_WithPeerProcess_RunsThePeerInAChildThatEndsWithBench()
+    {
+        var result = await CliProcess.RunAsync(
+            "bench", "--model", tiny.Model, "--concurrency", "1,2", "--max-tokens", "5", "--prompt-tokens", "4",
+            "--repeat", "2", "--no-routing-compare", "--no-baseline", "--no-peak", "--peer", "llamacpp", "--peer-threads", "1", "--peer-process", "--json");
+
+        Assert.True(result.ExitCode == 0, result.Output);
+        var peer = JsonNode.Parse(result.StandardOutput)!["peer"]!;
+        int child = (int)peer["peerProcessId"]!;
+        Assert.True(child > 0, result.StandardOutput);
+        Assert.True(((string)peer["machine"]!["llamaCppSystemInfo"]!).Length > 0, result.StandardOutput);
+        var levels = peer["levels"]!.AsArray();
+        Assert.Equal([1, 2], levels.Select(l => (int)l!["concurrency"]!));
+        foreach (var level in levels)
+        {
+            Assert.Equal(5, (int)level!["peer"]!["steps"]!);
+            Assert.True((double)level["peer"]!["decodeTokensPerSecond"]! > 0 && (double)level["moeServeTokensPerSecond"]! > 0, result.StandardOutput);
+        }
+
+        // bench stopped its child on the way out.
+        bool alive;
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(child);
+            alive = !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            alive = false;
+        }
+
+        Assert.False(alive, $"peer process {child} outlived bench");
+    }
+
+    [Fact]
+    public async Task Bench_PeerProcessWithoutPeer_FailsNamingTheFlag()
+    {
+        var result = await CliProcess.RunAsync("bench", "--model", tiny.Model, "--peer-process");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--peer-process needs --peer", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_UnknownKvCacheType_FailsNamingTheFlag()
+    {
+        var result = await CliProcess.RunAsync("bench", "--model", tiny.Model, "--kv-cache", "float8");
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--kv-cache must be float16 or float32, got 'float8'", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bench_UnknownPeer_FailsNamingTheFlag()
     {
         var result = await CliProcess.RunAsync("bench", "--model", tiny.Model, "--peer", "vllm");

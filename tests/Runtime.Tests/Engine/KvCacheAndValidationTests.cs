@@ -101,6 +101,49 @@ public sealed class KvCacheAndValidationTests(TinyModelFixture fixture) : IClass
     }
 
     [Fact]
+    public void Forward_Float16AndFloat32Caches_AgreeWithinHalfPrecision()
+    {
+        // The default float16 cache against the exact float32 one, over a prefill, decode steps and a
+        // batch of two (the per-(sequence, head) work items of both dtypes): close, and not the same bits.
+        using var exact = MoeEngine.Load(fixture.Model.Options(o => o with { KvCacheDType = KvCacheDType.Float32 }));
+        using var half = MoeEngine.Load(fixture.Model.Options(o => o with { KvCacheDType = KvCacheDType.Float16 }));
+        Assert.Equal(KvCacheDType.Float16, new RuntimeOptions { ModelPath = "m" }.KvCacheDType); // the default
+        using var a32 = exact.CreateCache();
+        using var b32 = exact.CreateCache();
+        using var a16 = half.CreateCache();
+        using var b16 = half.CreateCache();
+        Assert.Equal(KvCacheDType.Float16, a16.DType);
+        Assert.Equal(KvCacheDType.Float32, a32.DType);
+        var logits32 = new float[2 * exact.VocabSize];
+        var logits16 = new float[2 * half.VocabSize];
+        exact.Forward([new ForwardItem(a32, new[] { 5, 17, 3, 99, 4, 250, 7 }), new ForwardItem(b32, new[] { 8, 1 })], logits32);
+        half.Forward([new ForwardItem(a16, new[] { 5, 17, 3, 99, 4, 250, 7 }), new ForwardItem(b16, new[] { 8, 1 })], logits16);
+        bool anyDifferent = false;
+        for (int step = 0; step < 12; step++)
+        {
+            float largest = logits32.Max(MathF.Abs);
+            for (int i = 0; i < logits32.Length; i++)
+            {
+                Assert.True(MathF.Abs(logits32[i] - logits16[i]) <= 2e-3f * Math.Max(1f, largest), $"step {step}, logit {i}: {logits32[i]} vs {logits16[i]}");
+                anyDifferent |= logits32[i] != logits16[i];
+            }
+
+            int[] next = [(step * 37) % exact.VocabSize, (step * 11) + 2];
+            exact.Forward([new ForwardItem(a32, new[] { next[0] }), new ForwardItem(b32, new[] { next[1] })], logits32);
+            half.Forward([new ForwardItem(a16, new[] { next[0] }), new ForwardItem(b16, new[] { next[1] })], logits16);
+        }
+
+        Assert.True(anyDifferent, "the float16 cache gave float32's bits exactly: is the option applied?");
+    }
+
+    [Fact]
+    public void Validate_UndefinedKvCacheDType_NamesTheField()
+    {
+        var errors = new RuntimeOptions { ModelPath = "m", KvCacheDType = (KvCacheDType)7 }.Validate();
+        Assert.Contains(errors, e => e.Contains("kvCacheDType", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Load_MissingGraphFiles_ListsEveryMissingFile()
     {
         using var model = TinyModel.Create(MoeServe.TestSupport.TinyCheckpoint.DefaultConfig, seed: 3);

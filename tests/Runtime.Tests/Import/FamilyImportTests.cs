@@ -183,7 +183,7 @@ public sealed class FamilyImportTests(ITestOutputHelper output) : IDisposable
         var model = TinyHfCheckpoint.Write(family, source, seed: 1234 + (int)family, storedType, fusedExperts: fusedExperts);
         string target = Path.Combine(_root, $"{family}-{storedType}-{weightType}");
         new HfImporter().Import(new ImportOptions { Source = source, OutputDirectory = target, WeightType = weightType });
-        return (model, MoeEngine.Load(new RuntimeOptions { ModelPath = target, MaxBatchTokens = 128, MaxSequences = 4 }, loggerFactory: null));
+        return (model, MoeEngine.Load(new RuntimeOptions { ModelPath = target, MaxBatchTokens = 128, MaxSequences = 4, KvCacheDType = KvCacheDType.Float32 }, loggerFactory: null));
     }
 
     private static float[] AllPositions(MoeEngine engine, int[] ids)

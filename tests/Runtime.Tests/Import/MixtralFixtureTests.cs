@@ -155,7 +155,7 @@ public sealed class MixtralFixtureTests : IClassFixture<MixtralFixtureTests.Impo
             {
                 string model = Path.Combine(_root, "mixtral-" + form);
                 importer.Import(new ImportOptions { Source = source, OutputDirectory = model, WeightType = TensorDType.Float32 });
-                _engines[form] = MoeEngine.Load(new RuntimeOptions { ModelPath = model, MaxBatchTokens = 256 }, loggerFactory: null);
+                _engines[form] = MoeEngine.Load(new RuntimeOptions { ModelPath = model, MaxBatchTokens = 256, KvCacheDType = KvCacheDType.Float32 }, loggerFactory: null);
             }
         }
 

@@ -94,7 +94,7 @@ public sealed class QuantizedImportTests(ITestOutputHelper output) : IDisposable
         var model = TinyHfCheckpoint.Write(family, source, seed: 1234 + (int)family, "F32");
         string target = Path.Combine(_root, $"{family}-{settings.Mode}-{settings.AccuracyLevel}");
         new HfImporter().Import(new ImportOptions { Source = source, OutputDirectory = target, WeightType = TensorDType.Float32, Quantization = settings });
-        return (model, MoeEngine.Load(new RuntimeOptions { ModelPath = target, MaxBatchTokens = 128, MaxSequences = 4 }, loggerFactory: null));
+        return (model, MoeEngine.Load(new RuntimeOptions { ModelPath = target, MaxBatchTokens = 128, MaxSequences = 4, KvCacheDType = KvCacheDType.Float32 }, loggerFactory: null));
     }
 
     private static float[] AllPositions(MoeEngine engine)

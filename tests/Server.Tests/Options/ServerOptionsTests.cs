@@ -2,6 +2,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using MoeServe.Router;
+using MoeServe.Runtime;
 using MoeServe.Server.Options;
 
 namespace MoeServe.Server.Tests.Options;
@@ -109,6 +110,36 @@ public sealed class ServerOptionsTests : IDisposable
 
         Assert.Empty(errors);
         Assert.Equal(expected, MoeServe.Server.Engine.RuntimeOptionsMapper.Map(options, null, TimeProvider.System).ShareSessionResources);
+    }
+
+    [Theory]
+    [InlineData(null, KvCacheDType.Float16)]
+    [InlineData("float32", KvCacheDType.Float32)]
+    [InlineData("FLOAT16", KvCacheDType.Float16)]
+    public void Bind_KvCacheDType_ReachesTheRuntimeOptions(string? value, KvCacheDType expected)
+    {
+        var settings = new Dictionary<string, string?> { ["MoeServe:ModelPath"] = _modelDir };
+        if (value is not null)
+        {
+            settings["MoeServe:KvCacheDType"] = value;
+        }
+
+        var (options, errors) = Load(settings);
+
+        Assert.Empty(errors);
+        Assert.Equal(expected, MoeServe.Server.Engine.RuntimeOptionsMapper.Map(options, null, TimeProvider.System).KvCacheDType);
+    }
+
+    [Theory]
+    [InlineData("float8")]
+    [InlineData("1")]
+    public void Bind_UnknownKvCacheDType_NamesTheKeyAndTheChoices(string value)
+    {
+        var (_, errors) = Load(new() { ["MoeServe:ModelPath"] = _modelDir, ["MoeServe:KvCacheDType"] = value });
+
+        var error = Assert.Single(errors);
+        Assert.StartsWith("MoeServe:KvCacheDType", error, StringComparison.Ordinal);
+        Assert.Contains("float16, float32", error, StringComparison.Ordinal);
     }
 
     [Fact]
