@@ -46,7 +46,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 settings.PromptTokens,
                 settings.MaxTokens,
                 options.ExpertWorkers,
-                options.IntraOpThreads,
+                batched.SessionResources.IntraOpThreads,
                 RoutingPolicyFactory.NameOf(options.Routing),
                 options.ExecutionProvider.ToString(),
                 batched.Devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}{(d.FellBack ? " (fell back)" : string.Empty)}").ToArray(),

@@ -17,7 +17,7 @@ internal sealed class GenerateRuntimeFlags
 
     public Option<int> Workers { get; } = new("--workers") { Description = "Threads that run a step's experts (and per-sequence dense graphs) concurrently.", DefaultValueFactory = _ => 2 };
 
-    public Option<int> Threads { get; } = new("--intra-op-threads") { Description = "ONNX Runtime intra-op threads: of the process's global pool (shared sessions), else per session.", DefaultValueFactory = _ => 1 };
+    public Option<int> Threads { get; } = new("--intra-op-threads") { Description = "ONNX Runtime intra-op threads: of the process's global pool (shared sessions), else per session; 0 (default) = by the model: 1, or the processor count when its experts are large (OLMoE-sized).", DefaultValueFactory = _ => 0 };
 
     public Option<string> Routing { get; } = new("--routing") { Description = "Expert selection: trained (frozen trained q, default), online-bip (BIP on every batch, warm-started from q) or topk (plain top-K, ignores q).", DefaultValueFactory = _ => "trained" };
 

@@ -42,26 +42,12 @@ internal sealed class ForwardStep : IDisposable
         _policies = CreatePolicies(options, manifest);
         _ws = new Workspace(options.MaxBatchTokens, options.MaxSequences, _config.DModel, _config.QueryWidth, _config.KeyValueWidth, m, _config.TopK, _config.VocabSize, options.ExpertWorkers);
         _pool = new WorkerPool(options.ExpertWorkers);
-        var slots = Enumerable.Range(0, options.ExpertWorkers).Select(_ => new WorkerSlots(_config.ContextLength)).ToArray();
+        var slots = Enumerable.Range(0, options.ExpertWorkers).Select(_ => new WorkerSlots()).ToArray();
         _context = new StepContext(graphs, _config, _ws, slots, _plan, _runOptions);
         _attentionPhase = new AttentionPhase(_context, options.MaxSequences);
         _expertPhase = new ExpertPhase(_context);
         _perTokenPhase = new PerTokenPhase(_context);
-        _minParallelExpertTokens = MinParallelExpertTokens(options, _config);
-    }
-
-    // Multiply-adds of one token's expert work above which even a single token's Runs go to the workers.
-    private const long LongExpertWork = 4_000_000;
-
-    /// <summary>
-    /// Steps with fewer tokens than this run the expert phase on the calling thread. Waking a worker costs
-    /// more than a small expert's Run (models/default: 0.4M multiply-adds a token), but a large expert's Run
-    /// reads megabytes of weights (OLMoE: top-8 of 6.3M each), and two threads stream them faster than one.
-    /// </summary>
-    internal static int MinParallelExpertTokens(RuntimeOptions options, ModelConfig config)
-    {
-        long perToken = (long)config.TopK * 3 * config.DModel * config.ExpertHidden;
-        return perToken > LongExpertWork ? 1 : options.MinParallelTokens;
+        _minParallelExpertTokens = ExpertScale.MinParallelExpertTokens(options, _config);
     }
 
     /// <summary>Expert Runs re-run on CPU since load (device failure or open breaker).</summary>
@@ -122,10 +108,6 @@ internal sealed class ForwardStep : IDisposable
         double routerSeconds = 0;
         double expertSeconds = 0;
         _attentionPhase.Begin(batch);
-        for (int i = 0; i < n; i++)
-        {
-            ws.ItemOrder[i] = i;
-        }
 
         for (int l = 0; l < _config.Layers; l++)
         {

@@ -31,7 +31,7 @@ internal static partial class ModelLoader
         var shared = new GraphSession?[layers];
         var experts = new ExpertExecutor[layers][];
         var owned = new List<IDisposable>();
-        var factory = new SessionFactory(options, logger, cudaProbe);
+        var factory = new SessionFactory(options with { IntraOpThreads = ExpertScale.IntraOpThreads(options, config) }, logger, cudaProbe);
         var breakers = options.Resilience.Enabled ? new DeviceCircuitBreakers(options, logger) : null;
         var errors = new List<string>();
         int mainDevice = options.Devices[0];

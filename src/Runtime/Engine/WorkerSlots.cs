@@ -3,7 +3,7 @@ using Microsoft.ML.OnnxRuntime;
 namespace MoeServe.Runtime;
 
 /// <summary>Per-worker reusable arrays for one Run's OrtValues and shapes (so a Run allocates only the OrtValue wrappers).</summary>
-internal sealed class WorkerSlots(int contextLength)
+internal sealed class WorkerSlots
 {
     public OrtValue[] PairIn { get; } = new OrtValue[2];
 
@@ -18,12 +18,6 @@ internal sealed class WorkerSlots(int contextLength)
     public long[] Rows { get; } = new long[1];
 
     public long[] RowsHeads { get; } = new long[3];
-
-    /// <summary>Attention scratch: one query's scores over the positions it sees.</summary>
-    public float[] Scores { get; } = new float[contextLength];
-
-    /// <summary>Attention scratch: the softmax of <see cref="Scores"/>.</summary>
-    public float[] Probabilities { get; } = new float[contextLength];
 
     /// <summary>The input array of a Run with <paramref name="count"/> inputs (1 or 2).</summary>
     public OrtValue[] Inputs(int count) => count switch

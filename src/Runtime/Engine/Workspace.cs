@@ -30,7 +30,6 @@ internal sealed class Workspace
         HeadIn = Pinned<float>(maxSequences * d);
         HeadOut = Pinned<float>(maxSequences * vocab);
         TokenOffsets = new int[maxSequences];
-        ItemOrder = new int[maxSequences];
         WorkOrder = new int[Math.Max(m + 1, maxTokens * k)];
         OrderKeys = new int[m + 1];
         WorkerExpertSeconds = new double[workers * m];
@@ -83,8 +82,6 @@ internal sealed class Workspace
     public float[] HeadOut { get; }
 
     public int[] TokenOffsets { get; }
-
-    public int[] ItemOrder { get; }
 
     public int[] WorkOrder { get; }
 

@@ -36,10 +36,12 @@ public sealed record RuntimeOptions
 
     /// <summary>
     /// ONNX Runtime intra-op threads: the size of the process's global pool when <see cref="ShareSessionResources"/>
-    /// (fixed by the first engine loaded in the process), else of each session's own pool. Default 1: on few
-    /// cores, several single-threaded Runs driven by the workers beat multi-threaded Runs at small batch sizes.
+    /// (fixed by the first engine loaded in the process), else of each session's own pool. Default 0, by the
+    /// model: 1 when its experts are small (on few cores, several single-threaded Runs driven by the workers
+    /// beat multi-threaded Runs at small batch sizes), the processor count when they are large (one token's
+    /// top-k expert work above 4M multiply-adds, e.g. OLMoE: its single-token dense Runs stream megabytes).
     /// </summary>
-    public int IntraOpThreads { get; init; } = 1;
+    public int IntraOpThreads { get; init; }
 
     /// <summary>
     /// Every session uses ONNX Runtime's global thread pools (DisablePerSessionThreads) and CPU sessions one arena
@@ -179,7 +181,7 @@ public sealed record RuntimeOptions
         }
 
         Range(errors, ExpertWorkers, 1, 256, "expertWorkers");
-        Range(errors, IntraOpThreads, 1, 256, "intraOpThreads");
+        Range(errors, IntraOpThreads, 0, 256, "intraOpThreads");
         Range(errors, MinParallelTokens, 1, 1_000_000, "minParallelTokens");
         Range(errors, OnlineBipIterations, 1, 64, "onlineBipIterations");
         if (OnlineBipMinTokens is int minTokens)

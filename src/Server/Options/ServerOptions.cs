@@ -33,8 +33,8 @@ public sealed class ServerOptions
     /// <summary>Threads that run expert graphs of one step concurrently.</summary>
     public int Workers { get; set; } = ServerDefaults.Workers;
 
-    /// <summary>Intra-op threads: of the process's global ONNX Runtime pool when sessions share it, else of each session.</summary>
-    public int IntraOpThreads { get; set; } = 1;
+    /// <summary>Intra-op threads: of the process's global ONNX Runtime pool when sessions share it, else of each session; 0 (default) = by the model (1, or the processor count for large experts).</summary>
+    public int IntraOpThreads { get; set; }
 
     /// <summary>
     /// Every session uses the process's one ONNX Runtime thread pool and CPU arena (default) instead of its own;

@@ -77,7 +77,7 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         }
 
         Range(errors, p + "Workers", options.Workers, 1, 256);
-        Range(errors, p + "IntraOpThreads", options.IntraOpThreads, 1, 256);
+        Range(errors, p + "IntraOpThreads", options.IntraOpThreads, 0, 256);
         Range(errors, p + "OnlineBipIterations", options.OnlineBipIterations, 1, 64);
         if (!double.IsFinite(options.QScale) || options.QScale < 0 || options.QScale > RuntimeOptions.MaxQScale)
         {

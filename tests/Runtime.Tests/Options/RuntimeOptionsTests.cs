@@ -27,7 +27,7 @@ public sealed class RuntimeOptionsTests
             Devices = [0, 0, -1],
             ExpertDeviceMap = new Dictionary<int, int> { [-1] = -2 },
             ExpertWorkers = 0,
-            IntraOpThreads = 0,
+            IntraOpThreads = -1,
             MinParallelTokens = 0,
             OnlineBipIterations = 0,
             MaxSequences = 0,
