@@ -32,18 +32,10 @@ internal sealed class GenerateRuntimeFlags
     /// <summary>Parses a KV cache dtype name (float16 or float32, any case); false for anything else.</summary>
     public static bool TryParseKvCacheDType(string? text, out KvCacheDType dtype)
     {
-        switch (text?.Trim().ToLowerInvariant())
-        {
-            case "float16":
-                dtype = KvCacheDType.Float16;
-                return true;
-            case "float32":
-                dtype = KvCacheDType.Float32;
-                return true;
-            default:
-                dtype = KvCacheDType.Float16;
-                return false;
-        }
+        // By name only (Enum.TryParse would also take "1"); float16 on failure, so only the flag's error is listed.
+        var named = Enum.GetValues<KvCacheDType>().Where(d => string.Equals(d.ToString(), text?.Trim(), StringComparison.OrdinalIgnoreCase)).ToArray();
+        dtype = named.Length == 1 ? named[0] : KvCacheDType.Float16;
+        return named.Length == 1;
     }
 
     /// <summary>Adds every runtime flag to <paramref name="command"/>, after its own options.</summary>
