@@ -35,11 +35,11 @@ internal static partial class ModelLoader
         var breakers = options.Resilience.Enabled ? new DeviceCircuitBreakers(options, logger) : null;
         var errors = new List<string>();
         int mainDevice = options.Devices[0];
-        GraphSession? Open(string file, int device, string[] inputs, string[] outputs)
+        GraphSession? Open(string file, int device, string[] inputs, string[] outputs, bool expert = false)
         {
             try
             {
-                var session = new GraphSession(factory.Create(Path.Combine(directory, file), device), file, inputs, outputs);
+                var session = new GraphSession(factory.Create(Path.Combine(directory, file), device, expert), file, inputs, outputs);
                 owned.Add(session);
                 return session;
             }
@@ -72,7 +72,7 @@ internal static partial class ModelLoader
                 {
                     int device = DevicePlacement.DeviceOf(options, j);
                     string file = layer.Experts[j];
-                    var primary = Open(file, device, [GraphNames.ExpertInput], [GraphNames.ExpertOutput]);
+                    var primary = Open(file, device, [GraphNames.ExpertInput], [GraphNames.ExpertOutput], expert: true);
                     if (primary is null)
                     {
                         continue;
@@ -84,7 +84,7 @@ internal static partial class ModelLoader
                         j,
                         device,
                         primary,
-                        () => new GraphSession(factory.CreateCpu(path), file, [GraphNames.ExpertInput], [GraphNames.ExpertOutput]),
+                        () => new GraphSession(factory.CreateCpu(path, expert: true), file, [GraphNames.ExpertInput], [GraphNames.ExpertOutput]),
                         breakers?.For(device),
                         options.FaultInjector);
 

@@ -37,7 +37,10 @@ internal sealed partial class SessionFactory
     public bool UsesCuda(int device) => _devices[device].UseCuda;
 
     /// <summary>Creates a session for a graph on a device (CUDA if that device still uses it, else CPU).</summary>
-    public InferenceSession Create(string path, int device)
+    /// <param name="path">The graph file.</param>
+    /// <param name="device">The device it runs on.</param>
+    /// <param name="expert">An expert graph: see <see cref="CreateCpu"/>.</param>
+    public InferenceSession Create(string path, int device, bool expert = false)
     {
         var state = _devices[device];
         if (state.UseCuda)
@@ -45,7 +48,7 @@ internal sealed partial class SessionFactory
             SessionOptions? cudaOptions = null;
             try
             {
-                cudaOptions = NewOptions(cpu: false);
+                cudaOptions = NewOptions(cpu: false, expert);
 
                 // The engine reports the failure itself; ONNX Runtime's process-wide logger may still print one line.
                 cudaOptions.LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
@@ -71,13 +74,20 @@ internal sealed partial class SessionFactory
             }
         }
 
-        return CreateCpu(path);
+        return CreateCpu(path, expert);
     }
 
-    /// <summary>A CPU session regardless of the device (the resilience fallback).</summary>
-    public InferenceSession CreateCpu(string path)
+    /// <summary>
+    /// A CPU session regardless of the device (the resilience fallback). An expert graph runs on one thread
+    /// when the shared pool has several: the workers already run experts side by side, and each of their Runs
+    /// splitting over the same pool would put more threads than cores on the step (OLMoE shape, 8 streams:
+    /// 40.4-46.2 against 37.4-37.9 tokens/s, docs/benchmarks.md); the dense graphs keep the whole pool.
+    /// </summary>
+    /// <param name="path">The graph file.</param>
+    /// <param name="expert">Whether the graph is an expert's.</param>
+    public InferenceSession CreateCpu(string path, bool expert = false)
     {
-        using var options = NewOptions(cpu: true);
+        using var options = NewOptions(cpu: true, expert);
         var session = new InferenceSession(path, options);
         Interlocked.Increment(ref _sessions);
         return session;
@@ -105,14 +115,20 @@ internal sealed partial class SessionFactory
 
     private static bool WantsCuda(ExecutionProviderKind kind) => kind is ExecutionProviderKind.Cuda or ExecutionProviderKind.Auto;
 
-    private SessionOptions NewOptions(bool cpu)
+    private SessionOptions NewOptions(bool cpu, bool expert)
     {
         var options = new SessionOptions
         {
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        if (_shared is { GlobalThreadPools: true })
+        if (expert && _shared is { GlobalThreadPools: true, IntraOpThreads: > 1 })
+        {
+            // Its own pool of one thread: the calling worker only, no thread is created.
+            options.IntraOpNumThreads = 1;
+            options.InterOpNumThreads = 1;
+        }
+        else if (_shared is { GlobalThreadPools: true })
         {
             // One intra-op pool for the process (sized when the env was created) instead of one per session.
             options.DisablePerSessionThreads();
