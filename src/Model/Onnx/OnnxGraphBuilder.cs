@@ -64,10 +64,7 @@ internal sealed class OnnxGraphBuilder
             return name;
         }
 
-        var halves = new Half[values.Length];
-        System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(values, halves);
-        string stored = AddInitializer(Reserve(name + "_fp16"), Float16Type, shape, MemoryMarshal.AsBytes(halves.AsSpan()));
-        return Node("Cast", [stored], [Reserve(name)], ("to", (long)FloatType))[0];
+        return Node("Cast", [HalfInitializer(name, shape, values)], [Reserve(name)], ("to", (long)FloatType))[0];
     }
 
     /// <summary>
@@ -82,10 +79,15 @@ internal sealed class OnnxGraphBuilder
             return Op("Gather", [Weight(name, shape, values), ids], ("axis", 0L));
         }
 
+        return Op("Cast", [Op("Gather", [HalfInitializer(name, shape, values), ids], ("axis", 0L))], ("to", (long)FloatType));
+    }
+
+    // The values as a float16 initializer named NAME_fp16; returns its name.
+    private string HalfInitializer(string name, int[] shape, ReadOnlySpan<float> values)
+    {
         var halves = new Half[values.Length];
         System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(values, halves);
-        string stored = AddInitializer(Reserve(name + "_fp16"), Float16Type, shape, MemoryMarshal.AsBytes(halves.AsSpan()));
-        return Op("Cast", [Op("Gather", [stored, ids], ("axis", 0L))], ("to", (long)FloatType));
+        return AddInitializer(Reserve(name + "_fp16"), Float16Type, shape, MemoryMarshal.AsBytes(halves.AsSpan()));
     }
 
     /// <summary>

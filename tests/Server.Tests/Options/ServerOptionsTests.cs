@@ -100,16 +100,7 @@ public sealed class ServerOptionsTests : IDisposable
     [InlineData("true", true)]
     public void Bind_ShareSessionResources_ReachesTheRuntimeOptions(string? value, bool expected)
     {
-        var settings = new Dictionary<string, string?> { ["MoeServe:ModelPath"] = _modelDir };
-        if (value is not null)
-        {
-            settings["MoeServe:ShareSessionResources"] = value;
-        }
-
-        var (options, errors) = Load(settings);
-
-        Assert.Empty(errors);
-        Assert.Equal(expected, MoeServe.Server.Engine.RuntimeOptionsMapper.Map(options, null, TimeProvider.System).ShareSessionResources);
+        Assert.Equal(expected, MappedWith("ShareSessionResources", value).ShareSessionResources);
     }
 
     [Theory]
@@ -118,16 +109,21 @@ public sealed class ServerOptionsTests : IDisposable
     [InlineData("FLOAT16", KvCacheDType.Float16)]
     public void Bind_KvCacheDType_ReachesTheRuntimeOptions(string? value, KvCacheDType expected)
     {
+        Assert.Equal(expected, MappedWith("KvCacheDType", value).KvCacheDType);
+    }
+
+    // The runtime options the server maps from its configuration with MoeServe:KEY set (null: left out); binding must succeed.
+    private MoeServe.Runtime.RuntimeOptions MappedWith(string key, string? value)
+    {
         var settings = new Dictionary<string, string?> { ["MoeServe:ModelPath"] = _modelDir };
         if (value is not null)
         {
-            settings["MoeServe:KvCacheDType"] = value;
+            settings["MoeServe:" + key] = value;
         }
 
         var (options, errors) = Load(settings);
-
         Assert.Empty(errors);
-        Assert.Equal(expected, MoeServe.Server.Engine.RuntimeOptionsMapper.Map(options, null, TimeProvider.System).KvCacheDType);
+        return MoeServe.Server.Engine.RuntimeOptionsMapper.Map(options, null, TimeProvider.System);
     }
 
     [Theory]
