@@ -1,4 +1,3 @@
-using System.CommandLine;
 using MoeServe.Cli.Commands;
 
 var root = new RootCommand("MoeServe: balanced Mixture-of-Experts routing, training, export and inference.");

@@ -5,11 +5,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using MoeServe.Server.Api;
 using MoeServe.Server.Dashboard;
-using MoeServe.Server.Engine;
-using MoeServe.Server.Health;
 using MoeServe.Server.Hosting;
-using MoeServe.Server.Metrics;
-using MoeServe.Server.Options;
 using MoeServe.Server.Scheduling;
 
 namespace MoeServe.Server;

@@ -3,10 +3,7 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Routing.Template;
 using MoeServe.Server.Api;
 using MoeServe.Server.Dashboard;
-using MoeServe.Server.Engine;
-using MoeServe.Server.Health;
 using MoeServe.Server.Hosting;
-using MoeServe.Server.Metrics;
 using MoeServe.Server.Scheduling;
 using Prometheus;
 

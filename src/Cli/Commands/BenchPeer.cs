@@ -1,5 +1,3 @@
-using System.Globalization;
-
 using MoeServe.Peer;
 
 namespace MoeServe.Cli.Commands;

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace MoeServe.Cli.Commands;
 
 /// <summary>Prints bench --peer's table: the machine, both engines' decode tokens/s per level and their ratio.</summary>

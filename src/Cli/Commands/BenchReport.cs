@@ -52,15 +52,21 @@ internal sealed record BenchLevel(
 /// <param name="Float32TokensPerSecond">Decode tokens/s with a float32 cache.</param>
 /// <param name="Float16AttentionMsPerStep">Attention ms per step, float16 (the median run's).</param>
 /// <param name="Float32AttentionMsPerStep">Attention ms per step, float32.</param>
-/// <param name="Float16OverFloat32">Float16TokensPerSecond / Float32TokensPerSecond.</param>
-/// <param name="AttentionFloat32OverFloat16">Float32AttentionMsPerStep / Float16AttentionMsPerStep: how much faster float16's attention is.</param>
 internal sealed record BenchKvCacheComparison(
     double Float16TokensPerSecond,
     double Float32TokensPerSecond,
     double Float16AttentionMsPerStep,
-    double Float32AttentionMsPerStep,
-    double Float16OverFloat32,
-    double AttentionFloat32OverFloat16);
+    double Float32AttentionMsPerStep)
+{
+    /// <summary>Float16TokensPerSecond / Float32TokensPerSecond.</summary>
+    public double Float16OverFloat32 => Float16TokensPerSecond / Float32TokensPerSecond;
+
+    /// <summary>Float32AttentionMsPerStep / Float16AttentionMsPerStep: how much faster float16's attention is.</summary>
+    public double AttentionFloat32OverFloat16 => Float32AttentionMsPerStep / Float16AttentionMsPerStep;
+
+    public static BenchKvCacheComparison Of(BenchRun half, BenchRun single) =>
+        new(half.DecodeTokensPerSecond, single.DecodeTokensPerSecond, half.AttentionMsPerStep, single.AttentionMsPerStep);
+}
 
 /// <summary>
 /// <c>--compare-sessions</c>: the same batched decode on a second engine whose sessions share ONNX Runtime's
@@ -70,15 +76,21 @@ internal sealed record BenchKvCacheComparison(
 /// <param name="OwnTokensPerSecond">Decode tokens/s with a pool and arena per session.</param>
 /// <param name="SharedMedianStepTokensPerSecond">Tokens/s at the median step, shared.</param>
 /// <param name="OwnMedianStepTokensPerSecond">Tokens/s at the median step, per session.</param>
-/// <param name="SharedOverOwn">SharedTokensPerSecond / OwnTokensPerSecond.</param>
-/// <param name="SharedOverOwnAtMedianStep">The same ratio at the median step.</param>
 internal sealed record BenchSessionsComparison(
     double SharedTokensPerSecond,
     double OwnTokensPerSecond,
     double SharedMedianStepTokensPerSecond,
-    double OwnMedianStepTokensPerSecond,
-    double SharedOverOwn,
-    double SharedOverOwnAtMedianStep);
+    double OwnMedianStepTokensPerSecond)
+{
+    /// <summary>SharedTokensPerSecond / OwnTokensPerSecond.</summary>
+    public double SharedOverOwn => SharedTokensPerSecond / OwnTokensPerSecond;
+
+    /// <summary>The same ratio at the median step.</summary>
+    public double SharedOverOwnAtMedianStep => SharedMedianStepTokensPerSecond / OwnMedianStepTokensPerSecond;
+
+    public static BenchSessionsComparison Of(BenchRun shared, BenchRun own) =>
+        new(shared.DecodeTokensPerSecond, own.DecodeTokensPerSecond, shared.MedianStepTokensPerSecond, own.MedianStepTokensPerSecond);
+}
 
 /// <summary>Measurements of one decode run (c sequences, max-tokens steps).</summary>
 internal sealed record BenchRun(

@@ -149,8 +149,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                     baseline is null ? null : baseline.CpuMsPerToken / run.CpuMsPerToken,
                     peak is null ? null : run.ExpertGflopsPerThread / peak.GflopsOneThread,
                     expertCost is null ? null : ExpertCostProbe.PredictedGain(expertCost, (double)c * config.Layers * config.TopK, run.ExpertRunsPerStep),
-                    otherSessions is null ? null : CompareSessions(run, Median(otherRuns), options.ShareSessionResources),
-                    otherKvCache is null ? null : CompareKvCache(run, Median(otherKvRuns), options.KvCacheDType)));
+                    otherSessions is null ? null : options.ShareSessionResources ? BenchSessionsComparison.Of(run, Median(otherRuns)) : BenchSessionsComparison.Of(Median(otherRuns), run),
+                    otherKvCache is null ? null : options.KvCacheDType == KvCacheDType.Float16 ? BenchKvCacheComparison.Of(run, Median(otherKvRuns)) : BenchKvCacheComparison.Of(Median(otherKvRuns), run)));
             }
 
             if (peer is not null)
@@ -411,30 +411,6 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
     private static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Floor(q * (sorted.Length - 1) + 0.5))];
 
     /// <summary>GFLOP/s of an ONNX MatMul [n, n] x [n, n] on one single-threaded session: once from one thread, once from every worker at the same time.</summary>
-    private static BenchSessionsComparison CompareSessions(BenchRun run, BenchRun other, bool runShared)
-    {
-        var (shared, own) = runShared ? (run, other) : (other, run);
-        return new BenchSessionsComparison(
-            shared.DecodeTokensPerSecond,
-            own.DecodeTokensPerSecond,
-            shared.MedianStepTokensPerSecond,
-            own.MedianStepTokensPerSecond,
-            shared.DecodeTokensPerSecond / own.DecodeTokensPerSecond,
-            shared.MedianStepTokensPerSecond / own.MedianStepTokensPerSecond);
-    }
-
-    private static BenchKvCacheComparison CompareKvCache(BenchRun run, BenchRun other, KvCacheDType runDType)
-    {
-        var (half, single) = runDType == KvCacheDType.Float16 ? (run, other) : (other, run);
-        return new BenchKvCacheComparison(
-            half.DecodeTokensPerSecond,
-            single.DecodeTokensPerSecond,
-            half.AttentionMsPerStep,
-            single.AttentionMsPerStep,
-            half.DecodeTokensPerSecond / single.DecodeTokensPerSecond,
-            single.AttentionMsPerStep / half.AttentionMsPerStep);
-    }
-
     private static BenchPeak MeasurePeak(int workers)
     {
         const int n = 512;

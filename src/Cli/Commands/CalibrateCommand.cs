@@ -1,6 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-
 using MoeServe.Cli.Corpus;
 using MoeServe.Model;
 using MoeServe.Runtime;

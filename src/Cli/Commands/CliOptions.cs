@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 namespace MoeServe.Cli.Commands;
 
 /// <summary>The options several commands declare alike (same name, type and arity), each command with its own description.</summary>

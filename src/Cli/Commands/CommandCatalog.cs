@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 namespace MoeServe.Cli.Commands;
 
 /// <summary>Every sub-command of the CLI; each feature adds its own factory here.</summary>

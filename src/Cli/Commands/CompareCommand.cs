@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 using MoeServe.Training.Compare;
 using MoeServe.Training.Data;
 using MoeServe.Training.Native;

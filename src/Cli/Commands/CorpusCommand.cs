@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 using MoeServe.Cli.Corpus;
 using MoeServe.Text.Corpus;
 

@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 using MoeServe.Model;
 
 namespace MoeServe.Cli.Commands;

@@ -1,5 +1,3 @@
-using System.Globalization;
-
 using MoeServe.Model.Export;
 
 namespace MoeServe.Cli.Commands;

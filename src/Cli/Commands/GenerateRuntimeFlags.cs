@@ -1,6 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
-
 using MoeServe.Router;
 using MoeServe.Runtime;
 

@@ -1,6 +1,4 @@
-using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using MoeServe.Model;
 using MoeServe.Model.Import;
 using MoeServe.Text.Import;

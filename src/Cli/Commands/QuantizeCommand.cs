@@ -1,5 +1,3 @@
-using System.CommandLine;
-using System.Globalization;
 using MoeServe.Model;
 using MoeServe.Model.Quantization;
 

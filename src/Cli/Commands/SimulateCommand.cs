@@ -1,5 +1,3 @@
-using System.CommandLine;
-
 using MoeServe.Router;
 
 namespace MoeServe.Cli.Commands;

@@ -1,6 +1,4 @@
-using System.CommandLine;
 using System.Diagnostics;
-using System.Globalization;
 using MoeServe.Model.Gguf;
 
 namespace MoeServe.Cli.Commands;
@@ -76,7 +74,6 @@ internal static class SynthCommand
             return CliErrors.Fail(ex.Message);
         }
     }
-
 
     /// <summary>A line per finished layer (and per big tensor outside the layers), so a 4 GB write never looks hung.</summary>
     private sealed class Printer : IProgress<SyntheticMoeProgress>

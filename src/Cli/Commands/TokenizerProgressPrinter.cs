@@ -1,5 +1,3 @@
-using System.Globalization;
-
 using MoeServe.Text.Tokenization;
 
 namespace MoeServe.Cli.Commands;

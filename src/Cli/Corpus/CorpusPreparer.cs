@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 
 using MoeServe.Runtime;
 using MoeServe.Text.Corpus;

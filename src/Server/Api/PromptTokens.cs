@@ -1,5 +1,4 @@
 using MoeServe.Runtime;
-using MoeServe.Server.Engine;
 using MoeServe.Text.Chat;
 
 namespace MoeServe.Server.Api;

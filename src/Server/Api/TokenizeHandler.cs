@@ -1,7 +1,3 @@
-using MoeServe.Server.Engine;
-using MoeServe.Server.Health;
-using MoeServe.Server.Options;
-
 namespace MoeServe.Server.Api;
 
 /// <summary>

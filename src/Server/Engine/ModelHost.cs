@@ -3,8 +3,6 @@ using MoeServe.Runtime;
 using MoeServe.Runtime.Experts;
 using MoeServe.Server.Api;
 using MoeServe.Server.Hosting;
-using MoeServe.Server.Metrics;
-using MoeServe.Server.Options;
 using MoeServe.Text.Chat;
 
 namespace MoeServe.Server.Engine;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using MoeServe.Runtime;
 using MoeServe.Runtime.Experts;
-using MoeServe.Server.Options;
 
 namespace MoeServe.Server.Engine;
 

@@ -1,6 +1,3 @@
-using MoeServe.Server.Health;
-using MoeServe.Server.Metrics;
-using MoeServe.Server.Options;
 using MoeServe.Server.Scheduling;
 
 namespace MoeServe.Server.Hosting;

@@ -5,10 +5,6 @@ using MoeServe.Runtime.Caching;
 using MoeServe.Runtime.Generation;
 using MoeServe.Runtime.Sampling;
 using MoeServe.Server.Dashboard;
-using MoeServe.Server.Engine;
-using MoeServe.Server.Health;
-using MoeServe.Server.Metrics;
-using MoeServe.Server.Options;
 
 namespace MoeServe.Server.Scheduling;
 
