@@ -24,14 +24,17 @@ internal sealed class GenerateRuntimeFlags
 
     public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache element type: float16 (default, half the bytes attention reads) or float32 (the qkv graph's numbers exactly).", DefaultValueFactory = _ => "float16" };
 
-    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale, SharedSessions, KvCache];
+    public Option<string> ExpertKernel { get; } = new("--expert-kernel") { Description = "What runs a 4-bit model's experts: auto (default: the managed int4 kernel where it applies, 0.625 bytes a weight) or onnx (an ONNX Runtime session each).", DefaultValueFactory = _ => "auto" };
 
-    /// <summary>Parses a KV cache dtype name (float16 or float32, any case); false for anything else.</summary>
-    public static bool TryParseKvCacheDType(string? text, out KvCacheDType dtype)
+    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale, SharedSessions, KvCache, ExpertKernel];
+
+    /// <summary>Parses an enum member's name (any case); false for anything else.</summary>
+    public static bool TryParseName<TEnum>(string? text, out TEnum value)
+        where TEnum : struct, Enum
     {
-        // By name only (Enum.TryParse would also take "1"); float16 on failure, so only the flag's error is listed.
-        var named = Enum.GetValues<KvCacheDType>().Where(d => string.Equals(d.ToString(), text?.Trim(), StringComparison.OrdinalIgnoreCase)).ToArray();
-        dtype = named.Length == 1 ? named[0] : KvCacheDType.Float16;
+        // By name only (Enum.TryParse would also take "1"); the default on failure, so only the flag's error is listed.
+        var named = Enum.GetValues<TEnum>().Where(d => string.Equals(d.ToString(), text?.Trim(), StringComparison.OrdinalIgnoreCase)).ToArray();
+        value = named.Length == 1 ? named[0] : default;
         return named.Length == 1;
     }
 
@@ -97,9 +100,15 @@ internal sealed class GenerateRuntimeFlags
         }
 
         string kvCacheName = parse.GetValue(KvCache)!;
-        if (!TryParseKvCacheDType(kvCacheName, out var kvCache))
+        if (!TryParseName<KvCacheDType>(kvCacheName, out var kvCache))
         {
             errors.Add($"--kv-cache must be float16 or float32, got '{kvCacheName}'.");
+        }
+
+        string expertKernelName = parse.GetValue(ExpertKernel)!;
+        if (!TryParseName<ExpertKernel>(expertKernelName, out var expertKernel))
+        {
+            errors.Add($"--expert-kernel must be auto or onnx, got '{expertKernelName}'.");
         }
 
         int[] devices = ParseIntList(parse.GetValue(Devices)!, "--devices", 0, errors);
@@ -115,6 +124,7 @@ internal sealed class GenerateRuntimeFlags
             ShareSessionResources = parse.GetValue(SharedSessions),
             LoadProgress = ConsoleLoadProgress.Instance,
             KvCacheDType = kvCache,
+            ExpertKernel = expertKernel,
         };
         if (change is not null)
         {

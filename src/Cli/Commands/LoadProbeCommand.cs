@@ -47,7 +47,7 @@ internal static class LoadProbeCommand
         var result = new LoadProbeResult(
             engine.ModelName,
             r.Sessions,
-            experts,
+            experts - r.ManagedExperts,
             r.SharedThreadPools,
             r.SharedCpuArena,
             r.IntraOpThreads,
@@ -60,7 +60,8 @@ internal static class LoadProbeCommand
             Math.Round((warmed - before) / 1024.0 / r.Sessions, 1),
             Mb(PeakBytes()),
             Threads(),
-            Environment.ProcessorCount);
+            Environment.ProcessorCount,
+            r.ManagedExperts);
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(result, JsonOptions));
@@ -68,7 +69,7 @@ internal static class LoadProbeCommand
         }
 
         var c = CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Create(c, $"model {result.Model}: {result.Sessions} sessions ({result.ExpertSessions} experts); shared thread pools {result.SharedThreadPools} ({result.IntraOpThreads} intra-op threads), shared CPU arena {result.SharedCpuArena}"));
+        Console.WriteLine(string.Create(c, $"model {result.Model}: {result.Sessions} sessions ({result.ExpertSessions} experts), {result.ManagedExperts} experts in the managed int4 kernel; shared thread pools {result.SharedThreadPools} ({result.IntraOpThreads} intra-op threads), shared CPU arena {result.SharedCpuArena}"));
         Console.WriteLine(string.Create(c, $"load {result.LoadSeconds:F2} s ({result.LoadMsPerSession:F2} ms per session)"));
         Console.WriteLine(string.Create(c, $"VmRSS before {result.RssBeforeMb:F1} MB, after load {result.RssAfterLoadMb:F1} MB, after warm-up {result.RssAfterWarmMb:F1} MB (peak {result.PeakRssMb:F1} MB); {result.OsThreads} OS threads"));
         Console.WriteLine(string.Create(c, $"per session: {result.KbPerSessionAfterLoad:F1} KB after load, {result.KbPerSessionAfterWarm:F1} KB after warm-up"));
@@ -158,5 +159,6 @@ internal static class LoadProbeCommand
         double KbPerSessionAfterWarm,
         double PeakRssMb,
         int OsThreads,
-        int ProcessorCount);
+        int ProcessorCount,
+        int ManagedExperts);
 }

@@ -33,4 +33,16 @@ public static class ProbeGraphs
         g.FloatOutput(MatMulOutput, MatMulOutput, "N", n);
         return g.Build("MoeServe probe: y = x W (matrix-multiply peak)");
     }
+
+    /// <summary>y [N, weight.N] = x [N, weight.K] W^T: one MatMulNBits node over <paramref name="weight"/>.</summary>
+    /// <param name="weight">The blockwise-quantized W.</param>
+    /// <param name="accuracyLevel">MatMulNBits' accuracy_level.</param>
+    public static ModelProto QuantizedMatMul(Quantization.BlockQuantizedMatrix weight, int accuracyLevel)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        var g = new OnnxGraphBuilder("matmulnbits_probe", TensorDType.Float32);
+        string x = g.FloatInput(MatMulInput, "N", weight.K);
+        g.FloatOutput(MatMulOutput, g.QuantizedMatMul(x, "w", weight, accuracyLevel), "N", weight.N);
+        return g.Build("MoeServe probe: y = x W^T, W blockwise quantized");
+    }
 }

@@ -3,6 +3,7 @@ using Microsoft.ML.OnnxRuntime;
 using MoeServe.Model;
 using MoeServe.Router;
 using MoeServe.Runtime.Experts;
+using MoeServe.Runtime.Kernels;
 using MoeServe.Runtime.Sessions;
 
 namespace MoeServe.Runtime;
@@ -50,6 +51,12 @@ internal static partial class ModelLoader
             }
         }
 
+        // Only a model of 4-bit blocks of 32 at accuracy_level 4 can have experts the managed kernel runs (each
+        // graph is then checked: copied GGUF blocks have no zero points even where the manifest's default has);
+        // for any other model the expert graphs are not read twice.
+        bool managedKernel = options.ExpertKernel == ExpertKernel.Auto && Int4MatMul.IsAccelerated &&
+            manifest.Quantization is { Mode: Model.Quantization.WeightQuantization.Int4, BlockSize: Int8Rows.BlockSize, AccuracyLevel: 4 };
+        int managedExperts = 0;
         int totalSessions = 2 + (layers * (2 + m)) + manifest.Graphs.Layers.Count(l => l.Shared is not null);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var lastReport = TimeSpan.Zero;
@@ -72,13 +79,21 @@ internal static partial class ModelLoader
                 {
                     int device = DevicePlacement.DeviceOf(options, j);
                     string file = layer.Experts[j];
+                    string path = Path.Combine(directory, file);
+                    if (managedKernel && !factory.UsesCuda(device) && Int4ExpertGraph.TryLoad(path, config.DModel) is { } managed)
+                    {
+                        experts[l][j] = new ExpertExecutor(l, j, managed);
+                        owned.Add(experts[l][j]);
+                        managedExperts++;
+                        continue;
+                    }
+
                     var primary = Open(file, device, [GraphNames.ExpertInput], [GraphNames.ExpertOutput], expert: true);
                     if (primary is null)
                     {
                         continue;
                     }
 
-                    string path = Path.Combine(directory, file);
                     var executor = new ExpertExecutor(
                         l,
                         j,
@@ -113,7 +128,7 @@ internal static partial class ModelLoader
             var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned);
             NativeHeap.Trim();
             LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers);
-            return new LoadedModel(directory, manifest, tokenizer, devices, graphs, factory.Resources);
+            return new LoadedModel(directory, manifest, tokenizer, devices, graphs, factory.Resources with { ManagedExperts = managedExperts });
         }
         catch
         {

@@ -5,4 +5,5 @@ namespace MoeServe.Runtime;
 /// <param name="IntraOpThreads">Intra-op threads: of the global pool when shared, else of each session.</param>
 /// <param name="SharedCpuArena">CPU sessions allocate from one arena registered on the environment (session.use_env_allocators = 1).</param>
 /// <param name="Sessions">Sessions created at load (every graph, experts included; CPU re-run sessions made later are not counted).</param>
-public sealed record SessionResourceReport(bool SharedThreadPools, int IntraOpThreads, bool SharedCpuArena, int Sessions);
+/// <param name="ManagedExperts">Experts run by the managed int4 kernel instead of a session (<see cref="ExpertKernel"/>).</param>
+public sealed record SessionResourceReport(bool SharedThreadPools, int IntraOpThreads, bool SharedCpuArena, int Sessions, int ManagedExperts = 0);

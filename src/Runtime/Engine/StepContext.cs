@@ -54,13 +54,21 @@ internal sealed class StepContext(ModelGraphs graphs, ModelConfig config, Worksp
     {
         int d = Config.DModel;
         var slot = Slots[worker];
+        var executor = Graphs.Experts[layer][expert];
+        if (executor.Managed is { } managed)
+        {
+            managed.Run(Workspace.GatherIn.AsSpan(offset * d, rows * d), rows, Workspace.GatherOut.AsSpan(offset * d, rows * d), slot.Int4);
+            RecordExpertRun(worker, expert, startTimestamp, fellBack: false);
+            return;
+        }
+
         slot.RowsD[0] = rows;
         slot.RowsD[1] = d;
         try
         {
             slot.One[0] = GraphSession.Float(Workspace.GatherIn, offset * d, slot.RowsD);
             slot.OneOut[0] = GraphSession.Float(Workspace.GatherOut, offset * d, slot.RowsD);
-            bool fellBack = Graphs.Experts[layer][expert].Run(RunOptions, slot.One, slot.OneOut);
+            bool fellBack = executor.Run(RunOptions, slot.One, slot.OneOut);
             RecordExpertRun(worker, expert, startTimestamp, fellBack);
         }
         finally

@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using MoeServe.Runtime.Kernels;
 
 namespace MoeServe.Runtime;
 
@@ -18,6 +19,9 @@ internal sealed class WorkerSlots
     public long[] Rows { get; } = new long[1];
 
     public long[] RowsHeads { get; } = new long[3];
+
+    /// <summary>Buffers for experts run in managed code.</summary>
+    public Int4ExpertScratch Int4 { get; } = new();
 
     /// <summary>The input array of a Run with <paramref name="count"/> inputs (1 or 2).</summary>
     public OrtValue[] Inputs(int count) => count switch

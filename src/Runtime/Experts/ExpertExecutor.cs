@@ -1,4 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
+using MoeServe.Runtime.Kernels;
 using MoeServe.Runtime.Sessions;
 using Polly;
 using Polly.CircuitBreaker;
@@ -8,11 +9,12 @@ namespace MoeServe.Runtime.Experts;
 /// <summary>
 /// Runs one expert graph: on its device's session through that device's circuit breaker; when the Run
 /// fails (or the breaker is open) the same inputs are re-run on a CPU session of the expert (created on
-/// first need), so the step is never lost. Thread-safe (InferenceSession.Run is).
+/// first need), so the step is never lost. Thread-safe (InferenceSession.Run is). A CPU expert of 4-bit
+/// blocks is instead run in managed code (<see cref="Managed"/>), without a session.
 /// </summary>
 internal sealed class ExpertExecutor : IDisposable
 {
-    private readonly GraphSession _primary;
+    private readonly GraphSession? _primary;
     private readonly Lazy<GraphSession> _fallback;
     private readonly ResiliencePipeline? _breaker;
     private readonly IExpertFaultInjector? _faults;
@@ -28,7 +30,19 @@ internal sealed class ExpertExecutor : IDisposable
         _faults = faults;
     }
 
+    /// <summary>An expert run by <see cref="Int4SwiGluExpert"/> on the calling worker (CPU only; nothing to fall back to).</summary>
+    public ExpertExecutor(int layer, int expert, Int4SwiGluExpert managed)
+    {
+        Layer = layer;
+        Expert = expert;
+        Managed = managed;
+        _fallback = new Lazy<GraphSession>(() => throw new InvalidOperationException("A managed expert has no session to fall back to."));
+    }
+
     public int Layer { get; }
+
+    /// <summary>The managed expert, when this expert runs without a session.</summary>
+    public Int4SwiGluExpert? Managed { get; }
 
     public int Expert { get; }
 
@@ -58,7 +72,7 @@ internal sealed class ExpertExecutor : IDisposable
 
     public void Dispose()
     {
-        _primary.Dispose();
+        _primary?.Dispose();
         if (_fallback.IsValueCreated)
         {
             _fallback.Value.Dispose();
@@ -71,7 +85,7 @@ internal sealed class ExpertExecutor : IDisposable
     private static void RunPrimary(Call c)
     {
         c.Self._faults?.BeforeRun(c.Self.Layer, c.Self.Expert, c.Self.Device);
-        c.Self._primary.Run(c.RunOptions, c.Inputs, c.Outputs);
+        (c.Self._primary ?? throw new InvalidOperationException("A managed expert has no session.")).Run(c.RunOptions, c.Inputs, c.Outputs);
     }
 
     private readonly record struct Call(ExpertExecutor Self, RunOptions RunOptions, OrtValue[] Inputs, OrtValue[] Outputs);

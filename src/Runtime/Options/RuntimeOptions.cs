@@ -94,6 +94,12 @@ public sealed record RuntimeOptions
     /// </summary>
     public KvCacheDType KvCacheDType { get; init; } = KvCacheDType.Float16;
 
+    /// <summary>
+    /// Which kernel runs 4-bit experts: <see cref="ExpertKernel.Auto"/> (default: the managed int4 kernel where it
+    /// applies, see docs/runtime.md) or <see cref="ExpertKernel.Onnx"/> (ONNX Runtime sessions for all).
+    /// </summary>
+    public ExpertKernel ExpertKernel { get; init; } = ExpertKernel.Auto;
+
     /// <summary>Largest total number of tokens in one <see cref="MoeEngine.Forward"/> call (prefill chunks plus decode tokens). Default 2048.</summary>
     public int MaxBatchTokens { get; init; } = 2048;
 
@@ -132,6 +138,11 @@ public sealed record RuntimeOptions
         if (!RoutingPolicyFactory.ServingMethods.Contains(Routing))
         {
             errors.Add("routing: " + RoutingPolicyFactory.UnknownNameMessage(Enum.IsDefined(Routing) ? RoutingPolicyFactory.NameOf(Routing) : ((int)Routing).ToString(CultureInfo.InvariantCulture), RoutingPolicyFactory.ServingMethods));
+        }
+
+        if (!Enum.IsDefined(ExpertKernel))
+        {
+            errors.Add($"expertKernel must be auto or onnx, got {(int)ExpertKernel}.");
         }
 
         if (!Enum.IsDefined(KvCacheDType))

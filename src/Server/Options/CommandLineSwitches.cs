@@ -24,6 +24,7 @@ public static class CommandLineSwitches
         ["--q-scale"] = "MoeServe:QScale",
         ["--shared-sessions"] = "MoeServe:ShareSessionResources",
         ["--kv-cache"] = "MoeServe:KvCacheDType",
+        ["--expert-kernel"] = "MoeServe:ExpertKernel",
         ["--max-batch"] = "MoeServe:MaxBatchSequences",
         ["--max-step-tokens"] = "MoeServe:MaxStepTokens",
         ["--prefill-chunk"] = "MoeServe:PrefillChunkTokens",

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Options;
 using MoeServe.Router;
-using MoeServe.Runtime;
 
 namespace MoeServe.Server.Options;
 
@@ -125,15 +124,10 @@ public sealed class ServerOptionsSetup : IConfigureOptions<ServerOptions>
             return RoutingPolicyFactory.TryParseServingMethod(raw, out var method) ? method : null;
         }
 
-        if (type == typeof(ExecutionProviderKind))
+        if (type.IsEnum)
         {
             // Names only: Enum.TryParse would also take "7".
-            return Enum.GetValues<ExecutionProviderKind>().Where(k => k.ToString().Equals(raw, StringComparison.OrdinalIgnoreCase)).Cast<object>().FirstOrDefault();
-        }
-
-        if (type == typeof(KvCacheDType))
-        {
-            return Enum.GetValues<KvCacheDType>().Where(k => k.ToString().Equals(raw, StringComparison.OrdinalIgnoreCase)).Cast<object>().FirstOrDefault();
+            return Enum.GetValues(type).Cast<object>().FirstOrDefault(k => k.ToString()!.Equals(raw, StringComparison.OrdinalIgnoreCase));
         }
 
         throw new NotSupportedException($"Option type {type} has no parser.");
@@ -146,8 +140,7 @@ public sealed class ServerOptionsSetup : IConfigureOptions<ServerOptions>
             : type == typeof(double) ? "a valid number"
             : type == typeof(bool) ? "a valid boolean (true/false)"
             : type == typeof(RoutingMethod) ? $"one of {string.Join(", ", RoutingPolicyFactory.ServingMethods.Select(RoutingPolicyFactory.NameOf))}"
-            : type == typeof(ExecutionProviderKind) ? $"one of {string.Join(", ", Enum.GetNames<ExecutionProviderKind>().Select(n => n.ToLowerInvariant()))}"
-            : type == typeof(KvCacheDType) ? $"one of {string.Join(", ", Enum.GetNames<KvCacheDType>().Select(n => n.ToLowerInvariant()))}"
+            : type.IsEnum ? $"one of {string.Join(", ", Enum.GetNames(type).Select(n => n.ToLowerInvariant()))}"
             : "a valid " + type.Name;
     }
 }

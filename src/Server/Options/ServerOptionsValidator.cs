@@ -76,6 +76,11 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             errors.Add($"{p}KvCacheDType: must be float16 or float32, got {(int)options.KvCacheDType}.");
         }
 
+        if (!Enum.IsDefined(options.ExpertKernel))
+        {
+            errors.Add($"{p}ExpertKernel: must be auto or onnx, got {(int)options.ExpertKernel}.");
+        }
+
         Range(errors, p + "Workers", options.Workers, 1, 256);
         Range(errors, p + "IntraOpThreads", options.IntraOpThreads, 0, 256);
         Range(errors, p + "OnlineBipIterations", options.OnlineBipIterations, 1, 64);

@@ -143,6 +143,17 @@ public sealed class LlamaCppPeerTests(TinyModelDirectory tiny) : IClassFixture<T
         Assert.Equal($"error: --kv-cache must be float16 or float32, got '{value}'.", Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 
+    [Theory]
+    [InlineData("managed")]
+    [InlineData("0")]
+    public async Task Bench_UnknownExpertKernel_FailsNamingTheFlag(string value)
+    {
+        var result = await CliProcess.RunAsync("bench", "--model", tiny.Model, "--expert-kernel", value);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal($"error: --expert-kernel must be auto or onnx, got '{value}'.", Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+    }
+
     [Fact]
     public async Task Bench_UnknownPeer_FailsNamingTheFlag()
     {

@@ -1,5 +1,6 @@
 using MoeServe.Model;
 using MoeServe.Model.Export;
+using MoeServe.Model.Quantization;
 using MoeServe.Model.Reference;
 using MoeServe.TestSupport;
 
@@ -32,13 +33,13 @@ public sealed class TinyModel : IDisposable
 
     public IReadOnlyList<float[]> Q { get; }
 
-    public static TinyModel Create(ModelConfig config, int seed, TensorDType weightType = TensorDType.Float32, float qScale = 0.2f)
+    public static TinyModel Create(ModelConfig config, int seed, TensorDType weightType = TensorDType.Float32, float qScale = 0.2f, QuantizationSettings? quantization = null)
     {
         string root = Path.Combine(Path.GetTempPath(), "moeserve-runtime-tests", Guid.NewGuid().ToString("N"));
         string checkpoint = Path.Combine(root, "checkpoint");
         string model = Path.Combine(root, "model");
         var layout = TinyCheckpoint.CreateRandom(checkpoint, config, seed, new RandomCheckpointOptions { QScale = qScale });
-        new CheckpointExporter().Export(new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = model, WeightType = weightType, Name = "tiny" });
+        new CheckpointExporter().Export(new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = model, WeightType = weightType, Name = "tiny", Quantization = quantization });
         var manifest = ModelManifest.Load(model);
         var weights = SafeTensorsFile.Read(layout.WeightsPath);
         return new TinyModel(root, model, config, new ReferenceMoeModel(config, weights, manifest.Routing.Q), new ReferenceMoeModel(config, weights), manifest.Routing.Q);

@@ -112,6 +112,15 @@ public sealed class ServerOptionsTests : IDisposable
         Assert.Equal(expected, MappedWith("KvCacheDType", value).KvCacheDType);
     }
 
+    [Theory]
+    [InlineData(null, ExpertKernel.Auto)]
+    [InlineData("onnx", ExpertKernel.Onnx)]
+    [InlineData("AUTO", ExpertKernel.Auto)]
+    public void Bind_ExpertKernel_ReachesTheRuntimeOptions(string? value, ExpertKernel expected)
+    {
+        Assert.Equal(expected, MappedWith("ExpertKernel", value).ExpertKernel);
+    }
+
     // The runtime options the server maps from its configuration with MoeServe:KEY set (null: left out); binding must succeed.
     private MoeServe.Runtime.RuntimeOptions MappedWith(string key, string? value)
     {
@@ -136,6 +145,18 @@ public sealed class ServerOptionsTests : IDisposable
         var error = Assert.Single(errors);
         Assert.StartsWith("MoeServe:KvCacheDType", error, StringComparison.Ordinal);
         Assert.Contains("float16, float32", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("managed")]
+    [InlineData("0")]
+    public void Bind_UnknownExpertKernel_NamesTheKeyAndTheChoices(string value)
+    {
+        var (_, errors) = Load(new() { ["MoeServe:ModelPath"] = _modelDir, ["MoeServe:ExpertKernel"] = value });
+
+        var error = Assert.Single(errors);
+        Assert.StartsWith("MoeServe:ExpertKernel", error, StringComparison.Ordinal);
+        Assert.Contains("auto, onnx", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,125 @@
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime;
+using MoeServe.Model.Onnx;
+using MoeServe.Model.Quantization;
+using MoeServe.Runtime.Kernels;
+
+namespace MoeServe.Runtime.Tests.Kernels;
+
+/// <summary>
+/// The managed int4 kernel against the integer sums it must produce (written out naively here) and against
+/// ONNX Runtime's MatMulNBits at accuracy_level 4, whose numbers it stands in for: every block count the
+/// vector loops and their remainders meet (groups of four, eight blocks an iteration), one to nine rows.
+/// </summary>
+public sealed class Int4MatMulTests
+{
+    public static TheoryData<int, int> Shapes => new()
+    {
+        { 1, 1 }, { 2, 3 }, { 3, 4 }, { 5, 5 }, { 8, 1 }, { 8, 4 }, { 9, 8 }, { 12, 9 }, { 16, 2 }, { 64, 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Multiply_EqualsTheBlockwiseIntegerSums(int blocks, int rows)
+    {
+        var (w, x) = Operands(blocks, rows, n: 24, seed: (blocks * 31) + rows);
+        var quantized = new Int8Rows();
+        quantized.Fill(x, rows, w.K);
+        float[] y = new float[rows * w.N];
+        Int4MatMul.Multiply(quantized, w.Data, w.Scales, w.N, y);
+
+        double[] expected = NaiveSums(w, x, rows);
+        double max = expected.Max(Math.Abs);
+        for (int i = 0; i < y.Length; i++)
+        {
+            Assert.True(Math.Abs(y[i] - expected[i]) <= 1e-5 * max, $"element {i}: {y[i]} vs {expected[i]} (max |y| {max})");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Multiply_MatchesMatMulNBitsAtAccuracyLevel4(int blocks, int rows)
+    {
+        var (w, x) = Operands(blocks, rows, n: 40, seed: (blocks * 17) + rows);
+        var quantized = new Int8Rows();
+        quantized.Fill(x, rows, w.K);
+        float[] own = new float[rows * w.N];
+        Int4MatMul.Multiply(quantized, w.Data, w.Scales, w.N, own);
+
+        float[] ort = new float[rows * w.N];
+        using var session = new InferenceSession(ProbeGraphs.QuantizedMatMul(w, accuracyLevel: 4).ToByteArray());
+        using var input = OrtValue.CreateTensorValueFromMemory(x, [rows, w.K]);
+        using var output = OrtValue.CreateTensorValueFromMemory(ort, [rows, w.N]);
+        using var run = new RunOptions();
+        session.Run(run, [ProbeGraphs.MatMulInput], [input], [ProbeGraphs.MatMulOutput], [output]);
+
+        float max = ort.Max(Math.Abs);
+        float diff = own.Zip(ort, (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(max > 0);
+        Assert.True(diff <= 1e-4f * max, $"max |diff| {diff} of max |y| {max}");
+    }
+
+    [Fact]
+    public void Multiply_RefusesShapesLargerThanTheOperands()
+    {
+        var (w, x) = Operands(blocks: 2, rows: 1, n: 8, seed: 1);
+        var quantized = new Int8Rows();
+        quantized.Fill(x, 1, w.K);
+        Assert.Throws<ArgumentException>(() => Int4MatMul.Multiply(quantized, w.Data, w.Scales, w.N + 1, new float[w.N + 1]));
+        Assert.Throws<ArgumentException>(() => quantized.Fill(x, 1, 48));
+    }
+
+    // W [n, 32 blocks] symmetric int4 (no zero points: the layout GGUF's Q4_0 copies into) and x [rows, K].
+    private static (BlockQuantizedMatrix W, float[] X) Operands(int blocks, int rows, int n, int seed)
+    {
+        var random = new Random(seed);
+        int k = blocks * Int8Rows.BlockSize;
+        float[] weights = Enumerable.Range(0, n * k).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+        float[] x = Enumerable.Range(0, rows * k).Select(_ => (float)((random.NextDouble() * 4) - 2)).ToArray();
+        x[0] = 0; // a block with a zero in it, and below a block of zeros
+        if (rows > 1)
+        {
+            Array.Clear(x, k, Int8Rows.BlockSize);
+        }
+
+        return (BlockwiseQuantizer.Quantize(weights, n, k, bits: 4, blockSize: Int8Rows.BlockSize, zeroPoints: false), x);
+    }
+
+    // sum over blocks of wScale * xScale * sum_i (wCode_i - 8) * xCode_i, x quantized symmetric per block to [-127, 127].
+    private static double[] NaiveSums(BlockQuantizedMatrix w, float[] x, int rows)
+    {
+        int blocks = w.BlocksPerRow;
+        double[] y = new double[rows * w.N];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int j = 0; j < w.N; j++)
+            {
+                double sum = 0;
+                for (int b = 0; b < blocks; b++)
+                {
+                    var values = x.AsSpan((r * w.K) + (b * 32), 32);
+                    float max = 0;
+                    foreach (float v in values)
+                    {
+                        max = Math.Max(max, Math.Abs(v));
+                    }
+
+                    float inverse = max == 0 ? 0 : 127f / max;
+                    long dot = 0;
+                    for (int i = 0; i < 32; i++)
+                    {
+                        byte pair = w.Data[(((j * blocks) + b) * 16) + (i / 2)];
+                        int code = i % 2 == 0 ? pair & 0x0F : pair >> 4;
+                        dot += (code - 8) * (long)MathF.Round(values[i] * inverse);
+                    }
+
+                    sum += (double)w.Scales[(j * blocks) + b] * (max / 127f) * dot;
+                }
+
+                y[(r * w.N) + j] = sum;
+            }
+        }
+
+        return y;
+    }
+}
