@@ -8,16 +8,16 @@ using MoeServe.Runtime.Kernels;
 namespace MoeServe.Benchmarks;
 
 /// <summary>
-/// The managed int4 kernel (<see cref="Int4MatMul"/>) against ONNX Runtime's MatMulNBits (accuracy_level 4,
-/// one thread) on the same random 4-bit matrices, shaped like an OLMoE expert's fused W1/W3 ([2048, 2048]),
-/// enough of them to overflow the caches, in interleaved rounds on one thread. Prints microseconds per
-/// matrix, GB/s of codes and scales read, and the largest difference between the two outputs.
-/// Run with <c>dotnet run --project src/Benchmarks -c Release -- int4 [rows,...] [matrices] [rounds]</c>.
+/// The managed int4 kernel (<see cref="Int4MatMul"/>) against ONNX Runtime's MatMulNBits at accuracy_level 4
+/// (one thread a session) on the same random 4-bit matrices [N, K] shaped like an OLMoE expert's fused W1/W3,
+/// enough of them to overflow the caches, the matrices split over the threads as the expert phase's workers
+/// split experts, in interleaved rounds. Prints microseconds per matrix, GB/s of codes and scales read, and
+/// the largest difference between the two outputs. Run with
+/// <c>dotnet run --project src/Benchmarks -c Release -- int4 [rows,...] [matrices] [rounds] [threads]</c>.
 /// </summary>
 internal static class Int4Probe
 {
-    private const int N = 2048;
-    private const int K = 2048;
+    private const int N = 2048, K = 2048;
 
     public static void Run(int[] rowCounts, int matrices, int rounds, int threads)
     {

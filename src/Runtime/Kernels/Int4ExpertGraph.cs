@@ -61,7 +61,7 @@ internal static class Int4ExpertGraph
                initializers.TryGetValue(w2.Input[1], out var w2Codes) && initializers.TryGetValue(w2.Input[2], out var w2Scales) &&
                w13Scales.DataType == (int)TensorProto.Types.DataType.Float && w2Scales.DataType == (int)TensorProto.Types.DataType.Float &&
                new[] { w13Codes, w13Scales, w2Codes, w2Scales }.All(t => t.DataLocation == TensorProto.Types.DataLocation.Default && !t.RawData.IsEmpty)
-            ? new Int4SwiGluExpert(dModel, (int)hidden, w13Codes.RawData.Memory, w13Scales.RawData.Memory, w2Codes.RawData.Memory, w2Scales.RawData.Memory)
+            ? new Int4SwiGluExpert(new Int4Matrix((int)n13, dModel, w13Codes.RawData.Memory, w13Scales.RawData.Memory), new Int4Matrix(dModel, (int)hidden, w2Codes.RawData.Memory, w2Scales.RawData.Memory))
             : null;
     }
 

@@ -52,35 +52,19 @@ internal static class Int4MatMul
                 return;
             }
 
-            // Weight rows in tiles that stay in the L2 cache while every activation row passes over them, four
-            // rows at a time, then two, then one: a matrix is read from memory once, whatever the row count.
+            // Weight rows in tiles that stay in the L2 cache while every activation row passes over them, two
+            // rows at a time (a weight row read once for both), then one: a matrix is read from memory once.
             int tile = Math.Max(1, TileBytes / (blocks * (BlockBytes + sizeof(float))));
             for (int j0 = 0; j0 < n; j0 += tile)
             {
                 int j1 = Math.Min(n, j0 + tile);
                 int r = 0;
-                for (; r + 4 <= rows; r += 4)
+                for (; r + 2 <= rows; r += 2)
                 {
                     for (int j = j0; j < j1; j++)
                     {
-                        var sums = Dot4(all.Row(j, r));
-                        yp[(r * n) + j] = sums.GetElement(0);
-                        yp[((r + 1) * n) + j] = sums.GetElement(1);
-                        yp[((r + 2) * n) + j] = sums.GetElement(2);
-                        yp[((r + 3) * n) + j] = sums.GetElement(3);
+                        (yp[(r * n) + j], yp[((r + 1) * n) + j]) = Dot2(all.Row(j, r));
                     }
-                }
-
-                if (r + 2 <= rows)
-                {
-                    for (int j = j0; j < j1; j++)
-                    {
-                        var sums = Dot2(all.Row(j, r));
-                        yp[(r * n) + j] = sums.GetElement(0);
-                        yp[((r + 1) * n) + j] = sums.GetElement(1);
-                    }
-
-                    r += 2;
                 }
 
                 if (r < rows)
@@ -110,7 +94,7 @@ internal static class Int4MatMul
         public Operands Row(int j, int r) =>
             new(W + ((long)j * Blocks * BlockBytes), WScales + ((long)j * Blocks), X + ((long)r * Blocks * Int8Rows.BlockSize), XScales + ((long)r * Blocks), XOffsets + ((long)r * Blocks), Blocks);
 
-        public Operands NextRow(int rows) => Row(0, rows);
+        public Operands NextRow => Row(0, 1);
     }
 
     // One weight row against one activation row: sum over blocks of wScale * (xScale * (codes . x codes) - offset),
@@ -139,45 +123,9 @@ internal static class Int4MatMul
         return b == o.Blocks ? sum : sum + DotScalar(o, b);
     }
 
-    // One weight row against four activation rows: each pair of weight blocks is unpacked once for all four.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe Vector128<float> Dot4(Operands o)
-    {
-        int stride = o.Blocks * Int8Rows.BlockSize;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
-        int b = 0;
-        for (; b + 8 <= o.Blocks; b += 8)
-        {
-            var wScales = Avx.LoadVector256(o.WScales + b);
-            var s0 = wScales * Avx.LoadVector256(o.XScales + b);
-            var s1 = wScales * Avx.LoadVector256(o.XScales + o.Blocks + b);
-            var s2 = wScales * Avx.LoadVector256(o.XScales + (2 * o.Blocks) + b);
-            var s3 = wScales * Avx.LoadVector256(o.XScales + (3 * o.Blocks) + b);
-            f0 = Fma.MultiplyAdd(wScales, Avx.LoadVector256(o.XOffsets + b), f0);
-            f1 = Fma.MultiplyAdd(wScales, Avx.LoadVector256(o.XOffsets + o.Blocks + b), f1);
-            f2 = Fma.MultiplyAdd(wScales, Avx.LoadVector256(o.XOffsets + (2 * o.Blocks) + b), f2);
-            f3 = Fma.MultiplyAdd(wScales, Avx.LoadVector256(o.XOffsets + (3 * o.Blocks) + b), f3);
-            byte* w = o.W + (b * BlockBytes);
-            sbyte* x = o.X + (b * Int8Rows.BlockSize);
-            (a0, a1, a2, a3) = Pair4(w, x, stride, s0, s1, s2, s3, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), a0, a1, a2, a3);
-            (a0, a1, a2, a3) = Pair4(w + 32, x + 32, stride, s0, s1, s2, s3, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3), a0, a1, a2, a3);
-            (a0, a1, a2, a3) = Pair4(w + 64, x + 128, stride, s0, s1, s2, s3, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5), a0, a1, a2, a3);
-            (a0, a1, a2, a3) = Pair4(w + 96, x + 160, stride, s0, s1, s2, s3, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7), a0, a1, a2, a3);
-        }
-
-        var sums = Vector128.Create(Vector256.Sum(a0) - Vector256.Sum(f0), Vector256.Sum(a1) - Vector256.Sum(f1), Vector256.Sum(a2) - Vector256.Sum(f2), Vector256.Sum(a3) - Vector256.Sum(f3));
-        if (b < o.Blocks)
-        {
-            sums += Vector128.Create(DotScalar(o, b), DotScalar(o.NextRow(1), b), DotScalar(o.NextRow(2), b), DotScalar(o.NextRow(3), b));
-        }
-
-        return sums;
-    }
-
     // One weight row against two activation rows.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe Vector128<float> Dot2(Operands o)
+    private static unsafe (float First, float Second) Dot2(Operands o)
     {
         int stride = o.Blocks * Int8Rows.BlockSize;
         Vector256<float> a0 = default, a1 = default, f0 = default, f1 = default;
@@ -197,17 +145,13 @@ internal static class Int4MatMul
             (a0, a1) = Pair2(w + 96, x + 160, stride, s0, s1, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7), a0, a1);
         }
 
-        var sums = Vector128.Create(Vector256.Sum(a0) - Vector256.Sum(f0), Vector256.Sum(a1) - Vector256.Sum(f1), 0, 0);
-        if (b < o.Blocks)
-        {
-            sums += Vector128.Create(DotScalar(o, b), DotScalar(o.NextRow(1), b), 0, 0);
-        }
-
-        return sums;
+        float first = Vector256.Sum(a0) - Vector256.Sum(f0);
+        float second = Vector256.Sum(a1) - Vector256.Sum(f1);
+        return b == o.Blocks ? (first, second) : (first + DotScalar(o, b), second + DotScalar(o.NextRow, b));
     }
 
     // One pair of weight blocks (codes at w; the activations' even codes at x, odd ones 64 further, rows a stride
-    // apart) into two or four rows' accumulators, each with its scales picked by index. Called with constant
+    // apart) into two rows' accumulators, each with its scales picked by index. Called with constant
     // indices, so the JIT materialises no vector per pair.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe (Vector256<float>, Vector256<float>) Pair2(byte* w, sbyte* x, int stride, Vector256<float> s0, Vector256<float> s1, Vector256<int> index, Vector256<float> a0, Vector256<float> a1)
@@ -216,18 +160,6 @@ internal static class Int4MatMul
         return (
             Fma.MultiplyAdd(PairSums(codes, x, x + 64), Avx2.PermuteVar8x32(s0, index), a0),
             Fma.MultiplyAdd(PairSums(codes, x + stride, x + stride + 64), Avx2.PermuteVar8x32(s1, index), a1));
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe (Vector256<float>, Vector256<float>, Vector256<float>, Vector256<float>) Pair4(
-        byte* w, sbyte* x, int stride, Vector256<float> s0, Vector256<float> s1, Vector256<float> s2, Vector256<float> s3, Vector256<int> index, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
-    {
-        var codes = Pair(w);
-        return (
-            Fma.MultiplyAdd(PairSums(codes, x, x + 64), Avx2.PermuteVar8x32(s0, index), a0),
-            Fma.MultiplyAdd(PairSums(codes, x + stride, x + stride + 64), Avx2.PermuteVar8x32(s1, index), a1),
-            Fma.MultiplyAdd(PairSums(codes, x + (2 * stride), x + (2 * stride) + 64), Avx2.PermuteVar8x32(s2, index), a2),
-            Fma.MultiplyAdd(PairSums(codes, x + (3 * stride), x + (3 * stride) + 64), Avx2.PermuteVar8x32(s3, index), a3));
     }
 
     // Two blocks of codes (32 bytes) -> their low nibbles (even elements of b, then of b + 1) and high nibbles (odd).
