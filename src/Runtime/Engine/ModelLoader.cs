@@ -127,7 +127,7 @@ internal static partial class ModelLoader
                 .ToArray();
             var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned);
             NativeHeap.Trim();
-            LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers);
+            LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers, managedExperts);
             return new LoadedModel(directory, manifest, tokenizer, devices, graphs, factory.Resources with { ManagedExperts = managedExperts });
         }
         catch
@@ -157,6 +157,6 @@ internal static partial class ModelLoader
         return full;
     }
 
-    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Loaded model {Model}: {Layers} layers x {Experts} experts; devices {Devices}; routing {Routing}; {Workers} expert workers.")]
-    private static partial void LogLoaded(ILogger logger, string model, int layers, int experts, string devices, string routing, int workers);
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Loaded model {Model}: {Layers} layers x {Experts} experts; devices {Devices}; routing {Routing}; {Workers} expert workers; {ManagedExperts} experts in the managed int4 kernel.")]
+    private static partial void LogLoaded(ILogger logger, string model, int layers, int experts, string devices, string routing, int workers, int managedExperts);
 }
