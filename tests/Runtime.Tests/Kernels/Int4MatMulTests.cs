@@ -23,10 +23,7 @@ public sealed class Int4MatMulTests
     public void Multiply_EqualsTheBlockwiseIntegerSums(int blocks, int rows)
     {
         var (w, x) = Operands(blocks, rows, n: 24, seed: (blocks * 31) + rows);
-        var quantized = new Int8Rows();
-        quantized.Fill(x, rows, w.K);
-        float[] y = new float[rows * w.N];
-        Int4MatMul.Multiply(quantized, w.Data, w.Scales, w.N, y);
+        float[] y = Own(w, x, rows);
 
         double[] expected = NaiveSums(w, x, rows);
         double max = expected.Max(Math.Abs);
@@ -41,10 +38,7 @@ public sealed class Int4MatMulTests
     public void Multiply_MatchesMatMulNBitsAtAccuracyLevel4(int blocks, int rows)
     {
         var (w, x) = Operands(blocks, rows, n: 40, seed: (blocks * 17) + rows);
-        var quantized = new Int8Rows();
-        quantized.Fill(x, rows, w.K);
-        float[] own = new float[rows * w.N];
-        Int4MatMul.Multiply(quantized, w.Data, w.Scales, w.N, own);
+        float[] own = Own(w, x, rows);
 
         float[] ort = new float[rows * w.N];
         using var session = new InferenceSession(ProbeGraphs.QuantizedMatMul(w, accuracyLevel: 4).ToByteArray());
@@ -67,6 +61,15 @@ public sealed class Int4MatMulTests
         quantized.Fill(x, 1, w.K);
         Assert.Throws<ArgumentException>(() => Int4MatMul.Multiply(quantized, w.Data, w.Scales, w.N + 1, new float[w.N + 1]));
         Assert.Throws<ArgumentException>(() => quantized.Fill(x, 1, 48));
+    }
+
+    private static float[] Own(BlockQuantizedMatrix w, float[] x, int rows)
+    {
+        var quantized = new Int8Rows();
+        quantized.Fill(x, rows, w.K);
+        float[] y = new float[rows * w.N];
+        Int4MatMul.Multiply(quantized, w.Data, w.Scales, w.N, y);
+        return y;
     }
 
     // W [n, 32 blocks] symmetric int4 (no zero points: the layout GGUF's Q4_0 copies into) and x [rows, K].

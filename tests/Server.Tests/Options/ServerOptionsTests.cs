@@ -136,27 +136,17 @@ public sealed class ServerOptionsTests : IDisposable
     }
 
     [Theory]
-    [InlineData("float8")]
-    [InlineData("1")]
-    public void Bind_UnknownKvCacheDType_NamesTheKeyAndTheChoices(string value)
+    [InlineData("KvCacheDType", "float8", "float16, float32")]
+    [InlineData("KvCacheDType", "1", "float16, float32")] // an enum's number is not a name
+    [InlineData("ExpertKernel", "managed", "auto, onnx")]
+    [InlineData("ExpertKernel", "0", "auto, onnx")]
+    public void Bind_UnknownEnumName_NamesTheKeyAndTheChoices(string key, string value, string choices)
     {
-        var (_, errors) = Load(new() { ["MoeServe:ModelPath"] = _modelDir, ["MoeServe:KvCacheDType"] = value });
+        var (_, errors) = Load(new() { ["MoeServe:ModelPath"] = _modelDir, ["MoeServe:" + key] = value });
 
         var error = Assert.Single(errors);
-        Assert.StartsWith("MoeServe:KvCacheDType", error, StringComparison.Ordinal);
-        Assert.Contains("float16, float32", error, StringComparison.Ordinal);
-    }
-
-    [Theory]
-    [InlineData("managed")]
-    [InlineData("0")]
-    public void Bind_UnknownExpertKernel_NamesTheKeyAndTheChoices(string value)
-    {
-        var (_, errors) = Load(new() { ["MoeServe:ModelPath"] = _modelDir, ["MoeServe:ExpertKernel"] = value });
-
-        var error = Assert.Single(errors);
-        Assert.StartsWith("MoeServe:ExpertKernel", error, StringComparison.Ordinal);
-        Assert.Contains("auto, onnx", error, StringComparison.Ordinal);
+        Assert.StartsWith("MoeServe:" + key, error, StringComparison.Ordinal);
+        Assert.Contains(choices, error, StringComparison.Ordinal);
     }
 
     [Fact]
