@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Onnx;
 
 namespace MoeServe.Runtime.Kernels;
@@ -51,18 +52,39 @@ internal static class Int4ExpertGraph
         }
 
         long hidden = k2;
-        if (k13 != dModel || n2 != dModel || n13 != 2 * hidden)
+        var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        if (k13 != dModel || n2 != dModel || n13 != 2 * hidden || !SplitsInHalves(split, initializers, hidden))
         {
             return null;
         }
 
-        var initializers = graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
-        return initializers.TryGetValue(w13.Input[1], out var w13Codes) && initializers.TryGetValue(w13.Input[2], out var w13Scales) &&
-               initializers.TryGetValue(w2.Input[1], out var w2Codes) && initializers.TryGetValue(w2.Input[2], out var w2Scales) &&
-               w13Scales.DataType == (int)TensorProto.Types.DataType.Float && w2Scales.DataType == (int)TensorProto.Types.DataType.Float &&
-               new[] { w13Codes, w13Scales, w2Codes, w2Scales }.All(t => t.DataLocation == TensorProto.Types.DataLocation.Default && !t.RawData.IsEmpty)
-            ? new Int4SwiGluExpert(new Int4Matrix((int)n13, dModel, w13Codes.RawData.Memory, w13Scales.RawData.Memory), new Int4Matrix(dModel, (int)hidden, w2Codes.RawData.Memory, w2Scales.RawData.Memory))
-            : null;
+        try
+        {
+            return initializers.TryGetValue(w13.Input[1], out var w13Codes) && initializers.TryGetValue(w13.Input[2], out var w13Scales) &&
+                   initializers.TryGetValue(w2.Input[1], out var w2Codes) && initializers.TryGetValue(w2.Input[2], out var w2Scales) &&
+                   w13Scales.DataType == (int)TensorProto.Types.DataType.Float && w2Scales.DataType == (int)TensorProto.Types.DataType.Float &&
+                   new[] { w13Codes, w13Scales, w2Codes, w2Scales }.All(t => t.DataLocation == TensorProto.Types.DataLocation.Default && !t.RawData.IsEmpty)
+                ? new Int4SwiGluExpert(new Int4Matrix((int)n13, dModel, w13Codes.RawData.Memory, w13Scales.RawData.Memory), new Int4Matrix(dModel, (int)hidden, w2Codes.RawData.Memory, w2Scales.RawData.Memory))
+                : null;
+        }
+        catch (ArgumentException)
+        {
+            // Initializers whose sizes do not match the node's K and N: the session reports the graph.
+            return null;
+        }
+    }
+
+    // Split along axis 1 into [hidden, hidden] (the sizes as the split's second input, raw or typed int64s).
+    private static bool SplitsInHalves(NodeProto split, Dictionary<string, TensorProto> initializers, long hidden)
+    {
+        if (split.Input.Count < 2 || !initializers.TryGetValue(split.Input[1], out var sizes))
+        {
+            return false;
+        }
+
+        long axis = split.Attribute.FirstOrDefault(a => a.Name == "axis")?.I ?? 0;
+        long[] values = sizes.Int64Data.Count > 0 ? [.. sizes.Int64Data] : MemoryMarshal.Cast<byte, long>(sizes.RawData.Span).ToArray();
+        return axis is 1 or -1 && values is [var first, var second] && first == hidden && second == hidden;
     }
 
     // The output is the node's value, directly or through Identity nodes.
