@@ -57,7 +57,7 @@ internal static partial class ModelLoader
         bool managedKernel = options.ExpertKernel == ExpertKernel.Auto && Int4MatMul.IsAccelerated &&
             manifest.Quantization is { Mode: Model.Quantization.WeightQuantization.Int4, BlockSize: Int8Rows.BlockSize, AccuracyLevel: 4 };
         int managedExperts = 0;
-        int totalSessions = 2 + (layers * (2 + m)) + manifest.Graphs.Layers.Count(l => l.Shared is not null);
+        int totalGraphs = 2 + (layers * (2 + m)) + manifest.Graphs.Layers.Count(l => l.Shared is not null);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var lastReport = TimeSpan.Zero;
         try
@@ -113,7 +113,7 @@ internal static partial class ModelLoader
                 if (options.LoadProgress is { } progress && elapsed - lastReport >= options.LoadProgressInterval)
                 {
                     lastReport = elapsed;
-                    progress.Report(new ModelLoadProgress(l + 1, layers, owned.Count, totalSessions, elapsed));
+                    progress.Report(new ModelLoadProgress(l + 1, layers, owned.Count, totalGraphs, elapsed));
                 }
             }
 

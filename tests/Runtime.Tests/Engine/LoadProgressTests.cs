@@ -16,10 +16,10 @@ public sealed class LoadProgressTests(TinyModelFixture fixture) : IClassFixture<
 
         var config = fixture.Model.Config;
         Assert.Equal(Enumerable.Range(1, config.Layers), reports.Select(r => r.Layer));
-        Assert.All(reports, r => Assert.Equal((config.Layers, 2 + (config.Layers * (2 + config.Experts))), (r.Layers, r.TotalSessions)));
-        Assert.Equal(reports[^1].TotalSessions, reports[^1].Sessions);
-        Assert.True(reports.Zip(reports.Skip(1)).All(p => p.First.Sessions < p.Second.Sessions && p.First.Elapsed <= p.Second.Elapsed));
-        Assert.Matches(@"^layer 1/\d+, \d+/\d+ sessions, \d+\.\d s$", reports[0].ToString());
+        Assert.All(reports, r => Assert.Equal((config.Layers, 2 + (config.Layers * (2 + config.Experts))), (r.Layers, r.TotalGraphs)));
+        Assert.Equal(reports[^1].TotalGraphs, reports[^1].Graphs);
+        Assert.True(reports.Zip(reports.Skip(1)).All(p => p.First.Graphs < p.Second.Graphs && p.First.Elapsed <= p.Second.Elapsed));
+        Assert.Matches(@"^layer 1/\d+, \d+/\d+ graphs, \d+\.\d s$", reports[0].ToString());
     }
 
     [Fact]
