@@ -3,6 +3,7 @@ using Microsoft.ML.OnnxRuntime;
 using MoeServe.Model.Onnx;
 using MoeServe.Model.Quantization;
 using MoeServe.Runtime.Kernels;
+using MoeServe.Runtime.Sessions;
 
 namespace MoeServe.Runtime.Tests.Kernels;
 
@@ -40,6 +41,9 @@ public sealed class Int4MatMulTests
         var (w, x) = Operands(blocks, rows, n: 40, seed: (blocks * 17) + rows);
         float[] own = Own(w, x, rows);
 
+        // The process's ONNX Runtime environment must be the engines' (global pools of one thread): a plain
+        // session created first would leave every later engine in this test process without them.
+        SharedOrtEnvironment.Acquire(intraOpThreads: 1);
         float[] ort = new float[rows * w.N];
         using var session = new InferenceSession(ProbeGraphs.QuantizedMatMul(w, accuracyLevel: 4).ToByteArray());
         using var input = OrtValue.CreateTensorValueFromMemory(x, [rows, w.K]);
