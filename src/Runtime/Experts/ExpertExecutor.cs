@@ -15,7 +15,7 @@ namespace MoeServe.Runtime.Experts;
 internal sealed class ExpertExecutor : IDisposable
 {
     private readonly GraphSession? _primary;
-    private readonly Lazy<GraphSession> _fallback;
+    private readonly Lazy<GraphSession>? _fallback;
     private readonly ResiliencePipeline? _breaker;
     private readonly IExpertFaultInjector? _faults;
 
@@ -36,7 +36,6 @@ internal sealed class ExpertExecutor : IDisposable
         Layer = layer;
         Expert = expert;
         Managed = managed;
-        _fallback = new Lazy<GraphSession>(() => throw new InvalidOperationException("A managed expert has no session to fall back to."));
     }
 
     public int Layer { get; }
@@ -65,7 +64,7 @@ internal sealed class ExpertExecutor : IDisposable
         }
         catch (Exception ex) when (IsDeviceFailure(ex))
         {
-            _fallback.Value.Run(runOptions, inputs, outputs);
+            _fallback!.Value.Run(runOptions, inputs, outputs);
             return true;
         }
     }
@@ -73,7 +72,7 @@ internal sealed class ExpertExecutor : IDisposable
     public void Dispose()
     {
         _primary?.Dispose();
-        if (_fallback.IsValueCreated)
+        if (_fallback is { IsValueCreated: true })
         {
             _fallback.Value.Dispose();
         }

@@ -42,8 +42,8 @@ internal static class Int4ExpertGraph
             w13.Input[0] == graph.Input[0].Name &&
             split.Input[0] == w13.Output[0] && split.Output.Count == 2 &&
             sigmoid.Input[0] == split.Output[0] &&
-            silu.Input.OrderBy(i => i, StringComparer.Ordinal).SequenceEqual(new[] { split.Output[0], sigmoid.Output[0] }.OrderBy(i => i, StringComparer.Ordinal)) &&
-            product.Input.OrderBy(i => i, StringComparer.Ordinal).SequenceEqual(new[] { silu.Output[0], split.Output[1] }.OrderBy(i => i, StringComparer.Ordinal)) &&
+            Multiplies(silu, split.Output[0], sigmoid.Output[0]) &&
+            Multiplies(product, silu.Output[0], split.Output[1]) &&
             w2.Input[0] == product.Output[0] &&
             OutputOf(graph, w2.Output[0]);
         if (!wired || !IsInt4Level4(w13, out long k13, out long n13) || !IsInt4Level4(w2, out long k2, out long n2))
@@ -73,6 +73,10 @@ internal static class Int4ExpertGraph
             return null;
         }
     }
+
+    // A Mul of exactly these two values, in either order.
+    private static bool Multiplies(NodeProto mul, string a, string b) =>
+        mul.Input.Count == 2 && ((mul.Input[0] == a && mul.Input[1] == b) || (mul.Input[0] == b && mul.Input[1] == a));
 
     // Split along axis 1 into [hidden, hidden] (the sizes as the split's second input, raw or typed int64s).
     private static bool SplitsInHalves(NodeProto split, Dictionary<string, TensorProto> initializers, long hidden)

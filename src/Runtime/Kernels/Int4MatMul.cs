@@ -10,20 +10,25 @@ namespace MoeServe.Runtime.Kernels;
 /// zero point 8), x quantized to int8 blocks (<see cref="Int8Rows"/>). Each block's product is exact in
 /// integers; only the two scales are applied in float, as ONNX Runtime's accuracy_level 4 does. It reads the
 /// codes where they are (0.625 bytes a weight with the scales), where MatMulNBits' level-4 kernel keeps a
-/// repacked copy of 0.875 bytes a weight and reads that. AVX2 with FMA (512-bit vectors measured no faster on
-/// this AMD EPYC), else a portable scalar loop with the same sums.
+/// repacked copy of 0.875 bytes a weight and reads that. AVX2 with FMA only (512-bit vectors measured no faster on
+/// this AMD EPYC); a scalar loop takes the blocks left over after the last eight.
 /// </summary>
 internal static class Int4MatMul
 {
     public const int BlockBytes = 16;
 
-    /// <summary>Whether a vector kernel runs on this CPU.</summary>
+    /// <summary>Whether the kernel runs on this CPU.</summary>
     public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>y [x.Rows, n] = x W^T.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static unsafe void Multiply(Int8Rows x, ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, int n, Span<float> y)
     {
+        if (!IsAccelerated)
+        {
+            throw new PlatformNotSupportedException("The int4 kernel needs AVX2 and FMA; the loader keeps ONNX Runtime sessions without them.");
+        }
+
         int blocks = x.Blocks;
         if (codes.Length < n * blocks * BlockBytes || scales.Length < n * blocks || y.Length < x.Rows * n)
         {
@@ -39,19 +44,6 @@ internal static class Int4MatMul
         {
             var all = new Operands(w, ws, xc, xs, xo, blocks);
             int rows = x.Rows;
-            if (!IsAccelerated)
-            {
-                for (int r = 0; r < rows; r++)
-                {
-                    for (int j = 0; j < n; j++)
-                    {
-                        yp[(r * n) + j] = DotScalar(all.Row(j, r), 0);
-                    }
-                }
-
-                return;
-            }
-
             // Weight rows in tiles that stay in the L2 cache while every activation row passes over them, two
             // rows at a time (a weight row read once for both), then one: a matrix is read from memory once.
             int tile = Math.Max(1, TileBytes / (blocks * (BlockBytes + sizeof(float))));
