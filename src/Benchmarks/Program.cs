@@ -7,6 +7,7 @@ using MoeServe.Benchmarks;
 // `ratio [rounds]`: the interleaved CPU-time probe (robust on a shared machine).
 // `attention [sequences,...] [visible] [rounds]`: the attention kernel over float32 and float16 KV caches.
 // `int4 [rows,...] [matrices] [rounds] [threads]`: the managed int4 kernel against MatMulNBits.
+// `half [rows,...] [rounds] [model dir]`: a float16 model's expert sessions against the managed float16 kernel.
 // Anything else goes to BenchmarkDotNet, for example `--filter '*Routing*' --job short`.
 if (args.Length > 0 && args[0] == "ratio")
 {
@@ -31,6 +32,14 @@ if (args.Length > 0 && args[0] == "int4")
     int rounds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 9;
     int threads = args.Length > 4 ? int.Parse(args[4], CultureInfo.InvariantCulture) : 1;
     Int4Probe.Run(rows, matrices, rounds, threads);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "half")
+{
+    int[] rows = args.Length > 1 ? args[1].Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray() : [1, 2, 4, 8, 16];
+    int rounds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 9;
+    HalfExpertProbe.Run(rows, rounds, args.Length > 3 ? args[3] : "models/default");
     return;
 }
 

@@ -60,9 +60,13 @@ internal static class HalfVectors
     /// <summary>Eight float16 numbers (as their bits) widened to float32, exactly for finite inputs.</summary>
     /// <param name="bits">The float16 bit patterns.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Widen(Vector128<short> bits)
+    public static Vector256<float> Widen(Vector128<short> bits) => WidenInt32(Vector256.WidenLower(bits.ToVector256Unsafe()));
+
+    /// <summary><see cref="Widen"/> of eight float16 bit patterns already sign-extended to 32 bits.</summary>
+    /// <param name="wide">The float16 bit patterns, sign-extended.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> WidenInt32(Vector256<int> wide)
     {
-        Vector256<int> wide = Vector256.WidenLower(bits.ToVector256Unsafe());
         Vector256<int> placed = (wide << 13) & Vector256.Create(KeepBits);
         return placed.AsSingle() * Vector256.Create(ScaleBits).AsSingle();
     }

@@ -100,8 +100,18 @@ internal sealed class ForwardStep : IDisposable
             }
         }
 
+        // Steps of few tokens run the dense graphs in managed code where the model has them (FewRowDense).
+        var few = total <= FewRowDense.MaxRows ? _graphs.FewRows : null;
         long t0 = Stopwatch.GetTimestamp();
-        RunDense(_graphs.Embed, total, [Operand.Rows(ws.Ids)], [Operand.Matrix(ws.HiddenA, d)]);
+        if (few is { Embedding.IsEmpty: false })
+        {
+            few.Embed(ws.Ids.AsSpan(0, total), ws.HiddenA);
+        }
+        else
+        {
+            RunDense(_graphs.Embed, total, [Operand.Rows(ws.Ids)], [Operand.Matrix(ws.HiddenA, d)]);
+        }
+
         double embedSeconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
         double denseSeconds = 0;
         double attentionSeconds = 0;
@@ -113,20 +123,36 @@ internal sealed class ForwardStep : IDisposable
         {
             // Dense part: one qkv Run over all tokens, attention per sequence against its cache, one post Run.
             t0 = Stopwatch.GetTimestamp();
-            RunDense(
-                _graphs.Qkv[l],
-                total,
-                [Operand.Matrix(ws.HiddenA, d), Operand.Rows(ws.Positions)],
-                [Operand.Heads(ws.Query, heads, headDim), Operand.Heads(ws.Key, kvHeads, headDim), Operand.Heads(ws.Value, kvHeads, headDim)]);
+            if (few?.Qkv[l] is { } qkv)
+            {
+                qkv.Run(ws.HiddenA, ws.Positions, total, ws.Query, ws.Key, ws.Value);
+            }
+            else
+            {
+                RunDense(
+                    _graphs.Qkv[l],
+                    total,
+                    [Operand.Matrix(ws.HiddenA, d), Operand.Rows(ws.Positions)],
+                    [Operand.Heads(ws.Query, heads, headDim), Operand.Heads(ws.Key, kvHeads, headDim), Operand.Heads(ws.Value, kvHeads, headDim)]);
+            }
+
             long ta = Stopwatch.GetTimestamp();
             _attentionPhase.Layer = l;
             _pool.Run(_attentionPhase, _attentionPhase.Order, _attentionPhase.ItemCount, inline: total < _options.MinParallelTokens);
             attentionSeconds += Stopwatch.GetElapsedTime(ta).TotalSeconds;
-            RunDense(
-                _graphs.Post[l],
-                total,
-                [Operand.Matrix(ws.HiddenA, d), Operand.Matrix(ws.Attention, _config.QueryWidth)],
-                [Operand.Matrix(ws.HiddenB, d), Operand.Matrix(ws.FfnInput, d), Operand.Matrix(ws.RouterLogits, _config.Experts)]);
+            if (few?.Post[l] is { } post)
+            {
+                post.Run(ws.HiddenA, ws.Attention, total, ws.HiddenB, ws.FfnInput, ws.RouterLogits);
+            }
+            else
+            {
+                RunDense(
+                    _graphs.Post[l],
+                    total,
+                    [Operand.Matrix(ws.HiddenA, d), Operand.Matrix(ws.Attention, _config.QueryWidth)],
+                    [Operand.Matrix(ws.HiddenB, d), Operand.Matrix(ws.FfnInput, d), Operand.Matrix(ws.RouterLogits, _config.Experts)]);
+            }
+
             long t1 = Stopwatch.GetTimestamp();
             denseSeconds += Stopwatch.GetElapsedTime(t0, t1).TotalSeconds;
 
@@ -155,7 +181,14 @@ internal sealed class ForwardStep : IDisposable
                 ws.HiddenA.AsSpan(last * d, d).CopyTo(ws.HeadIn.AsSpan(i * d, d));
             }
 
-            RunDense(_graphs.Head, n, [Operand.Matrix(ws.HeadIn, d)], [Operand.Matrix(ws.HeadOut, vocab)]);
+            if (few?.Head is { } head)
+            {
+                head.Run(ws.HeadIn, n, ws.HeadOut);
+            }
+            else
+            {
+                RunDense(_graphs.Head, n, [Operand.Matrix(ws.HeadIn, d)], [Operand.Matrix(ws.HeadOut, vocab)]);
+            }
             ws.HeadOut.AsSpan(0, n * vocab).CopyTo(logits);
         }
 

@@ -36,6 +36,9 @@ internal sealed class ModelGraphs : IDisposable
     /// <summary>Per layer: the shared expert, or null when the layer has none.</summary>
     public GraphSession?[] Shared { get; }
 
+    /// <summary>The dense graphs in managed code for steps of few tokens, or null.</summary>
+    public FewRowDense? FewRows { get; init; }
+
     /// <summary>Per layer and expert: the routed expert behind its device's breaker.</summary>
     public ExpertExecutor[][] Experts { get; }
 

@@ -54,9 +54,16 @@ internal static partial class ModelLoader
         // Only a model of 4-bit blocks of 32 at accuracy_level 4 can have experts the managed kernel runs (each
         // graph is then checked: copied GGUF blocks have no zero points even where the manifest's default has);
         // for any other model the expert graphs are not read twice.
-        bool managedKernel = options.ExpertKernel == ExpertKernel.Auto && Int4MatMul.IsAccelerated &&
+        bool int4Kernel = options.ExpertKernel == ExpertKernel.Auto && Int4MatMul.IsAccelerated &&
             manifest.Quantization is { Mode: Model.Quantization.WeightQuantization.Int4, BlockSize: Int8Rows.BlockSize, AccuracyLevel: 4 };
+
+        // Small float16 experts also get a managed kernel for decode's few rows, beside their sessions: the float16
+        // copy it reads is half the float32 one ONNX Runtime folds the weights into (for large experts that second
+        // copy would cost gigabytes, so they keep their sessions alone).
+        bool halfKernel = options.ExpertKernel == ExpertKernel.Auto && HalfMatMul.IsAccelerated &&
+            manifest.Quantization is null && manifest.WeightDType == TensorDType.Float16 && !ExpertScale.IsLarge(config);
         int managedExperts = 0;
+        int fewRowExperts = 0;
         int totalGraphs = 2 + (layers * (2 + m)) + manifest.Graphs.Layers.Count(l => l.Shared is not null);
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         var lastReport = TimeSpan.Zero;
@@ -80,7 +87,8 @@ internal static partial class ModelLoader
                     int device = DevicePlacement.DeviceOf(options, j);
                     string file = layer.Experts[j];
                     string path = Path.Combine(directory, file);
-                    if (managedKernel && !factory.UsesCuda(device) && Int4ExpertGraph.TryLoad(path, config.DModel) is { } managed)
+                    bool cpu = !factory.UsesCuda(device);
+                    if (int4Kernel && cpu && SwiGluExpertGraph.TryLoadInt4(path, config.DModel) is { } managed)
                     {
                         experts[l][j] = new ExpertExecutor(l, j, managed);
                         owned.Add(experts[l][j]);
@@ -94,6 +102,8 @@ internal static partial class ModelLoader
                         continue;
                     }
 
+                    var fewRowKernel = halfKernel && cpu ? SwiGluExpertGraph.TryLoadHalf(path, config.DModel) : null;
+                    fewRowExperts += fewRowKernel is null ? 0 : 1;
                     var executor = new ExpertExecutor(
                         l,
                         j,
@@ -101,7 +111,9 @@ internal static partial class ModelLoader
                         primary,
                         () => new GraphSession(factory.CreateCpu(path, expert: true), file, [GraphNames.ExpertInput], [GraphNames.ExpertOutput]),
                         breakers?.For(device),
-                        options.FaultInjector);
+                        options.FaultInjector,
+                        fewRowKernel,
+                        HalfSwiGluExpert.FewRows);
 
                     // The executor now owns its primary session (and the fallback it may create).
                     owned.Remove(primary);
@@ -125,10 +137,15 @@ internal static partial class ModelLoader
             var devices = options.Devices
                 .Select(d => factory.Report(d, layers * Enumerable.Range(0, m).Count(j => DevicePlacement.DeviceOf(options, j) == d)))
                 .ToArray();
-            var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned);
+            // Small float16 models also run their dense graphs in managed code on steps of few tokens.
+            var fewRows = options.ExpertKernel == ExpertKernel.Auto && !ExpertScale.IsLarge(config) && !factory.UsesCuda(mainDevice)
+                ? FewRowDense.TryLoad(directory, manifest, embed!, qkv, post, head!)
+                : null;
+            var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned) { FewRows = fewRows };
             NativeHeap.Trim();
-            LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers, managedExperts);
-            return new LoadedModel(directory, manifest, tokenizer, devices, graphs, factory.Resources with { ManagedExperts = managedExperts });
+            LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers, managedExperts, fewRowExperts, fewRows?.Graphs ?? 0);
+            var resources = factory.Resources with { ManagedExperts = managedExperts, ManagedFewRowExperts = fewRowExperts, ManagedFewRowDenseGraphs = fewRows?.Graphs ?? 0 };
+            return new LoadedModel(directory, manifest, tokenizer, devices, graphs, resources);
         }
         catch
         {
@@ -157,6 +174,6 @@ internal static partial class ModelLoader
         return full;
     }
 
-    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Loaded model {Model}: {Layers} layers x {Experts} experts; devices {Devices}; routing {Routing}; {Workers} expert workers; {ManagedExperts} experts in the managed int4 kernel.")]
-    private static partial void LogLoaded(ILogger logger, string model, int layers, int experts, string devices, string routing, int workers, int managedExperts);
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Loaded model {Model}: {Layers} layers x {Experts} experts; devices {Devices}; routing {Routing}; {Workers} expert workers; {ManagedExperts} experts in the managed int4 kernel, {FewRowExperts} experts and {FewRowDense} dense graphs with a managed float16 kernel for steps of few tokens.")]
+    private static partial void LogLoaded(ILogger logger, string model, int layers, int experts, string devices, string routing, int workers, int managedExperts, int fewRowExperts, int fewRowDense);
 }

@@ -55,9 +55,9 @@ internal sealed class StepContext(ModelGraphs graphs, ModelConfig config, Worksp
         int d = Config.DModel;
         var slot = Slots[worker];
         var executor = Graphs.Experts[layer][expert];
-        if (executor.Managed is { } managed)
+        if (executor.Managed is { } managed && rows <= executor.ManagedMaxRows)
         {
-            managed.Run(Workspace.GatherIn.AsSpan(offset * d, rows * d), rows, Workspace.GatherOut.AsSpan(offset * d, rows * d), slot.Int4);
+            managed.Run(Workspace.GatherIn.AsSpan(offset * d, rows * d), rows, Workspace.GatherOut.AsSpan(offset * d, rows * d), slot.Experts);
             RecordExpertRun(worker, expert, startTimestamp, fellBack: false);
             return;
         }

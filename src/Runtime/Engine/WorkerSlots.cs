@@ -21,7 +21,7 @@ internal sealed class WorkerSlots
     public long[] RowsHeads { get; } = new long[3];
 
     /// <summary>Buffers for experts run in managed code.</summary>
-    public Int4ExpertScratch Int4 { get; } = new();
+    public ManagedExpertScratch Experts { get; } = new();
 
     /// <summary>The input array of a Run with <paramref name="count"/> inputs (1 or 2).</summary>
     public OrtValue[] Inputs(int count) => count switch

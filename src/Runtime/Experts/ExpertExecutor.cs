@@ -9,8 +9,9 @@ namespace MoeServe.Runtime.Experts;
 /// <summary>
 /// Runs one expert graph: on its device's session through that device's circuit breaker; when the Run
 /// fails (or the breaker is open) the same inputs are re-run on a CPU session of the expert (created on
-/// first need), so the step is never lost. Thread-safe (InferenceSession.Run is). A CPU expert of 4-bit
-/// blocks is instead run in managed code (<see cref="Managed"/>), without a session.
+/// first need), so the step is never lost. Thread-safe (InferenceSession.Run is). A CPU expert may also have a
+/// managed kernel (<see cref="Managed"/>) for steps of at most <see cref="ManagedMaxRows"/> rows: a 4-bit expert
+/// has only that (no session), a float16 one has it for the few rows of decode beside its session.
 /// </summary>
 internal sealed class ExpertExecutor : IDisposable
 {
@@ -19,8 +20,10 @@ internal sealed class ExpertExecutor : IDisposable
     private readonly ResiliencePipeline? _breaker;
     private readonly IExpertFaultInjector? _faults;
 
-    public ExpertExecutor(int layer, int expert, int device, GraphSession primary, Func<GraphSession> createCpuFallback, ResiliencePipeline? breaker, IExpertFaultInjector? faults)
+    public ExpertExecutor(int layer, int expert, int device, GraphSession primary, Func<GraphSession> createCpuFallback, ResiliencePipeline? breaker, IExpertFaultInjector? faults, IManagedExpert? fewRows = null, int fewRowsMax = 0)
     {
+        Managed = fewRows;
+        ManagedMaxRows = fewRows is null ? 0 : fewRowsMax;
         Layer = layer;
         Expert = expert;
         Device = device;
@@ -30,18 +33,22 @@ internal sealed class ExpertExecutor : IDisposable
         _faults = faults;
     }
 
-    /// <summary>An expert run by <see cref="Int4SwiGluExpert"/> on the calling worker (CPU only; nothing to fall back to).</summary>
-    public ExpertExecutor(int layer, int expert, Int4SwiGluExpert managed)
+    /// <summary>An expert run only in managed code on the calling worker (CPU only; nothing to fall back to).</summary>
+    public ExpertExecutor(int layer, int expert, IManagedExpert managed)
     {
         Layer = layer;
         Expert = expert;
         Managed = managed;
+        ManagedMaxRows = int.MaxValue;
     }
 
     public int Layer { get; }
 
-    /// <summary>The managed expert, when this expert runs without a session.</summary>
-    public Int4SwiGluExpert? Managed { get; }
+    /// <summary>The managed kernel of this expert, if it has one.</summary>
+    public IManagedExpert? Managed { get; }
+
+    /// <summary>The most rows a step gives <see cref="Managed"/> (larger steps Run the session); 0 without one.</summary>
+    public int ManagedMaxRows { get; }
 
     public int Expert { get; }
 

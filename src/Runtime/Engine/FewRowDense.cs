@@ -1,0 +1,240 @@
+using Microsoft.ML.OnnxRuntime;
+using MoeServe.Model;
+using MoeServe.Runtime.Kernels;
+using MoeServe.Runtime.Sessions;
+using Onnx;
+
+namespace MoeServe.Runtime;
+
+/// <summary>
+/// The dense graphs (embed, qkv, post, head) of a small float16 model in managed code, for steps of at most
+/// <see cref="MaxRows"/> tokens: there one ONNX Runtime Run costs more than its arithmetic, and its weights were
+/// folded to float32 at load, twice the bytes a decode step reads. Built from the graphs' own initializers and
+/// checked against the sessions at load on a probe input: a graph the managed code does not reproduce keeps its
+/// session for every step. Not thread-safe: the forward step runs one step at a time.
+/// </summary>
+internal sealed class FewRowDense
+{
+    /// <summary>The most tokens a step may have for the managed dense path (measured crossover: docs/benchmarks.md).</summary>
+    public const int MaxRows = HalfSwiGluExpert.FewRows;
+
+    // Managed outputs must agree with the sessions to this fraction of the largest output (float16 weights widened
+    // exactly either way; only the order of the float32 additions differs).
+    private const float Tolerance = 1e-4f;
+
+    private FewRowDense(ReadOnlyMemory<byte> embedding, int dModel, HalfQkvLayer?[] qkv, HalfPostLayer?[] post, HalfHead? head)
+    {
+        (Embedding, DModel, Qkv, Post, Head) = (embedding, dModel, qkv, post, head);
+    }
+
+    /// <summary>The embedding table as float16 bit patterns [vocab, d] (empty when the embed graph keeps its session).</summary>
+    public ReadOnlyMemory<byte> Embedding { get; }
+
+    public int DModel { get; }
+
+    /// <summary>Per layer, or null where the layer's qkv graph keeps its session.</summary>
+    public HalfQkvLayer?[] Qkv { get; }
+
+    /// <summary>Per layer, or null where the layer's post graph keeps its session.</summary>
+    public HalfPostLayer?[] Post { get; }
+
+    public HalfHead? Head { get; }
+
+    /// <summary>How many of the model's dense graphs run managed on small steps.</summary>
+    public int Graphs => (Embedding.IsEmpty ? 0 : 1) + Qkv.Count(q => q is not null) + Post.Count(p => p is not null) + (Head is null ? 0 : 1);
+
+    /// <summary>hidden [ids.Length, d] = the embedding rows of <paramref name="ids"/>, widened.</summary>
+    public void Embed(ReadOnlySpan<long> ids, Span<float> hidden)
+    {
+        var table = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, Half>(Embedding.Span);
+        int d = DModel;
+        for (int r = 0; r < ids.Length; r++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(table.Slice((int)ids[r] * d, d), hidden.Slice(r * d, d));
+        }
+    }
+
+    /// <summary>
+    /// The managed dense graphs of a model whose shape they cover (float16 weights, no quantization, no q/k norm,
+    /// no q/k/v bias), each checked against its session; null when none applies.
+    /// </summary>
+    public static FewRowDense? TryLoad(string directory, ModelManifest manifest, GraphSession embed, GraphSession[] qkvSessions, GraphSession[] postSessions, GraphSession headSession)
+    {
+        var c = manifest.Config;
+        if (!HalfMatMul.IsAccelerated || manifest.WeightDType != TensorDType.Float16 || manifest.Quantization is not null ||
+            c.QkNorm != QkNormKind.None || c.QkvBias || c.HeadDim % 2 != 0)
+        {
+            return null;
+        }
+
+        var reader = new Reader(directory);
+        float eps = (float)c.NormEps;
+        var rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta);
+        int total = c.QueryWidth + (2 * c.KeyValueWidth);
+        var qkv = new HalfQkvLayer?[c.Layers];
+        var post = new HalfPostLayer?[c.Layers];
+        for (int l = 0; l < c.Layers; l++)
+        {
+            var layer = manifest.Graphs.Layers[l];
+            var q = reader.Float(layer.Qkv, "attention_norm", c.DModel) is { } attentionNorm && reader.Half(layer.Qkv, "wqkv_t_fp16", c.DModel, total) is { } wqkv
+                ? new HalfQkvLayer(attentionNorm, eps, wqkv, c.Heads, c.KeyValueHeads, rope)
+                : null;
+            qkv[l] = q is not null && Agrees(c, qkvSessions[l], q) ? q : null;
+            var p = reader.Half(layer.Post, "wo_t_fp16", c.QueryWidth, c.DModel) is { } wo && reader.Float(layer.Post, "ffn_norm", c.DModel) is { } ffnNorm &&
+                    reader.Float(layer.Post, "gate_t", c.DModel * c.Experts) is { } gate
+                ? new HalfPostLayer(wo, ffnNorm, eps, gate, c.Experts)
+                : null;
+            post[l] = p is not null && Agrees(c, postSessions[l], p) ? p : null;
+        }
+
+        string output = c.UntiedHead ? "output_t_fp16" : "tok_embeddings_t_fp16";
+        var h = reader.Float(manifest.Graphs.Head, "norm", c.DModel) is { } finalNorm && reader.Half(manifest.Graphs.Head, output, c.DModel, c.VocabSize) is { } w
+            ? new HalfHead(finalNorm, eps, w)
+            : null;
+        var head = h is not null && Agrees(c, headSession, h) ? h : null;
+        var table = reader.Raw(manifest.Graphs.Embed, "tok_embeddings_fp16", TensorProto.Types.DataType.Float16, (long)c.VocabSize * c.DModel * 2);
+        var dense = new FewRowDense(table ?? ReadOnlyMemory<byte>.Empty, c.DModel, qkv, post, head);
+        if (table is not null && !Agrees(c, embed, dense))
+        {
+            dense = new FewRowDense(ReadOnlyMemory<byte>.Empty, c.DModel, qkv, post, head);
+        }
+
+        return dense.Graphs > 0 ? dense : null;
+    }
+
+    // Probe inputs: two tokens of varied magnitudes at positions 0 and 37 (RoPE at a non-trivial angle).
+    private const int ProbeRows = 2;
+
+    private static float[] ProbeInput(int length, int seed)
+    {
+        var random = new Random(seed);
+        var values = new float[length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = (float)((random.NextDouble() * 4) - 2);
+        }
+
+        return values;
+    }
+
+    private static bool Agrees(ModelConfig c, GraphSession session, HalfQkvLayer managed)
+    {
+        float[] hidden = ProbeInput(ProbeRows * c.DModel, 1);
+        long[] positions = [0, 37];
+        float[][] expected = [new float[ProbeRows * c.QueryWidth], new float[ProbeRows * c.KeyValueWidth], new float[ProbeRows * c.KeyValueWidth]];
+        float[][] actual = [new float[ProbeRows * c.QueryWidth], new float[ProbeRows * c.KeyValueWidth], new float[ProbeRows * c.KeyValueWidth]];
+        Run(session, [Tensor(hidden, ProbeRows, c.DModel), Tensor(positions)], [Tensor(expected[0], ProbeRows, c.Heads, c.HeadDim), Tensor(expected[1], ProbeRows, c.KeyValueHeads, c.HeadDim), Tensor(expected[2], ProbeRows, c.KeyValueHeads, c.HeadDim)]);
+        managed.Run(hidden, positions, ProbeRows, actual[0], actual[1], actual[2]);
+        return Close(expected, actual);
+    }
+
+    private static bool Agrees(ModelConfig c, GraphSession session, HalfPostLayer managed)
+    {
+        float[] hidden = ProbeInput(ProbeRows * c.DModel, 2);
+        float[] attention = ProbeInput(ProbeRows * c.QueryWidth, 3);
+        float[][] expected = [new float[ProbeRows * c.DModel], new float[ProbeRows * c.DModel], new float[ProbeRows * c.Experts]];
+        float[][] actual = [new float[ProbeRows * c.DModel], new float[ProbeRows * c.DModel], new float[ProbeRows * c.Experts]];
+        Run(session, [Tensor(hidden, ProbeRows, c.DModel), Tensor(attention, ProbeRows, c.QueryWidth)], [Tensor(expected[0], ProbeRows, c.DModel), Tensor(expected[1], ProbeRows, c.DModel), Tensor(expected[2], ProbeRows, c.Experts)]);
+        managed.Run(hidden, attention, ProbeRows, actual[0], actual[1], actual[2]);
+        return Close(expected, actual);
+    }
+
+    private static bool Agrees(ModelConfig c, GraphSession session, HalfHead managed)
+    {
+        float[] hidden = ProbeInput(ProbeRows * c.DModel, 4);
+        float[][] expected = [new float[ProbeRows * c.VocabSize]];
+        float[][] actual = [new float[ProbeRows * c.VocabSize]];
+        Run(session, [Tensor(hidden, ProbeRows, c.DModel)], [Tensor(expected[0], ProbeRows, c.VocabSize)]);
+        managed.Run(hidden, ProbeRows, actual[0]);
+        return Close(expected, actual);
+    }
+
+    private static bool Agrees(ModelConfig c, GraphSession session, FewRowDense managed)
+    {
+        long[] ids = [0, c.VocabSize - 1];
+        float[][] expected = [new float[ProbeRows * c.DModel]];
+        float[][] actual = [new float[ProbeRows * c.DModel]];
+        Run(session, [Tensor(ids)], [Tensor(expected[0], ProbeRows, c.DModel)]);
+        managed.Embed(ids, actual[0]);
+        return Close(expected, actual);
+    }
+
+    // One Run of the session; the values are disposed after it.
+    private static void Run(GraphSession session, OrtValue[] inputs, OrtValue[] outputs)
+    {
+        try
+        {
+            using var runOptions = new RunOptions();
+            session.Run(runOptions, inputs, outputs);
+        }
+        finally
+        {
+            foreach (var value in inputs.Concat(outputs))
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    private static OrtValue Tensor(float[] data, params long[] shape) => OrtValue.CreateTensorValueFromMemory(data, shape);
+
+    private static OrtValue Tensor(long[] data) => OrtValue.CreateTensorValueFromMemory(data, [data.Length]);
+
+    private static bool Close(float[][] expected, float[][] actual)
+    {
+        for (int o = 0; o < expected.Length; o++)
+        {
+            float largest = expected[o].Max(MathF.Abs);
+            for (int i = 0; i < expected[o].Length; i++)
+            {
+                if (!(MathF.Abs(expected[o][i] - actual[o][i]) <= Tolerance * largest))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    // Initializers by graph file and name, each graph parsed once.
+    private sealed class Reader(string directory)
+    {
+        private readonly Dictionary<string, Dictionary<string, TensorProto>?> _graphs = new(StringComparer.Ordinal);
+
+        public float[]? Float(string file, string name, int length) =>
+            Raw(file, name, TensorProto.Types.DataType.Float, (long)length * sizeof(float)) is { } bytes
+                ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.Span).ToArray()
+                : null;
+
+        public HalfMatrix? Half(string file, string name, int rows, int columns) =>
+            Raw(file, name, TensorProto.Types.DataType.Float16, (long)rows * columns * 2) is { } bytes ? new HalfMatrix(rows, columns, bytes.Span) : null;
+
+        public ReadOnlyMemory<byte>? Raw(string file, string name, TensorProto.Types.DataType type, long bytes)
+        {
+            if (!_graphs.TryGetValue(file, out var initializers))
+            {
+                initializers = Parse(Path.Combine(directory, file));
+                _graphs[file] = initializers;
+            }
+
+            return initializers is not null && initializers.TryGetValue(name, out var t) && t.DataType == (int)type &&
+                   t.DataLocation == TensorProto.Types.DataLocation.Default && t.RawData.Length == bytes
+                ? t.RawData.Memory
+                : null;
+        }
+
+        private static Dictionary<string, TensorProto>? Parse(string path)
+        {
+            try
+            {
+                using var stream = File.OpenRead(path);
+                return ModelProto.Parser.ParseFrom(stream).Graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Google.Protobuf.InvalidProtocolBufferException)
+            {
+                return null;
+            }
+        }
+    }
+}
