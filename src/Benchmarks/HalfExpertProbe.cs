@@ -23,67 +23,6 @@ internal static class HalfExpertProbe
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         var sessions = files.Select(f => new InferenceSession(f, options)).ToArray();
         var managed = files.Select(f => SwiGluExpertGraph.TryLoadHalf(f, d) ?? throw new InvalidDataException($"{f} is not a float16 SwiGLU expert.")).ToArray();
-        Console.WriteLine($"subnormals {HalfMatrix.Subnormals}");
-        {
-            var raw = new Half[256 * 512];
-            var rnd = new Random(1);
-            for (int q = 0; q < raw.Length; q++)
-            {
-                raw[q] = Environment.GetEnvironmentVariable("ZERO") == "1" ? (Half)0 : (Half)((rnd.NextDouble() - 0.5) * 0.1);
-            }
-
-            var wm = new HalfMatrix(256, 512, System.Runtime.InteropServices.MemoryMarshal.AsBytes(raw.AsSpan()));
-            var xx = new float[256 * 4];
-            for (int q = 0; q < xx.Length; q++)
-            {
-                xx[q] = (float)(rnd.NextDouble() - 0.5);
-            }
-
-            var yy = new float[512 * 4];
-            var raw2 = new Half[256 * 256];
-            for (int q = 0; q < raw2.Length; q++)
-            {
-                raw2[q] = (Half)((rnd.NextDouble() - 0.5) * 0.1);
-            }
-
-            var scratch0 = new ManagedExpertScratch();
-            var ex = new HalfSwiGluExpert(wm, new HalfMatrix(256, 256, System.Runtime.InteropServices.MemoryMarshal.AsBytes(raw2.AsSpan())));
-            var both = new float[512 * 4];
-            var prod = new float[256 * 4];
-            for (int rep = 0; rep < 3; rep++)
-            {
-                long t = Stopwatch.GetTimestamp();
-                for (int it = 0; it < 2000; it++)
-                {
-                    ex.Run(xx, 1, yy, scratch0);
-                }
-
-                double a = Stopwatch.GetElapsedTime(t).TotalMicroseconds / 2000;
-                t = Stopwatch.GetTimestamp();
-                for (int it = 0; it < 2000; it++)
-                {
-                    SwiGlu.Gate(both, 1, 256, prod);
-                }
-
-                double b = Stopwatch.GetElapsedTime(t).TotalMicroseconds / 2000;
-                Console.WriteLine($"micro expert {a:F2} us, gate {b:F2} us");
-            }
-
-            foreach (int rr in new[] { 1, 2, 4 })
-            {
-                for (int rep = 0; rep < 3; rep++)
-                {
-                    long t = Stopwatch.GetTimestamp();
-                    for (int it = 0; it < 2000; it++)
-                    {
-                        wm.Multiply(xx, rr, yy);
-                    }
-
-                    double us = Stopwatch.GetElapsedTime(t).TotalMicroseconds / 2000;
-                    Console.WriteLine($"micro rows {rr}: {us:F2} us per [256,512], {us * 1000 / (256 * 16):F2} ns per iteration");
-                }
-            }
-        }
         Console.WriteLine($"{files.Length} experts of {directory} (d {d}, hidden {manifest.Config.ExpertHidden}); HalfMatMul accelerated: {HalfMatMul.IsAccelerated}");
         var scratch = new ManagedExpertScratch();
         var random = new Random(3);
@@ -114,10 +53,9 @@ internal static class HalfExpertProbe
                 }
 
                 long t1 = Stopwatch.GetTimestamp();
-                bool hot = Environment.GetEnvironmentVariable("HOT") == "1";
-                for (int e = 0; e < managed.Length; e++)
+                foreach (var m in managed)
                 {
-                    managed[hot ? 0 : e].Run(x, rows, ownY, scratch);
+                    m.Run(x, rows, ownY, scratch);
                 }
 
                 long t2 = Stopwatch.GetTimestamp();

@@ -32,12 +32,9 @@ internal sealed class HalfMatrix
             for (int i = 0; i < rows; i++)
             {
                 source.Slice((i * columns) + (s * strip), width).CopyTo(Packed.AsSpan((int)((((long)s * rows) + i) * strip), width));
-                for (int c = 0; c < width; c++) { ref short h = ref Packed[(((long)s * rows) + i) * strip + c]; if ((h & 0x7C00) == 0 && (h & 0x3FF) != 0) { Subnormals++; if (Environment.GetEnvironmentVariable("FLUSH") == "1") { h = 0; } } }
             }
         }
     }
-
-    public static long Subnormals;
 
     public int Rows { get; }
 

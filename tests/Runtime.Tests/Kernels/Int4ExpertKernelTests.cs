@@ -58,11 +58,11 @@ public sealed class Int4ExpertKernelTests(ITestOutputHelper output)
         }
 
         string floatExpert = Path.Combine(float32.ModelDirectory, ModelManifest.Load(float32.ModelDirectory).Graphs.Layers[0].Experts[0]);
-        Assert.Null(Int4ExpertGraph.TryLoad(floatExpert, Config.DModel));
-        Assert.Null(Int4ExpertGraph.TryLoad(Path.Combine(float32.ModelDirectory, "missing.onnx"), Config.DModel));
+        Assert.Null(SwiGluExpertGraph.TryLoadInt4(floatExpert, Config.DModel));
+        Assert.Null(SwiGluExpertGraph.TryLoadInt4(Path.Combine(float32.ModelDirectory, "missing.onnx"), Config.DModel));
         string symmetricExpert = Path.Combine(symmetric.ModelDirectory, ModelManifest.Load(symmetric.ModelDirectory).Graphs.Layers[0].Experts[0]);
-        Assert.NotNull(Int4ExpertGraph.TryLoad(symmetricExpert, Config.DModel));
-        Assert.Null(Int4ExpertGraph.TryLoad(symmetricExpert, Config.DModel * 2));
+        Assert.NotNull(SwiGluExpertGraph.TryLoadInt4(symmetricExpert, Config.DModel));
+        Assert.Null(SwiGluExpertGraph.TryLoadInt4(symmetricExpert, Config.DModel * 2));
     }
 
     [Fact]

@@ -1,0 +1,78 @@
+using System.Runtime.InteropServices;
+using MoeServe.Runtime.Kernels;
+
+namespace MoeServe.Runtime.Tests.Kernels;
+
+/// <summary>
+/// The managed float16 kernel against the float64 sums of the same float16 weights: whole and padded strips of 32
+/// columns, even and odd K (the one-row loop takes two inputs an iteration), one to five rows (pairs and a last row).
+/// </summary>
+public sealed class HalfMatMulTests
+{
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 1, 32, 1 }, { 7, 32, 2 }, { 64, 96, 1 }, { 37, 70, 3 }, { 256, 512, 2 }, { 33, 5, 5 }, { 16, 33, 4 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Multiply_EqualsTheSumsOfTheWidenedWeights(int k, int n, int rows)
+    {
+        var random = new Random((k * 131) + (n * 7) + rows);
+        var weights = new Half[k * n];
+        for (int i = 0; i < weights.Length; i++)
+        {
+            // Subnormal and zero weights among them: the widening must be exact for every finite float16.
+            weights[i] = (i % 17) switch
+            {
+                0 => (Half)0f,
+                1 => BitConverter.Int16BitsToHalf((short)(1 + (i % 1000))),
+                _ => (Half)((random.NextDouble() * 2) - 1),
+            };
+        }
+
+        var x = new float[rows * k];
+        for (int i = 0; i < x.Length; i++)
+        {
+            x[i] = (float)((random.NextDouble() * 4) - 2);
+        }
+
+        // Garbage in y beyond what the kernel writes must not matter, and nothing past rows x n may be written.
+        var y = Enumerable.Repeat(float.NaN, (rows * n) + 3).ToArray();
+        new HalfMatrix(k, n, MemoryMarshal.AsBytes(weights.AsSpan())).Multiply(x, rows, y);
+
+        for (int r = 0; r < rows; r++)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                double expected = 0, magnitude = 0;
+                for (int i = 0; i < k; i++)
+                {
+                    double term = (double)weights[(i * n) + j] * x[(r * k) + i];
+                    expected += term;
+                    magnitude += Math.Abs(term);
+                }
+
+                float actual = y[(r * n) + j];
+                Assert.True(Math.Abs(actual - expected) <= (1e-6 * magnitude) + 1e-30, $"row {r} column {j}: {actual} vs {expected}");
+            }
+        }
+
+        Assert.All(y[(rows * n)..], v => Assert.True(float.IsNaN(v)));
+    }
+
+    [Fact]
+    public void Matrix_RefusesBytesThatAreNotItsShape()
+    {
+        Assert.Throws<ArgumentException>(() => new HalfMatrix(4, 8, new byte[(4 * 8 * 2) - 2]));
+        Assert.Throws<ArgumentException>(() => new HalfMatrix(0, 8, []));
+    }
+
+    [Fact]
+    public void Multiply_RefusesBuffersSmallerThanTheShapes()
+    {
+        var w = new HalfMatrix(4, 8, new byte[4 * 8 * 2]);
+        Assert.Throws<ArgumentException>(() => w.Multiply(new float[7], 2, new float[16]));
+        Assert.Throws<ArgumentException>(() => w.Multiply(new float[8], 2, new float[15]));
+    }
+}
