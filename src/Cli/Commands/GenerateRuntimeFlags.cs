@@ -24,9 +24,9 @@ internal sealed class GenerateRuntimeFlags
 
     public Option<string> KvCache { get; } = new("--kv-cache") { Description = "KV cache element type: float16 (default, half the bytes attention reads) or float32 (the qkv graph's numbers exactly).", DefaultValueFactory = _ => "float16" };
 
-    public Option<string> ExpertKernel { get; } = new("--expert-kernel") { Description = "What runs a 4-bit model's experts: auto (default: the managed int4 kernel where it applies, 0.625 bytes a weight) or onnx (an ONNX Runtime session each).", DefaultValueFactory = _ => "auto" };
+    public Option<string> Kernels { get; } = new("--kernels") { Description = "Managed kernels where they apply: auto (default: 4-bit experts in the int4 kernel; a small float16 model's steps of few tokens in the float16 kernels) or onnx (ONNX Runtime sessions for everything).", DefaultValueFactory = _ => "auto" };
 
-    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale, SharedSessions, KvCache, ExpertKernel];
+    public IEnumerable<Option> All => [Model, Provider, Devices, Workers, Threads, Routing, QScale, SharedSessions, KvCache, Kernels];
 
     /// <summary>Parses an enum member's name (any case); false for anything else.</summary>
     public static bool TryParseName<TEnum>(string? text, out TEnum value)
@@ -105,10 +105,10 @@ internal sealed class GenerateRuntimeFlags
             errors.Add($"--kv-cache must be float16 or float32, got '{kvCacheName}'.");
         }
 
-        string expertKernelName = parse.GetValue(ExpertKernel)!;
-        if (!TryParseName<ExpertKernel>(expertKernelName, out var expertKernel))
+        string kernelsName = parse.GetValue(Kernels)!;
+        if (!TryParseName<KernelChoice>(kernelsName, out var kernels))
         {
-            errors.Add($"--expert-kernel must be auto or onnx, got '{expertKernelName}'.");
+            errors.Add($"--kernels must be auto or onnx, got '{kernelsName}'.");
         }
 
         int[] devices = ParseIntList(parse.GetValue(Devices)!, "--devices", 0, errors);
@@ -124,7 +124,7 @@ internal sealed class GenerateRuntimeFlags
             ShareSessionResources = parse.GetValue(SharedSessions),
             LoadProgress = ConsoleLoadProgress.Instance,
             KvCacheDType = kvCache,
-            ExpertKernel = expertKernel,
+            Kernels = kernels,
         };
         if (change is not null)
         {

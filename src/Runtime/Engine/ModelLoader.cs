@@ -54,13 +54,13 @@ internal static partial class ModelLoader
         // Only a model of 4-bit blocks of 32 at accuracy_level 4 can have experts the managed kernel runs (each
         // graph is then checked: copied GGUF blocks have no zero points even where the manifest's default has);
         // for any other model the expert graphs are not read twice.
-        bool int4Kernel = options.ExpertKernel == ExpertKernel.Auto && Int4MatMul.IsAccelerated &&
+        bool int4Kernel = options.Kernels == KernelChoice.Auto && Int4MatMul.IsAccelerated &&
             manifest.Quantization is { Mode: Model.Quantization.WeightQuantization.Int4, BlockSize: Int8Rows.BlockSize, AccuracyLevel: 4 };
 
         // Small float16 experts also get a managed kernel for decode's few rows, beside their sessions: the float16
         // copy it reads is half the float32 one ONNX Runtime folds the weights into (for large experts that second
         // copy would cost gigabytes, so they keep their sessions alone).
-        bool halfKernel = options.ExpertKernel == ExpertKernel.Auto && HalfMatMul.IsAccelerated &&
+        bool halfKernel = options.Kernels == KernelChoice.Auto && HalfMatMul.IsAccelerated &&
             manifest.Quantization is null && manifest.WeightDType == TensorDType.Float16 && !ExpertScale.IsLarge(config);
         int managedExperts = 0;
         int fewRowExperts = 0;
@@ -138,7 +138,7 @@ internal static partial class ModelLoader
                 .Select(d => factory.Report(d, layers * Enumerable.Range(0, m).Count(j => DevicePlacement.DeviceOf(options, j) == d)))
                 .ToArray();
             // Small float16 models also run their dense graphs in managed code on steps of few tokens.
-            var fewRows = options.ExpertKernel == ExpertKernel.Auto && !ExpertScale.IsLarge(config) && !factory.UsesCuda(mainDevice)
+            var fewRows = options.Kernels == KernelChoice.Auto && !ExpertScale.IsLarge(config) && !factory.UsesCuda(mainDevice)
                 ? FewRowDense.TryLoad(directory, manifest, embed!, qkv, post, head!)
                 : null;
             var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned) { FewRows = fewRows };

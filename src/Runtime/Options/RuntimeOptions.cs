@@ -95,10 +95,11 @@ public sealed record RuntimeOptions
     public KvCacheDType KvCacheDType { get; init; } = KvCacheDType.Float16;
 
     /// <summary>
-    /// Which kernel runs 4-bit experts: <see cref="ExpertKernel.Auto"/> (default: the managed int4 kernel where it
-    /// applies, see docs/runtime.md) or <see cref="ExpertKernel.Onnx"/> (ONNX Runtime sessions for all).
+    /// Whether managed kernels run what they apply to: <see cref="KernelChoice.Auto"/> (default: 4-bit experts in the
+    /// int4 kernel; a small float16 model's steps of few tokens in the float16 kernels; see docs/runtime.md) or
+    /// <see cref="KernelChoice.Onnx"/> (ONNX Runtime sessions for everything).
     /// </summary>
-    public ExpertKernel ExpertKernel { get; init; } = ExpertKernel.Auto;
+    public KernelChoice Kernels { get; init; } = KernelChoice.Auto;
 
     /// <summary>Largest total number of tokens in one <see cref="MoeEngine.Forward"/> call (prefill chunks plus decode tokens). Default 2048.</summary>
     public int MaxBatchTokens { get; init; } = 2048;
@@ -140,9 +141,9 @@ public sealed record RuntimeOptions
             errors.Add("routing: " + RoutingPolicyFactory.UnknownNameMessage(Enum.IsDefined(Routing) ? RoutingPolicyFactory.NameOf(Routing) : ((int)Routing).ToString(CultureInfo.InvariantCulture), RoutingPolicyFactory.ServingMethods));
         }
 
-        if (!Enum.IsDefined(ExpertKernel))
+        if (!Enum.IsDefined(Kernels))
         {
-            errors.Add($"expertKernel must be auto or onnx, got {(int)ExpertKernel}.");
+            errors.Add($"kernels must be auto or onnx, got {(int)Kernels}.");
         }
 
         if (!Enum.IsDefined(KvCacheDType))

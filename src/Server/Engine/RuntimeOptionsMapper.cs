@@ -21,7 +21,7 @@ public static class RuntimeOptionsMapper
             IntraOpThreads = options.IntraOpThreads,
             ShareSessionResources = options.ShareSessionResources,
             KvCacheDType = options.KvCacheDType,
-            ExpertKernel = options.ExpertKernel,
+            Kernels = options.Kernels,
             Routing = options.RoutingPolicy,
             QScale = options.QScale,
             OnlineBipIterations = options.OnlineBipIterations,

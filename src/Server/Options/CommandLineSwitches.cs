@@ -24,7 +24,7 @@ public static class CommandLineSwitches
         ["--q-scale"] = "MoeServe:QScale",
         ["--shared-sessions"] = "MoeServe:ShareSessionResources",
         ["--kv-cache"] = "MoeServe:KvCacheDType",
-        ["--expert-kernel"] = "MoeServe:ExpertKernel",
+        ["--kernels"] = "MoeServe:Kernels",
         ["--max-batch"] = "MoeServe:MaxBatchSequences",
         ["--max-step-tokens"] = "MoeServe:MaxStepTokens",
         ["--prefill-chunk"] = "MoeServe:PrefillChunkTokens",

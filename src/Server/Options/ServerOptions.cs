@@ -45,8 +45,8 @@ public sealed class ServerOptions
     /// <summary>KV cache element type: float16 (default: half the bytes attention reads per step) or float32 (the qkv graph's numbers exactly). docs/runtime.md, "KV cache".</summary>
     public KvCacheDType KvCacheDType { get; set; } = ServerDefaults.KvCacheDType;
 
-    /// <summary>What runs a 4-bit model's experts: auto (default: the managed int4 kernel where it applies) or onnx (a session each). docs/runtime.md, "The managed int4 expert kernel".</summary>
-    public ExpertKernel ExpertKernel { get; set; } = ServerDefaults.ExpertKernel;
+    /// <summary>Managed kernels where they apply: auto (default: 4-bit experts; a small float16 model's steps of few tokens) or onnx (ONNX Runtime for everything). docs/runtime.md, "Managed kernels".</summary>
+    public KernelChoice Kernels { get; set; } = ServerDefaults.Kernels;
 
     /// <summary>BIP iterations per layer per step when RoutingPolicy is "online-bip".</summary>
     public int OnlineBipIterations { get; set; } = 2;
@@ -122,7 +122,7 @@ public static class ServerDefaults
     public const KvCacheDType KvCacheDType = MoeServe.Runtime.KvCacheDType.Float16;
 
     /// <summary>The managed int4 kernel where it applies.</summary>
-    public const ExpertKernel ExpertKernel = MoeServe.Runtime.ExpertKernel.Auto;
+    public const KernelChoice Kernels = MoeServe.Runtime.KernelChoice.Auto;
 
     /// <summary>One worker per core of the project's 2-core machine.</summary>
     public const int Workers = 2;

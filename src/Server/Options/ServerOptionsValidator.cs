@@ -76,9 +76,9 @@ public sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             errors.Add($"{p}KvCacheDType: must be float16 or float32, got {(int)options.KvCacheDType}.");
         }
 
-        if (!Enum.IsDefined(options.ExpertKernel))
+        if (!Enum.IsDefined(options.Kernels))
         {
-            errors.Add($"{p}ExpertKernel: must be auto or onnx, got {(int)options.ExpertKernel}.");
+            errors.Add($"{p}Kernels: must be auto or onnx, got {(int)options.Kernels}.");
         }
 
         Range(errors, p + "Workers", options.Workers, 1, 256);

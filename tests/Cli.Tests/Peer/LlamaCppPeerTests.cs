@@ -146,12 +146,12 @@ public sealed class LlamaCppPeerTests(TinyModelDirectory tiny) : IClassFixture<T
     [Theory]
     [InlineData("managed")]
     [InlineData("0")]
-    public async Task Bench_UnknownExpertKernel_FailsNamingTheFlag(string value)
+    public async Task Bench_UnknownKernels_FailsNamingTheFlag(string value)
     {
-        var result = await CliProcess.RunAsync("bench", "--model", tiny.Model, "--expert-kernel", value);
+        var result = await CliProcess.RunAsync("bench", "--model", tiny.Model, "--kernels", value);
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Equal($"error: --expert-kernel must be auto or onnx, got '{value}'.", Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal($"error: --kernels must be auto or onnx, got '{value}'.", Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class FewRowKernelTests(ITestOutputHelper output)
     {
         using var model = TinyModel.Create(Config, seed: 21, weightType: TensorDType.Float16);
         using var managed = MoeEngine.Load(model.Options());
-        using var sessions = MoeEngine.Load(model.Options(o => o with { ExpertKernel = ExpertKernel.Onnx }));
+        using var sessions = MoeEngine.Load(model.Options(o => o with { Kernels = KernelChoice.Onnx }));
 
         Assert.Equal(Config.Layers * Config.Experts, managed.SessionResources.ManagedFewRowExperts);
         Assert.Equal(2 + (2 * Config.Layers), managed.SessionResources.ManagedFewRowDenseGraphs);
@@ -55,7 +55,7 @@ public sealed class FewRowKernelTests(ITestOutputHelper output)
     {
         using var float32 = TinyModel.Create(Config, seed: 22);
         using var float16 = TinyModel.Create(Config, seed: 22, weightType: TensorDType.Float16);
-        foreach (var options in new[] { float32.Options(), float16.Options(o => o with { ExpertKernel = ExpertKernel.Onnx }) })
+        foreach (var options in new[] { float32.Options(), float16.Options(o => o with { Kernels = KernelChoice.Onnx }) })
         {
             using var engine = MoeEngine.Load(options);
             Assert.Equal(0, engine.SessionResources.ManagedFewRowExperts);
@@ -90,7 +90,7 @@ public sealed class FewRowKernelTests(ITestOutputHelper output)
 
         using var engine = MoeEngine.Load(model.Options());
         Assert.Equal(1 + (2 * Config.Layers), engine.SessionResources.ManagedFewRowDenseGraphs);
-        using var sessions = MoeEngine.Load(model.Options(o => o with { ExpertKernel = ExpertKernel.Onnx }));
+        using var sessions = MoeEngine.Load(model.Options(o => o with { Kernels = KernelChoice.Onnx }));
         var a = Decode(engine, steps: 2);
         var b = Decode(sessions, steps: 2);
         Assert.True(Logits.MaxAbsDiff(a[^1], b[^1]) <= 1e-4f * b[^1].Max(Math.Abs));

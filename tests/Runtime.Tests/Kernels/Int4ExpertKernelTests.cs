@@ -23,7 +23,7 @@ public sealed class Int4ExpertKernelTests(ITestOutputHelper output)
     {
         using var model = TinyModel.Create(Config, seed: 11, quantization: new QuantizationSettings { Mode = WeightQuantization.Int4 });
         using var managed = MoeEngine.Load(model.Options());
-        using var sessions = MoeEngine.Load(model.Options(o => o with { ExpertKernel = ExpertKernel.Onnx }));
+        using var sessions = MoeEngine.Load(model.Options(o => o with { Kernels = KernelChoice.Onnx }));
 
         Assert.Equal(Config.Layers * Config.Experts, managed.SessionResources.ManagedExperts);
         Assert.Equal(2 + (2 * Config.Layers), managed.SessionResources.Sessions);
@@ -50,7 +50,7 @@ public sealed class Int4ExpertKernelTests(ITestOutputHelper output)
         using var float32 = TinyModel.Create(Config, seed: 12);
 
         Assert.True(QuantizationSettings.For(WeightQuantization.Int4)!.ZeroPoints);
-        foreach (var options in new[] { zeroPoints.Options(), float32.Options(), symmetric.Options(o => o with { ExpertKernel = ExpertKernel.Onnx }) })
+        foreach (var options in new[] { zeroPoints.Options(), float32.Options(), symmetric.Options(o => o with { Kernels = KernelChoice.Onnx }) })
         {
             using var engine = MoeEngine.Load(options);
             Assert.Equal(0, engine.SessionResources.ManagedExperts);
@@ -68,8 +68,8 @@ public sealed class Int4ExpertKernelTests(ITestOutputHelper output)
     [Fact]
     public void RuntimeOptions_RefuseAnUndefinedKernel()
     {
-        var errors = new RuntimeOptions { ModelPath = "m", ExpertKernel = (ExpertKernel)7 }.Validate();
-        Assert.Contains("expertKernel must be auto or onnx, got 7.", errors);
+        var errors = new RuntimeOptions { ModelPath = "m", Kernels = (KernelChoice)7 }.Validate();
+        Assert.Contains("kernels must be auto or onnx, got 7.", errors);
     }
 
     private static float[] AllPositions(MoeEngine engine)

@@ -113,12 +113,12 @@ public sealed class ServerOptionsTests : IDisposable
     }
 
     [Theory]
-    [InlineData(null, ExpertKernel.Auto)]
-    [InlineData("onnx", ExpertKernel.Onnx)]
-    [InlineData("AUTO", ExpertKernel.Auto)]
-    public void Bind_ExpertKernel_ReachesTheRuntimeOptions(string? value, ExpertKernel expected)
+    [InlineData(null, KernelChoice.Auto)]
+    [InlineData("onnx", KernelChoice.Onnx)]
+    [InlineData("AUTO", KernelChoice.Auto)]
+    public void Bind_Kernels_ReachesTheRuntimeOptions(string? value, KernelChoice expected)
     {
-        Assert.Equal(expected, MappedWith("ExpertKernel", value).ExpertKernel);
+        Assert.Equal(expected, MappedWith("Kernels", value).Kernels);
     }
 
     // The runtime options the server maps from its configuration with MoeServe:KEY set (null: left out); binding must succeed.
@@ -138,8 +138,8 @@ public sealed class ServerOptionsTests : IDisposable
     [Theory]
     [InlineData("KvCacheDType", "float8", "float16, float32")]
     [InlineData("KvCacheDType", "1", "float16, float32")] // an enum's number is not a name
-    [InlineData("ExpertKernel", "managed", "auto, onnx")]
-    [InlineData("ExpertKernel", "0", "auto, onnx")]
+    [InlineData("Kernels", "managed", "auto, onnx")]
+    [InlineData("Kernels", "0", "auto, onnx")]
     public void Bind_UnknownEnumName_NamesTheKeyAndTheChoices(string key, string value, string choices)
     {
         var (_, errors) = Load(new() { ["MoeServe:ModelPath"] = _modelDir, ["MoeServe:" + key] = value });
