@@ -183,7 +183,7 @@ internal static class BenchCommand
         foreach (var level in report.Levels)
         {
             var b = level.Batched;
-            Console.WriteLine(string.Create(c, $"  concurrency {level.Concurrency}: step {b.StepLatencyMs.Mean:F2} ms = dense part {b.DenseMsPerStep:F2} (attention {b.AttentionMsPerStep:F2}) + expert phase {b.ExpertPhaseMsPerStep:F2} + the rest"));
+            Console.WriteLine(string.Create(c, $"  concurrency {level.Concurrency}: step {b.StepLatencyMs.Mean:F2} ms = dense part {b.DenseMsPerStep:F2} (attention {b.AttentionMsPerStep:F2}) + expert phase {b.ExpertPhaseMsPerStep:F2} + embed and head {b.HeadMsPerStep:F2} + routing {b.RouterMsPerStep:F2} + the rest"));
         }
 
         if (report.RoutingComparison is { } r)

@@ -112,6 +112,8 @@ internal sealed record BenchRun(
     double ExpertPhaseMsPerStep,
     double DenseMsPerStep,
     double AttentionMsPerStep,
+    double HeadMsPerStep,
+    double RouterMsPerStep,
     double MaxVioBatch,
     double MaxVioGlobal,
     double ExpertGflopsPerThread,

@@ -291,7 +291,7 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
             totals[l] = new long[m];
         }
 
-        double runs = 0, routedTokens = 0, maxBatch = 0, makespan = 0, busy = 0, maxVio = 0, runSeconds = 0, dense = 0, attention = 0, experts = 0, total = 0;
+        double runs = 0, routedTokens = 0, maxBatch = 0, makespan = 0, busy = 0, maxVio = 0, runSeconds = 0, dense = 0, attention = 0, head = 0, router = 0, experts = 0, total = 0;
         double flopsPerToken = 6.0 * config.DModel * config.ExpertHidden;
         try
         {
@@ -327,6 +327,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 maxVio += stats.MeanMaxVio;
                 dense += stats.DenseSeconds;
                 attention += stats.AttentionSeconds;
+                head += stats.HeadSeconds + stats.EmbedSeconds;
+                router += stats.RouterSeconds;
                 experts += stats.ExpertPhaseSeconds;
                 total += stats.TotalSeconds;
                 for (int l = 0; l < layers; l++)
@@ -377,6 +379,8 @@ internal sealed class BenchRunner(RuntimeOptions options, BenchRunner.Settings s
                 experts * 1000 / steps,
                 dense * 1000 / steps,
                 attention * 1000 / steps,
+                head * 1000 / steps,
+                router * 1000 / steps,
                 maxVio / steps,
                 totals.Average(t => LoadStatistics.MaxViolation(t)),
                 runSeconds > 0 ? routedTokens * flopsPerToken / runSeconds / 1e9 : 0,

@@ -60,10 +60,16 @@ internal static class GenerateCommand
             using var engine = MoeEngine.Load(options);
             var load = Stopwatch.GetElapsedTime(loading);
             GenerateRuntimeFlags.PrintDevices(engine);
-            Console.Write(prompt);
-            var result = new TextGenerator(engine, TimeProvider.System).Generate(prompt, sampling, Console.Write, cancellation);
+            GenerationResult result;
+            using (var text = new PacedConsoleWriter())
+            {
+                text.Write(prompt);
+                text.Flush();
+                result = new TextGenerator(engine, TimeProvider.System).Generate(prompt, sampling, text.Write, cancellation);
+                text.Write(Environment.NewLine);
+            }
+
             var firstTokenAfterStart = ProcessClock.SinceStart() - Stopwatch.GetElapsedTime(result.FirstTokenTimestamp);
-            Console.WriteLine();
             Console.Error.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"[{result.PromptTokens} prompt + {result.CompletionTokens} generated tokens, finish: {result.FinishReason.ToString().ToLowerInvariant()}; first token {firstTokenAfterStart.TotalMilliseconds:F0} ms after process start (model load {load.TotalMilliseconds:F0} ms, prompt {result.PrefillTime.TotalMilliseconds:F1} ms); decode {result.DecodeTokensPerSecond:F1} tokens/s; routing {RoutingPolicyFactory.NameOf(options.Routing)}]"));
