@@ -32,7 +32,20 @@ internal static partial class ModelLoader
         var shared = new GraphSession?[layers];
         var experts = new ExpertExecutor[layers][];
         var owned = new List<IDisposable>();
-        var factory = new SessionFactory(options with { IntraOpThreads = ExpertScale.IntraOpThreads(options, config) }, logger, cudaProbe);
+
+        // Only a model of 4-bit blocks of 32 at accuracy_level 4 can have experts the managed kernel runs (each
+        // graph is then checked: copied GGUF blocks have no zero points even where the manifest's default has);
+        // for any other model the expert graphs are not read twice.
+        bool int4Kernel = options.Kernels == KernelChoice.Auto && Int4MatMul.IsAccelerated &&
+            manifest.Quantization is { Mode: Model.Quantization.WeightQuantization.Int4, BlockSize: Int8Rows.BlockSize, AccuracyLevel: 4 };
+
+        // Small float16 experts also get a managed kernel for decode's few rows, beside their sessions: the float16
+        // copy it reads is half the float32 one ONNX Runtime folds the weights into (for large experts that second
+        // copy would cost gigabytes, so they keep their sessions alone).
+        bool halfKernel = options.Kernels == KernelChoice.Auto && HalfMatMul.IsAccelerated &&
+            manifest.Quantization is null && manifest.WeightDType == TensorDType.Float16 && !ExpertScale.IsLarge(config);
+
+        var factory = new SessionFactory(options with { IntraOpThreads = ExpertScale.IntraOpThreads(options, config, halfKernel) }, logger, cudaProbe);
         var breakers = options.Resilience.Enabled ? new DeviceCircuitBreakers(options, logger) : null;
         var errors = new List<string>();
         int mainDevice = options.Devices[0];
@@ -51,17 +64,6 @@ internal static partial class ModelLoader
             }
         }
 
-        // Only a model of 4-bit blocks of 32 at accuracy_level 4 can have experts the managed kernel runs (each
-        // graph is then checked: copied GGUF blocks have no zero points even where the manifest's default has);
-        // for any other model the expert graphs are not read twice.
-        bool int4Kernel = options.Kernels == KernelChoice.Auto && Int4MatMul.IsAccelerated &&
-            manifest.Quantization is { Mode: Model.Quantization.WeightQuantization.Int4, BlockSize: Int8Rows.BlockSize, AccuracyLevel: 4 };
-
-        // Small float16 experts also get a managed kernel for decode's few rows, beside their sessions: the float16
-        // copy it reads is half the float32 one ONNX Runtime folds the weights into (for large experts that second
-        // copy would cost gigabytes, so they keep their sessions alone).
-        bool halfKernel = options.Kernels == KernelChoice.Auto && HalfMatMul.IsAccelerated &&
-            manifest.Quantization is null && manifest.WeightDType == TensorDType.Float16 && !ExpertScale.IsLarge(config);
         int managedExperts = 0;
         int fewRowExperts = 0;
         int totalGraphs = 2 + (layers * (2 + m)) + manifest.Graphs.Layers.Count(l => l.Shared is not null);
@@ -138,7 +140,7 @@ internal static partial class ModelLoader
                 .Select(d => factory.Report(d, layers * Enumerable.Range(0, m).Count(j => DevicePlacement.DeviceOf(options, j) == d)))
                 .ToArray();
             // Small float16 models also run their dense graphs in managed code on steps of few tokens.
-            var fewRows = options.Kernels == KernelChoice.Auto && !ExpertScale.IsLarge(config) && !factory.UsesCuda(mainDevice)
+            var fewRows = halfKernel && !factory.UsesCuda(mainDevice)
                 ? FewRowDense.TryLoad(directory, manifest, embed!, qkv, post, head!)
                 : null;
             var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned) { FewRows = fewRows };

@@ -43,9 +43,10 @@ public sealed class ExpertPhaseThreadingTests
         var olmoe = Config(d: 2048, experts: 64, topK: 8, expertHidden: 1024);
         var auto = new RuntimeOptions { ModelPath = "m" };
         Assert.Equal(0, auto.IntraOpThreads);
-        Assert.Equal(1, ExpertScale.IntraOpThreads(auto, small));
-        Assert.Equal(Environment.ProcessorCount, ExpertScale.IntraOpThreads(auto, olmoe));
-        Assert.Equal(3, ExpertScale.IntraOpThreads(auto with { IntraOpThreads = 3 }, small));
-        Assert.Equal(1, ExpertScale.IntraOpThreads(auto with { IntraOpThreads = 1 }, olmoe));
+        Assert.Equal(1, ExpertScale.IntraOpThreads(auto, small, fewRowKernels: false));
+        Assert.Equal(Environment.ProcessorCount, ExpertScale.IntraOpThreads(auto, small, fewRowKernels: true));
+        Assert.Equal(Environment.ProcessorCount, ExpertScale.IntraOpThreads(auto, olmoe, fewRowKernels: false));
+        Assert.Equal(3, ExpertScale.IntraOpThreads(auto with { IntraOpThreads = 3 }, small, fewRowKernels: true));
+        Assert.Equal(1, ExpertScale.IntraOpThreads(auto with { IntraOpThreads = 1 }, olmoe, fewRowKernels: false));
     }
 }
