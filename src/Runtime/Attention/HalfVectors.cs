@@ -65,9 +65,13 @@ internal static class HalfVectors
     /// <summary><see cref="Widen"/> of eight float16 bit patterns already sign-extended to 32 bits.</summary>
     /// <param name="wide">The float16 bit patterns, sign-extended.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> WidenInt32(Vector256<int> wide)
-    {
-        Vector256<int> placed = (wide << 13) & Vector256.Create(KeepBits);
-        return placed.AsSingle() * Vector256.Create(ScaleBits).AsSingle();
-    }
+    public static Vector256<float> WidenInt32(Vector256<int> wide) => PlaceInt32(wide) * Vector256.Create(ScaleBits).AsSingle();
+
+    /// <summary>
+    /// The first part of <see cref="WidenInt32"/>: the sign, exponent and mantissa in float32's places, without the
+    /// exponent's rebias, so each number is its value times 2^-112, exactly (a float16 subnormal as a float32 subnormal).
+    /// </summary>
+    /// <param name="wide">The float16 bit patterns, sign-extended.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> PlaceInt32(Vector256<int> wide) => ((wide << 13) & Vector256.Create(KeepBits)).AsSingle();
 }

@@ -189,6 +189,7 @@ internal sealed class ForwardStep : IDisposable
             {
                 RunDense(_graphs.Head, n, [Operand.Matrix(ws.HeadIn, d)], [Operand.Matrix(ws.HeadOut, vocab)]);
             }
+
             ws.HeadOut.AsSpan(0, n * vocab).CopyTo(logits);
         }
 

@@ -5,18 +5,37 @@ namespace MoeServe.Runtime.Tests.Kernels;
 
 /// <summary>
 /// The managed float16 kernel against the float64 sums of the same float16 weights: whole and padded strips of 32
-/// columns, even and odd K (the one-row loop takes two inputs an iteration), one to five rows (pairs and a last row).
+/// columns, even and odd K (the one-row loop takes two inputs an iteration), one to nine rows (fours, pairs and a
+/// last row), and activations too large for the scaled path.
 /// </summary>
 public sealed class HalfMatMulTests
 {
     public static TheoryData<int, int, int> Shapes => new()
     {
         { 1, 32, 1 }, { 7, 32, 2 }, { 64, 96, 1 }, { 37, 70, 3 }, { 256, 512, 2 }, { 33, 5, 5 }, { 16, 33, 4 },
+        { 37, 64, 5 }, { 8, 32, 9 }, { 256, 256, 8 },
     };
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void Multiply_EqualsTheSumsOfTheWidenedWeights(int k, int n, int rows)
+    public void Multiply_EqualsTheSumsOfTheWidenedWeights(int k, int n, int rows) => AssertSums(k, n, rows, largest: 2);
+
+    [Theory]
+    [InlineData(3e20f)]
+    [InlineData(1e30f)]
+    public void Multiply_ActivationsTooLargeToScale_StillGiveTheSums(float largest) => AssertSums(40, 48, 3, largest);
+
+    [Fact]
+    public void Multiply_NaNActivation_GivesNaNWhereItIsUsed()
+    {
+        var w = new HalfMatrix(2, 32, MemoryMarshal.AsBytes(Enumerable.Repeat((Half)0.5f, 64).ToArray().AsSpan()));
+        float[] y = new float[2 * 32];
+        w.Multiply([1f, float.NaN, 1f, 2f], 2, y);
+        Assert.All(y[..32], v => Assert.True(float.IsNaN(v)));
+        Assert.All(y[32..], v => Assert.Equal(1.5f, v));
+    }
+
+    private static void AssertSums(int k, int n, int rows, float largest)
     {
         var random = new Random((k * 131) + (n * 7) + rows);
         var weights = new Half[k * n];
@@ -34,7 +53,7 @@ public sealed class HalfMatMulTests
         var x = new float[rows * k];
         for (int i = 0; i < x.Length; i++)
         {
-            x[i] = (float)((random.NextDouble() * 4) - 2);
+            x[i] = (float)((random.NextDouble() * 2) - 1) * (i % 5 == 0 ? largest : 1);
         }
 
         // Garbage in y beyond what the kernel writes must not matter, and nothing past rows x n may be written.
