@@ -85,15 +85,9 @@ internal static class AttentionProbe
                 }
             }
 
-            double m32 = Median(times[0]);
-            double m16 = Median(times[1]);
+            double m32 = ProbeStatistics.Median(times[0]);
+            double m16 = ProbeStatistics.Median(times[1]);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{n,5} sequences: ms per step, median (min): float32 {m32:F3} ({times[0].Min():F3}), float16 {m16:F3} ({times[1].Min():F3}); float16 faster by {m32 / m16:F2}x ({times[0].Min() / times[1].Min():F2}x)"));
         }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[sorted.Count / 2];
     }
 }

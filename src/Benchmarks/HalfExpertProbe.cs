@@ -72,10 +72,8 @@ internal static class HalfExpertProbe
                 }
             }
 
-            ort.Sort();
-            own.Sort();
-            double ortUs = ort[ort.Count / 2];
-            double ownUs = own[own.Count / 2];
+            double ortUs = ProbeStatistics.Median(ort);
+            double ownUs = ProbeStatistics.Median(own);
             Console.WriteLine($"rows {rows}: session {ortUs:F1} us, managed float16 {ownUs:F1} us an expert call; session / managed time {ortUs / ownUs:F2}x; max |diff| {maxDiff:G3} of max |y| {maxAbs:G3}");
         }
 

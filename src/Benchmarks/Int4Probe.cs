@@ -110,10 +110,8 @@ internal static class Int4Probe
                 v.Dispose();
             }
 
-            ort.Sort();
-            own.Sort();
-            double ortUs = ort[ort.Count / 2];
-            double ownUs = own[own.Count / 2];
+            double ortUs = ProbeStatistics.Median(ort);
+            double ownUs = ProbeStatistics.Median(own);
             Console.WriteLine($"rows {rows}: MatMulNBits {ortUs:F0} us ({bytesPerMatrix / ortUs / 1e3:F1} GB/s at 0.625 B/weight, all threads), Int4MatMul {ownUs:F0} us ({bytesPerMatrix / ownUs / 1e3:F1} GB/s); MatMulNBits / Int4MatMul time {ortUs / ownUs:F2}x; max |diff| {maxDiff:G3} of max |y| {maxAbs:G3}");
         }
 

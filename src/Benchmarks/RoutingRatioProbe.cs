@@ -59,11 +59,11 @@ internal static class RoutingRatioProbe
             }
         }
 
-        double baseline = Median(samples[0]);
+        double baseline = ProbeStatistics.Median(samples[0]);
         Console.WriteLine($"{"policy",-26} {"ns/token",9} {"ratio",6}   (median of {rounds} interleaved rounds, CPU time, {Tokens} x {Experts}, k = {TopK})");
         for (int p = 0; p < policies.Length; p++)
         {
-            double median = Median(samples[p]);
+            double median = ProbeStatistics.Median(samples[p]);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{policies[p].Name,-26} {median,9:F1} {median / baseline,6:F2}"));
         }
     }
@@ -78,11 +78,5 @@ internal static class RoutingRatioProbe
         }
 
         return bip;
-    }
-
-    private static double Median(List<double> values)
-    {
-        double[] sorted = [.. values.Order()];
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }
