@@ -82,8 +82,8 @@ internal sealed class AttentionPhase : IWorkBody
         int kvw = config.KeyValueWidth;
         int group = config.Heads / _kvHeads;
         int stride = cache.HeadStride;
-        var keys = cache.Keys<T>(Layer).AsSpan(kv * stride, stride);
-        var values = cache.Values<T>(Layer).AsSpan(kv * stride, stride);
+        var keys = cache.Keys<T>(Layer).Slice(kv * stride, stride);
+        var values = cache.Values<T>(Layer).Slice(kv * stride, stride);
 
         // Append in place. Keys: position p + j, channel c at KeyOffset(p + j, c); values at (p + j) * hd + c (see KvCache).
         for (int j = 0; j < t; j++)

@@ -8,7 +8,7 @@ namespace MoeServe.Runtime.Caching;
 public sealed class KvCache : IDisposable
 {
     private readonly KvCachePool _pool;
-    private Array[]? _block;
+    private nint _block;
 
     internal KvCache(KvCachePool pool, object owner)
     {
@@ -27,7 +27,7 @@ public sealed class KvCache : IDisposable
     public int Remaining => Capacity - Length;
 
     /// <summary>Whether <see cref="Dispose"/> was called.</summary>
-    public bool IsDisposed => _block is null;
+    public bool IsDisposed => _block == 0;
 
     internal object Owner { get; }
 
@@ -44,8 +44,8 @@ public sealed class KvCache : IDisposable
     /// <summary>Returns the buffers to the engine's pool.</summary>
     public void Dispose()
     {
-        var block = Interlocked.Exchange(ref _block, null);
-        if (block is not null)
+        nint block = Interlocked.Exchange(ref _block, 0);
+        if (block != 0)
         {
             _pool.Return(block);
         }
@@ -64,7 +64,8 @@ public sealed class KvCache : IDisposable
     /// </summary>
     /// <typeparam name="T"><see cref="Half"/> or float, as <see cref="DType"/> says.</typeparam>
     /// <param name="layer">The layer.</param>
-    internal T[] Keys<T>(int layer) => (T[])Block[layer * 2];
+    internal Span<T> Keys<T>(int layer)
+        where T : unmanaged => _pool.Buffer<T>(Block, layer, values: false);
 
     /// <summary>
     /// Layer <paramref name="layer"/>'s values: head h from h x <see cref="HeadStride"/>, [positions, headDim]: channel innermost, so the
@@ -72,10 +73,11 @@ public sealed class KvCache : IDisposable
     /// </summary>
     /// <typeparam name="T"><see cref="Half"/> or float, as <see cref="DType"/> says.</typeparam>
     /// <param name="layer">The layer.</param>
-    internal T[] Values<T>(int layer) => (T[])Block[(layer * 2) + 1];
+    internal Span<T> Values<T>(int layer)
+        where T : unmanaged => _pool.Buffer<T>(Block, layer, values: true);
 
     /// <summary>After every layer appended its keys and values: Length grows (a failed step never gets here).</summary>
     internal void Commit(int appended) => Length += appended;
 
-    private Array[] Block => _block ?? throw new ObjectDisposedException(nameof(KvCache));
+    private nint Block => _block != 0 ? _block : throw new ObjectDisposedException(nameof(KvCache));
 }

@@ -213,7 +213,7 @@ public sealed class MoeEngine : IDisposable
             _model.Dispose();
         }
 
-        _cachePool.Trim();
+        _cachePool.Dispose();
     }
 
     private void ValidateBatch(ReadOnlySpan<ForwardItem> batch, int logitsLength, ForwardStatistics? statistics, bool allPositions)

@@ -25,6 +25,44 @@ public sealed class KvCacheAndValidationTests(TinyModelFixture fixture) : IClass
     }
 
     [Fact]
+    public void CacheBlocks_AreDisjointInTheirSlabs_AndOutliveNothing()
+    {
+        // Three blocks of one slab: every buffer of each written with its own number, then read back whole.
+        var pool = new Caching.KvCachePool(layers: 2, heads: 2, headDim: 8, capacity: 40, maxSequences: 3);
+        nint[] blocks = [pool.Rent(), pool.Rent(), pool.Rent()];
+        for (int b = 0; b < blocks.Length; b++)
+        {
+            for (int layer = 0; layer < 2; layer++)
+            {
+                pool.Buffer<Half>(blocks[b], layer, values: false).Fill((Half)((b * 4) + (layer * 2)));
+                pool.Buffer<Half>(blocks[b], layer, values: true).Fill((Half)((b * 4) + (layer * 2) + 1));
+            }
+        }
+
+        for (int b = 0; b < blocks.Length; b++)
+        {
+            for (int layer = 0; layer < 2; layer++)
+            {
+                Assert.All(pool.Buffer<Half>(blocks[b], layer, values: false).ToArray(), h => Assert.Equal((Half)((b * 4) + (layer * 2)), h));
+                Assert.All(pool.Buffer<Half>(blocks[b], layer, values: true).ToArray(), h => Assert.Equal((Half)((b * 4) + (layer * 2) + 1), h));
+            }
+        }
+
+        // Disposed with blocks out: a block returned afterwards is never rented again, and renting fails plainly.
+        pool.Dispose();
+        pool.Return(blocks[0]);
+        Assert.Equal(0, pool.PooledCount);
+        Assert.Throws<ObjectDisposedException>(() => pool.Rent());
+
+        // The same through the engine: a cache disposed after its engine is harmless.
+        var engine = MoeEngine.Load(fixture.Model.Options());
+        var cache = engine.CreateCache();
+        engine.Dispose();
+        cache.Dispose();
+        Assert.True(cache.IsDisposed);
+    }
+
+    [Fact]
     public void Forward_ReusedCacheBuffers_DoNotLeakPreviousSequence()
     {
         using var engine = MoeEngine.Load(fixture.Model.Options(o => o with { MaxSequences = 1 }));

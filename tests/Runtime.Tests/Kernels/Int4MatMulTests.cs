@@ -3,7 +3,6 @@ using Microsoft.ML.OnnxRuntime;
 using MoeServe.Model.Onnx;
 using MoeServe.Model.Quantization;
 using MoeServe.Runtime.Kernels;
-using MoeServe.Runtime.Sessions;
 
 namespace MoeServe.Runtime.Tests.Kernels;
 
@@ -41,9 +40,8 @@ public sealed class Int4MatMulTests
         var (w, x) = Operands(blocks, rows, n: 40, seed: (blocks * 17) + rows);
         float[] own = Own(w, x, rows);
 
-        // The process's ONNX Runtime environment must be the engines' (global pools of one thread): a plain
-        // session created first would leave every later engine in this test process without them.
-        SharedOrtEnvironment.Acquire(intraOpThreads: 1);
+        // The process's ONNX Runtime environment is the engines' already (TestProcess): a plain session created
+        // first would leave every later engine in this test process without global pools.
         float[] ort = new float[rows * w.N];
         using var session = new InferenceSession(ProbeGraphs.QuantizedMatMul(w, accuracyLevel: 4).ToByteArray());
         using var input = OrtValue.CreateTensorValueFromMemory(x, [rows, w.K]);
