@@ -8,15 +8,21 @@ namespace MoeServe.Runtime.Caching;
 /// Owns the memory behind every <see cref="KvCache"/> of one engine. A cache rents one block (2 buffers per layer:
 /// keys and values, each heads x <see cref="HeadStride"/> elements of <see cref="DType"/>, appended in place) and
 /// returns it on Dispose; blocks are reused, so creating caches in steady state allocates nothing.
-/// Blocks are cut from native slabs aligned to 2 MB and advised as huge pages on Linux before their first touch:
-/// attention visits every (sequence, head) of a step, a few KB each, and with 4 KB pages each visit began with
-/// TLB misses (page walks, nested in a VM), which measured as a fixed cost per head larger than the reads.
+/// Blocks are cut from native slabs aligned to 2 MB and, for short contexts, advised as huge pages on Linux before
+/// their first touch: attention visits every (sequence, head) of a step, a few KB each, and with 4 KB pages each
+/// visit began with TLB misses (page walks, nested in a VM), which measured as a fixed cost per head larger than
+/// the reads.
 /// The slabs are freed when the engine is disposed; a cache disposed later only returns its block to nothing.
 /// </summary>
 internal sealed unsafe class KvCachePool : IDisposable
 {
     // A transparent huge page on x86-64 and arm64 Linux.
     private const nuint HugePage = 2 * 1024 * 1024;
+
+    // Blocks up to this size are advised as huge pages. A larger block belongs to a long context, which a sequence
+    // fills sparsely at first (each head's buffer is written from its start), so huge pages would make resident
+    // 2 MB for every few KB written: OLMoE's 4,096 positions make 512 MB blocks, resident in full at the first token.
+    private const nuint HugePageBlocks = 16 * 1024 * 1024;
 
     private readonly ConcurrentBag<nint> _free = new();
     private readonly List<nint> _slabs = [];
@@ -97,7 +103,10 @@ internal sealed unsafe class KvCachePool : IDisposable
             nuint blocks = Math.Min((nuint)_maxSequences, Math.Max(1, pages * HugePage / _blockBytes));
             nuint bytes = (blocks * _blockBytes + HugePage - 1) / HugePage * HugePage;
             nint slab = (nint)NativeMemory.AlignedAlloc(bytes, HugePage);
-            NativeHeap.AdviseHugePages(slab, bytes);
+            if (_blockBytes <= HugePageBlocks)
+            {
+                NativeHeap.AdviseHugePages(slab, bytes);
+            }
 
             _slabs.Add(slab);
             for (nuint b = 1; b < blocks; b++)
