@@ -60,16 +60,12 @@ internal static class HalfVectors
     /// <summary>Eight float16 numbers (as their bits) widened to float32, exactly for finite inputs.</summary>
     /// <param name="bits">The float16 bit patterns.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Widen(Vector128<short> bits) => WidenInt32(Vector256.WidenLower(bits.ToVector256Unsafe()));
-
-    /// <summary><see cref="Widen"/> of eight float16 bit patterns already sign-extended to 32 bits.</summary>
-    /// <param name="wide">The float16 bit patterns, sign-extended.</param>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> WidenInt32(Vector256<int> wide) => PlaceInt32(wide) * Vector256.Create(ScaleBits).AsSingle();
+    public static Vector256<float> Widen(Vector128<short> bits) => PlaceInt32(Vector256.WidenLower(bits.ToVector256Unsafe())) * Vector256.Create(ScaleBits).AsSingle();
 
     /// <summary>
-    /// The first part of <see cref="WidenInt32"/>: the sign, exponent and mantissa in float32's places, without the
-    /// exponent's rebias, so each number is its value times 2^-112, exactly (a float16 subnormal as a float32 subnormal).
+    /// The first part of <see cref="Widen"/>, for float16 bit patterns already sign-extended to 32 bits: the sign,
+    /// exponent and mantissa in float32's places without the exponent's rebias, so each number is its value times
+    /// 2^-112, exactly (a float16 subnormal as a float32 subnormal).
     /// </summary>
     /// <param name="wide">The float16 bit patterns, sign-extended.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
