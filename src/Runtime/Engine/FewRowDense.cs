@@ -8,15 +8,21 @@ namespace MoeServe.Runtime;
 
 /// <summary>
 /// The dense graphs (embed, qkv, post, head) of a small float16 model in managed code, for steps of at most
-/// <see cref="MaxRows"/> tokens: there one ONNX Runtime Run costs more than its arithmetic, and its weights were
-/// folded to float32 at load, twice the bytes a decode step reads. Built from the graphs' own initializers and
+/// <see cref="MaxRows"/> tokens (<see cref="HeadMaxRows"/> for the head): there one ONNX Runtime Run costs more than
+/// its arithmetic, and its weights were folded to float32 at load, twice the bytes a decode step reads. Built from the graphs' own initializers and
 /// checked against the sessions at load on a probe input: a graph the managed code does not reproduce keeps its
 /// session for every step. Not thread-safe: the forward step runs one step at a time.
 /// </summary>
 internal sealed class FewRowDense
 {
-    /// <summary>The most tokens a step may have for the managed dense path (measured crossover: docs/benchmarks.md).</summary>
-    public const int MaxRows = HalfSwiGluExpert.FewRows;
+    /// <summary>
+    /// The most tokens a step may have for the managed embed, qkv and post (measured: with the projections split
+    /// over two workers they beat the sessions up to 32 tokens; docs/benchmarks.md).
+    /// </summary>
+    public const int MaxRows = 32;
+
+    /// <summary>The most rows for the managed head: above it, the session's float32 GEMM over the vocabulary is faster.</summary>
+    public const int HeadMaxRows = 8;
 
     // Managed outputs must agree with the sessions to this fraction of the largest output (float16 weights widened
     // exactly either way; only the order of the float32 additions differs).
@@ -124,7 +130,7 @@ internal sealed class FewRowDense
         float[][] expected = [new float[ProbeRows * c.QueryWidth], new float[ProbeRows * c.KeyValueWidth], new float[ProbeRows * c.KeyValueWidth]];
         float[][] actual = [new float[ProbeRows * c.QueryWidth], new float[ProbeRows * c.KeyValueWidth], new float[ProbeRows * c.KeyValueWidth]];
         Run(session, [Tensor(hidden, ProbeRows, c.DModel), Tensor(positions)], [Tensor(expected[0], ProbeRows, c.Heads, c.HeadDim), Tensor(expected[1], ProbeRows, c.KeyValueHeads, c.HeadDim), Tensor(expected[2], ProbeRows, c.KeyValueHeads, c.HeadDim)]);
-        managed.Run(hidden, positions, ProbeRows, actual[0], actual[1], actual[2]);
+        managed.Run(hidden, positions, ProbeRows, actual[0], actual[1], actual[2], SerialHalfMatMul.Instance);
         return Close(expected, actual);
     }
 
@@ -135,7 +141,7 @@ internal sealed class FewRowDense
         float[][] expected = [new float[ProbeRows * c.DModel], new float[ProbeRows * c.DModel], new float[ProbeRows * c.Experts]];
         float[][] actual = [new float[ProbeRows * c.DModel], new float[ProbeRows * c.DModel], new float[ProbeRows * c.Experts]];
         Run(session, [Tensor(hidden, ProbeRows, c.DModel), Tensor(attention, ProbeRows, c.QueryWidth)], [Tensor(expected[0], ProbeRows, c.DModel), Tensor(expected[1], ProbeRows, c.DModel), Tensor(expected[2], ProbeRows, c.Experts)]);
-        managed.Run(hidden, attention, ProbeRows, actual[0], actual[1], actual[2]);
+        managed.Run(hidden, attention, ProbeRows, actual[0], actual[1], actual[2], SerialHalfMatMul.Instance);
         return Close(expected, actual);
     }
 
@@ -145,7 +151,7 @@ internal sealed class FewRowDense
         float[][] expected = [new float[ProbeRows * c.VocabSize]];
         float[][] actual = [new float[ProbeRows * c.VocabSize]];
         Run(session, [Tensor(hidden, ProbeRows, c.DModel)], [Tensor(expected[0], ProbeRows, c.VocabSize)]);
-        managed.Run(hidden, ProbeRows, actual[0]);
+        managed.Run(hidden, ProbeRows, actual[0], SerialHalfMatMul.Instance);
         return Close(expected, actual);
     }
 

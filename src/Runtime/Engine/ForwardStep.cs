@@ -30,6 +30,7 @@ internal sealed class ForwardStep : IDisposable
     private readonly ExpertPhase _expertPhase;
     private readonly PerTokenPhase _perTokenPhase;
     private readonly int _minParallelExpertTokens;
+    private readonly ParallelHalfMatMul _matMul;
     private long _cpuFallbackRuns;
 
     public ForwardStep(ModelGraphs graphs, ModelManifest manifest, RuntimeOptions options)
@@ -48,6 +49,7 @@ internal sealed class ForwardStep : IDisposable
         _expertPhase = new ExpertPhase(_context);
         _perTokenPhase = new PerTokenPhase(_context);
         _minParallelExpertTokens = ExpertScale.MinParallelExpertTokens(options, _config);
+        _matMul = new ParallelHalfMatMul(_pool, options.ExpertWorkers);
     }
 
     /// <summary>Expert Runs re-run on CPU since load (device failure or open breaker).</summary>
@@ -100,7 +102,8 @@ internal sealed class ForwardStep : IDisposable
             }
         }
 
-        // Steps of few tokens run the dense graphs in managed code where the model has them (FewRowDense).
+        // Steps of few tokens run the dense graphs in managed code where the model has them (FewRowDense), their
+        // projections split over the workers above ParallelHalfMatMul.SerialRows.
         var few = total <= FewRowDense.MaxRows ? _graphs.FewRows : null;
         long t0 = Stopwatch.GetTimestamp();
         if (few is { Embedding.IsEmpty: false })
@@ -125,7 +128,7 @@ internal sealed class ForwardStep : IDisposable
             t0 = Stopwatch.GetTimestamp();
             if (few?.Qkv[l] is { } qkv)
             {
-                qkv.Run(ws.HiddenA, ws.Positions, total, ws.Query, ws.Key, ws.Value);
+                qkv.Run(ws.HiddenA, ws.Positions, total, ws.Query, ws.Key, ws.Value, _matMul);
             }
             else
             {
@@ -142,7 +145,7 @@ internal sealed class ForwardStep : IDisposable
             attentionSeconds += Stopwatch.GetElapsedTime(ta).TotalSeconds;
             if (few?.Post[l] is { } post)
             {
-                post.Run(ws.HiddenA, ws.Attention, total, ws.HiddenB, ws.FfnInput, ws.RouterLogits);
+                post.Run(ws.HiddenA, ws.Attention, total, ws.HiddenB, ws.FfnInput, ws.RouterLogits, _matMul);
             }
             else
             {
@@ -181,9 +184,9 @@ internal sealed class ForwardStep : IDisposable
                 ws.HiddenA.AsSpan(last * d, d).CopyTo(ws.HeadIn.AsSpan(i * d, d));
             }
 
-            if (few?.Head is { } head)
+            if ((n <= FewRowDense.HeadMaxRows ? _graphs.FewRows : null)?.Head is { } head)
             {
-                head.Run(ws.HeadIn, n, ws.HeadOut);
+                head.Run(ws.HeadIn, n, ws.HeadOut, _matMul);
             }
             else
             {

@@ -12,7 +12,7 @@ internal sealed class HalfQkvLayer(float[] norm, float eps, HalfMatrix projectio
     private float[] _projected = [];
 
     /// <summary>query [rows, heads x hd], key and value [rows, kvHeads x hd] for hidden [rows, d].</summary>
-    public void Run(ReadOnlySpan<float> hidden, ReadOnlySpan<long> positions, int rows, Span<float> query, Span<float> key, Span<float> value)
+    public void Run(ReadOnlySpan<float> hidden, ReadOnlySpan<long> positions, int rows, Span<float> query, Span<float> key, Span<float> value, IHalfMatMulRunner runner)
     {
         int d = norm.Length;
         int hd = rope.HeadDim;
@@ -22,7 +22,7 @@ internal sealed class HalfQkvLayer(float[] norm, float eps, HalfMatrix projectio
         var normed = Scratch.Grow(ref _normed, rows * d);
         var projected = Scratch.Grow(ref _projected, rows * total);
         RmsNorm.Apply(hidden, rows, norm, eps, normed);
-        projection.Multiply(normed, rows, projected);
+        runner.Multiply(_normed, rows, projection, _projected);
         for (int r = 0; r < rows; r++)
         {
             var row = projected.Slice(r * total, total);
@@ -77,11 +77,11 @@ internal sealed class HalfPostLayer
     }
 
     /// <summary>residual and ffnInput [rows, d], routerLogits [rows, experts] for hidden [rows, d] and attention [rows, qw].</summary>
-    public void Run(ReadOnlySpan<float> hidden, ReadOnlySpan<float> attention, int rows, Span<float> residual, Span<float> ffnInput, Span<float> routerLogits)
+    public void Run(ReadOnlySpan<float> hidden, float[] attention, int rows, Span<float> residual, Span<float> ffnInput, Span<float> routerLogits, IHalfMatMulRunner runner)
     {
         int d = _norm.Length;
         var projected = Scratch.Grow(ref _projected, rows * d);
-        _wo.Multiply(attention, rows, projected);
+        runner.Multiply(attention, rows, _wo, _projected);
         TensorPrimitives.Add(hidden[..(rows * d)], projected, residual[..(rows * d)]);
         RmsNorm.Apply(residual, rows, _norm, _eps, ffnInput);
         for (int r = 0; r < rows; r++)
@@ -101,12 +101,26 @@ internal sealed class HalfHead(float[] norm, float eps, HalfMatrix output)
     private float[] _normed = [];
 
     /// <summary>logits [rows, vocab] for hidden [rows, d].</summary>
-    public void Run(ReadOnlySpan<float> hidden, int rows, Span<float> logits)
+    public void Run(ReadOnlySpan<float> hidden, int rows, float[] logits, IHalfMatMulRunner runner)
     {
         var normed = Scratch.Grow(ref _normed, rows * norm.Length);
         RmsNorm.Apply(hidden, rows, norm, eps, normed);
-        output.Multiply(normed, rows, logits);
+        runner.Multiply(_normed, rows, output, logits);
     }
+}
+
+/// <summary>Runs y = x W for the dense layers: on the calling thread, or split over workers.</summary>
+internal interface IHalfMatMulRunner
+{
+    void Multiply(float[] x, int rows, HalfMatrix w, float[] y);
+}
+
+/// <summary>Every strip on the calling thread.</summary>
+internal sealed class SerialHalfMatMul : IHalfMatMulRunner
+{
+    public static SerialHalfMatMul Instance { get; } = new();
+
+    public void Multiply(float[] x, int rows, HalfMatrix w, float[] y) => HalfMatMul.Multiply(x, rows, w, y);
 }
 
 /// <summary>Reusable buffers grown to the largest step.</summary>

@@ -36,8 +36,11 @@ internal static class HalfMatMul
     public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
 
     /// <summary>y [rows, N] = x [rows, K] W.</summary>
+    public static void Multiply(ReadOnlySpan<float> x, int rows, HalfMatrix w, Span<float> y) => Multiply(x, rows, w, y, 0, w.Strips);
+
+    /// <summary>The columns of strips [<paramref name="firstStrip"/>, + <paramref name="strips"/>) of y = x W (the rest of y is not written).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Multiply(ReadOnlySpan<float> x, int rows, HalfMatrix w, Span<float> y)
+    public static unsafe void Multiply(ReadOnlySpan<float> x, int rows, HalfMatrix w, Span<float> y, int firstStrip, int strips)
     {
         if (!IsAccelerated)
         {
@@ -51,10 +54,13 @@ internal static class HalfMatMul
             throw new ArgumentException($"x ({x.Length}) or y ({y.Length}) is smaller than {rows} rows of [{k}, {n}].");
         }
 
+        ArgumentOutOfRangeException.ThrowIfNegative(firstStrip);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(strips, w.Strips - firstStrip);
+
         var input = x[..(rows * k)];
         if (!(MathF.Abs(TensorPrimitives.MaxMagnitude(input)) < LargestScaled))
         {
-            Scalar(input, rows, w, y);
+            Scalar(input, rows, w, y, firstStrip, strips);
             return;
         }
 
@@ -63,7 +69,7 @@ internal static class HalfMatMul
         TensorPrimitives.Multiply(input, HalfRebias, scaled);
         try
         {
-            Strips(scaled, rows, w, y);
+            Strips(scaled, rows, w, y, firstStrip, firstStrip + strips);
         }
         finally
         {
@@ -76,7 +82,7 @@ internal static class HalfMatMul
 
     // Every strip over the scaled activations.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Strips(ReadOnlySpan<float> x, int rows, HalfMatrix w, Span<float> y)
+    private static unsafe void Strips(ReadOnlySpan<float> x, int rows, HalfMatrix w, Span<float> y, int from, int to)
     {
         int k = w.Rows;
         int n = w.Columns;
@@ -85,7 +91,7 @@ internal static class HalfMatMul
         fixed (float* yp = y)
         {
             float* partial = stackalloc float[2 * Strip];
-            for (int s = 0; s < w.Strips; s++)
+            for (int s = from; s < to; s++)
             {
                 short* strip = wp + ((long)s * k * Strip);
                 int j = s * Strip;
@@ -257,13 +263,13 @@ internal static class HalfMatMul
     private static Vector256<float> Rescale(Vector256<float> sums) => sums * Vector256.Create(HalfRebias);
 
     // The same products one at a time with every weight converted by .NET: activations too large to scale.
-    private static void Scalar(ReadOnlySpan<float> x, int rows, HalfMatrix w, Span<float> y)
+    private static void Scalar(ReadOnlySpan<float> x, int rows, HalfMatrix w, Span<float> y, int firstStrip, int strips)
     {
         int k = w.Rows;
         int n = w.Columns;
         for (int r = 0; r < rows; r++)
         {
-            for (int j = 0; j < n; j++)
+            for (int j = firstStrip * Strip; j < Math.Min(n, (firstStrip + strips) * Strip); j++)
             {
                 int strip = j / Strip;
                 float sum = 0;

@@ -33,12 +33,15 @@ public sealed class FewRowKernelTests(ITestOutputHelper output)
         Assert.Equal(0, sessions.SessionResources.ManagedFewRowExperts);
         Assert.Equal(0, sessions.SessionResources.ManagedFewRowDenseGraphs);
 
-        // Three sequences: the prompts (more tokens than FewRowDense.MaxRows, so the sessions) then decode steps of
-        // three tokens (the managed kernels), the same tokens fed to both engines.
-        float worst = 0;
-        var a = Decode(managed, steps: 12);
-        var b = Decode(sessions, steps: 12);
+        // Three sequences, then twelve: the prompts (more tokens than FewRowDense.MaxRows, so the sessions), then
+        // decode steps of three tokens (every kernel on the calling thread) or twelve (the dense projections split
+        // over the workers, the head in its session), the same tokens fed to both engines.
         Assert.True(Prompt.Length * 3 > FewRowDense.MaxRows);
+        Assert.InRange(12, ParallelHalfMatMul.SerialRows + 1, FewRowDense.MaxRows);
+        Assert.True(12 > FewRowDense.HeadMaxRows);
+        float worst = 0;
+        var a = Decode(managed, steps: 12, sequences: 3).Concat(Decode(managed, steps: 4, sequences: 12)).ToList();
+        var b = Decode(sessions, steps: 12, sequences: 3).Concat(Decode(sessions, steps: 4, sequences: 12)).ToList();
         for (int s = 0; s < a.Count; s++)
         {
             float max = b[s].Max(Math.Abs);
@@ -91,15 +94,15 @@ public sealed class FewRowKernelTests(ITestOutputHelper output)
         using var engine = MoeEngine.Load(model.Options());
         Assert.Equal(1 + (2 * Config.Layers), engine.SessionResources.ManagedFewRowDenseGraphs);
         using var sessions = MoeEngine.Load(model.Options(o => o with { Kernels = KernelChoice.Onnx }));
-        var a = Decode(engine, steps: 2);
-        var b = Decode(sessions, steps: 2);
+        var a = Decode(engine, steps: 2, sequences: 3);
+        var b = Decode(sessions, steps: 2, sequences: 3);
         Assert.True(Logits.MaxAbsDiff(a[^1], b[^1]) <= 1e-4f * b[^1].Max(Math.Abs));
     }
 
-    // Three sequences: their prompts in one step, then greedy decode steps of one token each; the logits of every step.
-    private static List<float[]> Decode(MoeEngine engine, int steps)
+    // The sequences' prompts (the prompt from its s-th token) in one step, then greedy decode steps of one token
+    // each; the logits of every step.
+    private static List<float[]> Decode(MoeEngine engine, int steps, int sequences)
     {
-        const int sequences = 3;
         int v = engine.VocabSize;
         var caches = Enumerable.Range(0, sequences).Select(_ => engine.CreateCache()).ToArray();
         try

@@ -81,6 +81,28 @@ public sealed class HalfMatMulTests
     }
 
     [Fact]
+    public void Multiply_StripRange_WritesOnlyItsColumns()
+    {
+        var random = new Random(5);
+        var weights = Enumerable.Range(0, 16 * 70).Select(_ => (Half)((random.NextDouble() * 2) - 1)).ToArray();
+        var matrix = new HalfMatrix(16, 70, MemoryMarshal.AsBytes(weights.AsSpan()));
+        float[] x = Enumerable.Range(0, 2 * 16).Select(i => (float)Math.Sin(i)).ToArray();
+        float[] whole = new float[2 * 70];
+        matrix.Multiply(x, 2, whole);
+
+        // Strips 1 and 2 of three: columns 32-69; columns 0-31 stay as they were.
+        float[] part = Enumerable.Repeat(float.NaN, 2 * 70).ToArray();
+        HalfMatMul.Multiply(x, 2, matrix, part, firstStrip: 1, strips: 2);
+        for (int r = 0; r < 2; r++)
+        {
+            Assert.All(part.AsSpan(r * 70, 32).ToArray(), v => Assert.True(float.IsNaN(v)));
+            Assert.Equal(whole.AsSpan((r * 70) + 32, 38).ToArray(), part.AsSpan((r * 70) + 32, 38).ToArray());
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => HalfMatMul.Multiply(x, 2, matrix, part, firstStrip: 1, strips: 3));
+    }
+
+    [Fact]
     public void Matrix_RefusesBytesThatAreNotItsShape()
     {
         Assert.Throws<ArgumentException>(() => new HalfMatrix(4, 8, new byte[(4 * 8 * 2) - 2]));
