@@ -220,27 +220,11 @@ internal sealed class FewRowDense
         {
             if (!_graphs.TryGetValue(file, out var initializers))
             {
-                initializers = Parse(Path.Combine(directory, file));
+                initializers = GraphFile.TryParse(Path.Combine(directory, file))?.Graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
                 _graphs[file] = initializers;
             }
 
-            return initializers is not null && initializers.TryGetValue(name, out var t) && t.DataType == (int)type &&
-                   t.DataLocation == TensorProto.Types.DataLocation.Default && t.RawData.Length == bytes
-                ? t.RawData.Memory
-                : null;
-        }
-
-        private static Dictionary<string, TensorProto>? Parse(string path)
-        {
-            try
-            {
-                using var stream = File.OpenRead(path);
-                return ModelProto.Parser.ParseFrom(stream).Graph.Initializer.ToDictionary(t => t.Name, StringComparer.Ordinal);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Google.Protobuf.InvalidProtocolBufferException)
-            {
-                return null;
-            }
+            return initializers is not null && GraphFile.Inline(initializers, name, type) is { } t && t.RawData.Length == bytes ? t.RawData.Memory : null;
         }
     }
 }

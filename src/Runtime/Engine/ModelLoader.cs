@@ -114,8 +114,7 @@ internal static partial class ModelLoader
                         () => new GraphSession(factory.CreateCpu(path, expert: true), file, [GraphNames.ExpertInput], [GraphNames.ExpertOutput]),
                         breakers?.For(device),
                         options.FaultInjector,
-                        fewRowKernel,
-                        HalfSwiGluExpert.FewRows);
+                        fewRowKernel);
 
                     // The executor now owns its primary session (and the fallback it may create).
                     owned.Remove(primary);

@@ -55,7 +55,7 @@ internal sealed class StepContext(ModelGraphs graphs, ModelConfig config, Worksp
         int d = Config.DModel;
         var slot = Slots[worker];
         var executor = Graphs.Experts[layer][expert];
-        if (executor.Managed is { } managed && rows <= executor.ManagedMaxRows)
+        if (executor.Managed is { } managed && rows <= managed.MaxRows)
         {
             managed.Run(Workspace.GatherIn.AsSpan(offset * d, rows * d), rows, Workspace.GatherOut.AsSpan(offset * d, rows * d), slot.Experts);
             RecordExpertRun(worker, expert, startTimestamp, fellBack: false);

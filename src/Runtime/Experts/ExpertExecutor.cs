@@ -10,8 +10,8 @@ namespace MoeServe.Runtime.Experts;
 /// Runs one expert graph: on its device's session through that device's circuit breaker; when the Run
 /// fails (or the breaker is open) the same inputs are re-run on a CPU session of the expert (created on
 /// first need), so the step is never lost. Thread-safe (InferenceSession.Run is). A CPU expert may also have a
-/// managed kernel (<see cref="Managed"/>) for steps of at most <see cref="ManagedMaxRows"/> rows: a 4-bit expert
-/// has only that (no session), a float16 one has it for the few rows of decode beside its session.
+/// managed kernel (<see cref="Managed"/>) for steps of at most its <see cref="IManagedExpert.MaxRows"/> rows: a 4-bit
+/// expert has only that (no session), a float16 one has it for the few rows of decode beside its session.
 /// </summary>
 internal sealed class ExpertExecutor : IDisposable
 {
@@ -20,10 +20,9 @@ internal sealed class ExpertExecutor : IDisposable
     private readonly ResiliencePipeline? _breaker;
     private readonly IExpertFaultInjector? _faults;
 
-    public ExpertExecutor(int layer, int expert, int device, GraphSession primary, Func<GraphSession> createCpuFallback, ResiliencePipeline? breaker, IExpertFaultInjector? faults, IManagedExpert? fewRows = null, int fewRowsMax = 0)
+    public ExpertExecutor(int layer, int expert, int device, GraphSession primary, Func<GraphSession> createCpuFallback, ResiliencePipeline? breaker, IExpertFaultInjector? faults, IManagedExpert? fewRows = null)
     {
         Managed = fewRows;
-        ManagedMaxRows = fewRows is null ? 0 : fewRowsMax;
         Layer = layer;
         Expert = expert;
         Device = device;
@@ -39,16 +38,12 @@ internal sealed class ExpertExecutor : IDisposable
         Layer = layer;
         Expert = expert;
         Managed = managed;
-        ManagedMaxRows = int.MaxValue;
     }
 
     public int Layer { get; }
 
     /// <summary>The managed kernel of this expert, if it has one.</summary>
     public IManagedExpert? Managed { get; }
-
-    /// <summary>The most rows a step gives <see cref="Managed"/> (larger steps Run the session); 0 without one.</summary>
-    public int ManagedMaxRows { get; }
 
     public int Expert { get; }
 

@@ -8,8 +8,8 @@ namespace MoeServe.Runtime.Kernels;
 /// </summary>
 internal sealed class HalfSwiGluExpert : IManagedExpert
 {
-    /// <summary>The most rows a step gives this kernel rather than the session.</summary>
-    public const int FewRows = 8;
+    /// <summary>The most rows a step gives this kernel rather than the session (measured crossover: docs/runtime.md).</summary>
+    public int MaxRows => 8;
 
     private readonly HalfMatrix _w13;
     private readonly HalfMatrix _w2;

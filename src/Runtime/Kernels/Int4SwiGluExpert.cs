@@ -22,6 +22,9 @@ internal sealed class Int4SwiGluExpert : IManagedExpert
         (_w13, _w2) = (w13, w2);
     }
 
+    /// <summary>Every step: the expert has no session.</summary>
+    public int MaxRows => int.MaxValue;
+
     public int DModel => _w2.Rows;
 
     public int Hidden => _w2.Columns;

@@ -58,13 +58,7 @@ internal static class SwiGluExpertGraph
     // The graph parsed and its SwiGLU wiring checked, with projection nodes of type 'projection'; null otherwise.
     private static Parsed? TryRead(string path, string projection)
     {
-        ModelProto model;
-        try
-        {
-            using var stream = File.OpenRead(path);
-            model = ModelProto.Parser.ParseFrom(stream);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Google.Protobuf.InvalidProtocolBufferException)
+        if (GraphFile.TryParse(path) is not { } model)
         {
             return null;
         }
@@ -124,11 +118,7 @@ internal static class SwiGluExpertGraph
     private sealed record Parsed(GraphProto Graph, NodeProto W13, NodeProto Split, NodeProto W2, Dictionary<string, TensorProto> Initializers)
     {
         // An initializer with its bytes inline (of the given type when one is given), or null.
-        public TensorProto? Initializer(string name, TensorProto.Types.DataType? type = null) =>
-            Initializers.TryGetValue(name, out var t) && t.DataLocation == TensorProto.Types.DataLocation.Default && !t.RawData.IsEmpty &&
-            (type is null || t.DataType == (int)type)
-                ? t
-                : null;
+        public TensorProto? Initializer(string name, TensorProto.Types.DataType? type = null) => GraphFile.Inline(Initializers, name, type);
 
         // The float16 initializer a MatMul's second input widens through one Cast to float, or null.
         public TensorProto? HalfWeight(NodeProto matMul)
