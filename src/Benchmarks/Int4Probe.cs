@@ -23,6 +23,7 @@ internal static class Int4Probe
     {
         var random = new Random(7);
         var weights = new BlockQuantizedMatrix[matrices];
+        var packed = new Int4Matrix[matrices];
         var sessions = new InferenceSession[matrices];
         using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
@@ -37,6 +38,7 @@ internal static class Int4Probe
             }
 
             weights[i] = new BlockQuantizedMatrix(N, K, 4, 32, codes, scales, null);
+            packed[i] = new Int4Matrix(N, K, codes, System.Runtime.InteropServices.MemoryMarshal.AsBytes(scales.AsSpan()));
             sessions[i] = new InferenceSession(ProbeGraphs.QuantizedMatMul(weights[i], 4).ToByteArray(), options);
         }
 
@@ -85,7 +87,7 @@ internal static class Int4Probe
                     for (int i = t; i < matrices; i += threads)
                     {
                         quantized[t].Fill(input, rows, K);
-                        Int4MatMul.Multiply(quantized[t], weights[i].Data, weights[i].Scales, N, ownOut[t]);
+                        packed[i].Multiply(quantized[t], ownOut[t]);
                     }
                 });
 

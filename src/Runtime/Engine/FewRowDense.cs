@@ -7,30 +7,35 @@ using Onnx;
 namespace MoeServe.Runtime;
 
 /// <summary>
-/// The dense graphs (embed, qkv, post, head) of a small float16 model in managed code, for steps of at most
-/// <see cref="MaxRows"/> tokens (<see cref="HeadMaxRows"/> for the head): there one ONNX Runtime Run costs more than
-/// its arithmetic, and its weights were folded to float32 at load, twice the bytes a decode step reads. Built from the graphs' own initializers and
-/// checked against the sessions at load on a probe input: a graph the managed code does not reproduce keeps its
-/// session for every step. Not thread-safe: the forward step runs one step at a time.
+/// The dense graphs (embed, qkv, post, head) in managed code for steps of at most <see cref="MaxRows"/> tokens
+/// (<see cref="HeadMaxRows"/> for the head), for two kinds of model: small float16 ones, where one ONNX Runtime Run
+/// costs more than its arithmetic and the session reads weights folded to float32, twice the bytes; and 4-bit ones
+/// (MatMulNBits blocks of 32 at accuracy_level 4), where the session reads a repacked copy of 0.875 bytes a weight
+/// against the kernel's 0.625 and is slower from a few rows on. Built from the graphs' own initializers and checked
+/// against the sessions at load on a probe input: a graph the managed code does not reproduce keeps its session for
+/// every step. Not thread-safe: the forward step runs one step at a time.
 /// </summary>
 internal sealed class FewRowDense
 {
     /// <summary>
-    /// The most tokens a step may have for the managed embed, qkv and post (measured: with the projections split
-    /// over two workers they beat the sessions up to 32 tokens; docs/benchmarks.md).
+    /// The most tokens a step may have for the managed embed, qkv and post of a float16 model (measured: with the
+    /// projections split over two workers they beat the sessions up to 32 tokens; docs/benchmarks.md).
     /// </summary>
-    public const int MaxRows = 32;
+    public const int HalfMaxRows = 32;
 
-    /// <summary>The most rows for the managed head: above it, the session's float32 GEMM over the vocabulary is faster.</summary>
-    public const int HeadMaxRows = 8;
+    /// <summary>The most rows for a float16 model's managed head: above it, the session's float32 GEMM over the vocabulary is faster.</summary>
+    public const int HalfHeadMaxRows = 8;
 
-    // Managed outputs must agree with the sessions to this fraction of the largest output (float16 weights widened
-    // exactly either way; only the order of the float32 additions differs).
+    /// <summary>The most tokens for a 4-bit model's managed graphs, the head included (measured; docs/benchmarks.md).</summary>
+    public const int Int4MaxRows = 32;
+
+    // Managed outputs must agree with the sessions to this fraction of the largest output (the same float16 weights
+    // or the same integer block products either way; only the order of the float32 additions differs).
     private const float Tolerance = 1e-4f;
 
-    private FewRowDense(ReadOnlyMemory<byte> embedding, int dModel, HalfQkvLayer?[] qkv, HalfPostLayer?[] post, HalfHead? head)
+    private FewRowDense(ReadOnlyMemory<byte> embedding, int dModel, QkvLayer?[] qkv, PostLayer?[] post, HeadLayer? head, int maxRows, int headMaxRows)
     {
-        (Embedding, DModel, Qkv, Post, Head) = (embedding, dModel, qkv, post, head);
+        (Embedding, DModel, Qkv, Post, Head, MaxRows, HeadMaxRows) = (embedding, dModel, qkv, post, head, maxRows, headMaxRows);
     }
 
     /// <summary>The embedding table as float16 bit patterns [vocab, d] (empty when the embed graph keeps its session).</summary>
@@ -39,12 +44,18 @@ internal sealed class FewRowDense
     public int DModel { get; }
 
     /// <summary>Per layer, or null where the layer's qkv graph keeps its session.</summary>
-    public HalfQkvLayer?[] Qkv { get; }
+    public QkvLayer?[] Qkv { get; }
 
     /// <summary>Per layer, or null where the layer's post graph keeps its session.</summary>
-    public HalfPostLayer?[] Post { get; }
+    public PostLayer?[] Post { get; }
 
-    public HalfHead? Head { get; }
+    public HeadLayer? Head { get; }
+
+    /// <summary>Steps of at most this many tokens run the managed embed, qkv and post.</summary>
+    public int MaxRows { get; }
+
+    /// <summary>Steps whose head takes at most this many rows run the managed head.</summary>
+    public int HeadMaxRows { get; }
 
     /// <summary>How many of the model's dense graphs run managed on small steps.</summary>
     public int Graphs => (Embedding.IsEmpty ? 0 : 1) + Qkv.Count(q => q is not null) + Post.Count(p => p is not null) + (Head is null ? 0 : 1);
@@ -61,48 +72,60 @@ internal sealed class FewRowDense
     }
 
     /// <summary>
-    /// The managed dense graphs of a model whose shape they cover (float16 weights, no quantization, no q/k norm,
-    /// no q/k/v bias), each checked against its session; null when none applies.
+    /// The managed dense graphs of a model whose shape they cover (float16 weights, or 4-bit blocks of 32 at
+    /// accuracy_level 4 without zero points; no per-head q/k norm, no q/k/v bias), each checked against its session;
+    /// null when none applies.
     /// </summary>
     public static FewRowDense? TryLoad(string directory, ModelManifest manifest, GraphSession embed, GraphSession[] qkvSessions, GraphSession[] postSessions, GraphSession headSession)
     {
         var c = manifest.Config;
-        if (!HalfMatMul.IsAccelerated || manifest.WeightDType != TensorDType.Float16 || manifest.Quantization is not null ||
-            c.QkNorm != QkNormKind.None || c.QkvBias || c.HeadDim % 2 != 0)
+        bool int4 = Int4MatMul.IsAccelerated &&
+            manifest.Quantization is { Mode: Model.Quantization.WeightQuantization.Int4, BlockSize: Int8Rows.BlockSize, AccuracyLevel: 4 };
+        bool half = HalfMatMul.IsAccelerated && manifest.WeightDType == TensorDType.Float16 && manifest.Quantization is null;
+        if (!(int4 || half) || c.QkNorm == QkNormKind.PerHead || c.QkvBias || c.HeadDim % 2 != 0)
         {
             return null;
         }
 
-        var reader = new Reader(directory);
+        var reader = new Reader(directory, int4);
         float eps = (float)c.NormEps;
         var rope = new RotaryEmbedding(c.HeadDim, c.RopeTheta);
         int total = c.QueryWidth + (2 * c.KeyValueWidth);
-        var qkv = new HalfQkvLayer?[c.Layers];
-        var post = new HalfPostLayer?[c.Layers];
+        var qkv = new QkvLayer?[c.Layers];
+        var post = new PostLayer?[c.Layers];
         for (int l = 0; l < c.Layers; l++)
         {
             var layer = manifest.Graphs.Layers[l];
-            var q = reader.Float(layer.Qkv, "attention_norm", c.DModel) is { } attentionNorm && reader.Half(layer.Qkv, "wqkv_t_fp16", c.DModel, total) is { } wqkv
-                ? new HalfQkvLayer(attentionNorm, eps, wqkv, c.Heads, c.KeyValueHeads, rope)
+            float[]? queryNorm = c.QkNorm == QkNormKind.Full ? reader.Float(layer.Qkv, "q_norm", c.QueryWidth) : null;
+            float[]? keyNorm = c.QkNorm == QkNormKind.Full ? reader.Float(layer.Qkv, "k_norm", c.KeyValueWidth) : null;
+            var q = reader.Float(layer.Qkv, "attention_norm", c.DModel) is { } attentionNorm && reader.Projection(layer.Qkv, "wqkv", c.DModel, total) is { } wqkv &&
+                    (c.QkNorm == QkNormKind.None || (queryNorm is not null && keyNorm is not null))
+                ? new QkvLayer(attentionNorm, eps, wqkv, c.Heads, c.KeyValueHeads, rope, queryNorm, keyNorm)
                 : null;
             qkv[l] = q is not null && Agrees(c, qkvSessions[l], q) ? q : null;
-            var p = reader.Half(layer.Post, "wo_t_fp16", c.QueryWidth, c.DModel) is { } wo && reader.Float(layer.Post, "ffn_norm", c.DModel) is { } ffnNorm &&
+            var p = reader.Projection(layer.Post, "wo", c.QueryWidth, c.DModel) is { } wo && reader.Float(layer.Post, "ffn_norm", c.DModel) is { } ffnNorm &&
                     reader.Float(layer.Post, "gate_t", c.DModel * c.Experts) is { } gate
-                ? new HalfPostLayer(wo, ffnNorm, eps, gate, c.Experts)
+                ? new PostLayer(wo, ffnNorm, eps, gate, c.Experts)
                 : null;
             post[l] = p is not null && Agrees(c, postSessions[l], p) ? p : null;
+            reader.Forget(layer.Qkv);
+            reader.Forget(layer.Post);
         }
 
-        string output = c.UntiedHead ? "output_t_fp16" : "tok_embeddings_t_fp16";
-        var h = reader.Float(manifest.Graphs.Head, "norm", c.DModel) is { } finalNorm && reader.Half(manifest.Graphs.Head, output, c.DModel, c.VocabSize) is { } w
-            ? new HalfHead(finalNorm, eps, w)
+        var h = reader.Float(manifest.Graphs.Head, "norm", c.DModel) is { } finalNorm &&
+                reader.Projection(manifest.Graphs.Head, c.UntiedHead ? "output" : "tok_embeddings", c.DModel, c.VocabSize) is { } w
+            ? new HeadLayer(finalNorm, eps, w)
             : null;
         var head = h is not null && Agrees(c, headSession, h) ? h : null;
-        var table = reader.Raw(manifest.Graphs.Embed, "tok_embeddings_fp16", TensorProto.Types.DataType.Float16, (long)c.VocabSize * c.DModel * 2);
-        var dense = new FewRowDense(table ?? ReadOnlyMemory<byte>.Empty, c.DModel, qkv, post, head);
+        var (maxRows, headMaxRows) = int4 ? (Int4MaxRows, Int4MaxRows) : (HalfMaxRows, HalfHeadMaxRows);
+
+        // The float16 table of a small model only: a large one would be a second copy of hundreds of megabytes beside
+        // the session's, for a Gather that costs the session little.
+        var table = int4 ? null : reader.Raw(manifest.Graphs.Embed, "tok_embeddings_fp16", TensorProto.Types.DataType.Float16, (long)c.VocabSize * c.DModel * 2);
+        var dense = new FewRowDense(table ?? ReadOnlyMemory<byte>.Empty, c.DModel, qkv, post, head, maxRows, headMaxRows);
         if (table is not null && !Agrees(c, embed, dense))
         {
-            dense = new FewRowDense(ReadOnlyMemory<byte>.Empty, c.DModel, qkv, post, head);
+            dense = new FewRowDense(ReadOnlyMemory<byte>.Empty, c.DModel, qkv, post, head, maxRows, headMaxRows);
         }
 
         return dense.Graphs > 0 ? dense : null;
@@ -123,35 +146,35 @@ internal sealed class FewRowDense
         return values;
     }
 
-    private static bool Agrees(ModelConfig c, GraphSession session, HalfQkvLayer managed)
+    private static bool Agrees(ModelConfig c, GraphSession session, QkvLayer managed)
     {
         float[] hidden = ProbeInput(ProbeRows * c.DModel, 1);
         long[] positions = [0, 37];
         float[][] expected = [new float[ProbeRows * c.QueryWidth], new float[ProbeRows * c.KeyValueWidth], new float[ProbeRows * c.KeyValueWidth]];
         float[][] actual = [new float[ProbeRows * c.QueryWidth], new float[ProbeRows * c.KeyValueWidth], new float[ProbeRows * c.KeyValueWidth]];
         Run(session, [Tensor(hidden, ProbeRows, c.DModel), Tensor(positions)], [Tensor(expected[0], ProbeRows, c.Heads, c.HeadDim), Tensor(expected[1], ProbeRows, c.KeyValueHeads, c.HeadDim), Tensor(expected[2], ProbeRows, c.KeyValueHeads, c.HeadDim)]);
-        managed.Run(hidden, positions, ProbeRows, actual[0], actual[1], actual[2], SerialHalfMatMul.Instance);
+        managed.Run(hidden, positions, ProbeRows, actual[0], actual[1], actual[2], SerialMatMul.Instance);
         return Close(expected, actual);
     }
 
-    private static bool Agrees(ModelConfig c, GraphSession session, HalfPostLayer managed)
+    private static bool Agrees(ModelConfig c, GraphSession session, PostLayer managed)
     {
         float[] hidden = ProbeInput(ProbeRows * c.DModel, 2);
         float[] attention = ProbeInput(ProbeRows * c.QueryWidth, 3);
         float[][] expected = [new float[ProbeRows * c.DModel], new float[ProbeRows * c.DModel], new float[ProbeRows * c.Experts]];
         float[][] actual = [new float[ProbeRows * c.DModel], new float[ProbeRows * c.DModel], new float[ProbeRows * c.Experts]];
         Run(session, [Tensor(hidden, ProbeRows, c.DModel), Tensor(attention, ProbeRows, c.QueryWidth)], [Tensor(expected[0], ProbeRows, c.DModel), Tensor(expected[1], ProbeRows, c.DModel), Tensor(expected[2], ProbeRows, c.Experts)]);
-        managed.Run(hidden, attention, ProbeRows, actual[0], actual[1], actual[2], SerialHalfMatMul.Instance);
+        managed.Run(hidden, attention, ProbeRows, actual[0], actual[1], actual[2], SerialMatMul.Instance);
         return Close(expected, actual);
     }
 
-    private static bool Agrees(ModelConfig c, GraphSession session, HalfHead managed)
+    private static bool Agrees(ModelConfig c, GraphSession session, HeadLayer managed)
     {
         float[] hidden = ProbeInput(ProbeRows * c.DModel, 4);
         float[][] expected = [new float[ProbeRows * c.VocabSize]];
         float[][] actual = [new float[ProbeRows * c.VocabSize]];
         Run(session, [Tensor(hidden, ProbeRows, c.DModel)], [Tensor(expected[0], ProbeRows, c.VocabSize)]);
-        managed.Run(hidden, ProbeRows, actual[0], SerialHalfMatMul.Instance);
+        managed.Run(hidden, ProbeRows, actual[0], SerialMatMul.Instance);
         return Close(expected, actual);
     }
 
@@ -204,7 +227,7 @@ internal sealed class FewRowDense
     }
 
     // Initializers by graph file and name, each graph parsed once.
-    private sealed class Reader(string directory)
+    private sealed class Reader(string directory, bool int4)
     {
         private readonly Dictionary<string, Dictionary<string, TensorProto>?> _graphs = new(StringComparer.Ordinal);
 
@@ -213,10 +236,27 @@ internal sealed class FewRowDense
                 ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes.Span).ToArray()
                 : null;
 
-        public HalfMatrix? Half(string file, string name, int rows, int columns) =>
-            Raw(file, name, TensorProto.Types.DataType.Float16, (long)rows * columns * 2) is { } bytes ? new HalfMatrix(rows, columns, bytes.Span) : null;
+        // The projection export names 'stem': MatMulNBits codes and scales (stem_q, stem_scales; no zero points) in a
+        // 4-bit model, else a float16 [inputs, outputs] initializer (stem_t_fp16); null when it is neither.
+        public IProjection? Projection(string file, string stem, int inputs, int outputs)
+        {
+            if (int4 && Initializers(file) is { } all && !all.ContainsKey(stem + "_zero_points") &&
+                Raw(file, stem + "_q", TensorProto.Types.DataType.Uint8, (long)outputs * (inputs / Int8Rows.BlockSize) * Int4MatMul.BlockBytes) is { } codes &&
+                Raw(file, stem + "_scales", TensorProto.Types.DataType.Float, (long)outputs * (inputs / Int8Rows.BlockSize) * sizeof(float)) is { } scales)
+            {
+                return new Int4Projection(new Int4Matrix(outputs, inputs, codes.Span, scales.Span));
+            }
 
-        public ReadOnlyMemory<byte>? Raw(string file, string name, TensorProto.Types.DataType type, long bytes)
+            return Raw(file, stem + "_t_fp16", TensorProto.Types.DataType.Float16, (long)inputs * outputs * 2) is { } bytes ? new HalfMatrix(inputs, outputs, bytes.Span) : null;
+        }
+
+        public ReadOnlyMemory<byte>? Raw(string file, string name, TensorProto.Types.DataType type, long bytes) =>
+            Initializers(file) is { } initializers && GraphFile.Inline(initializers, name, type) is { } t && t.RawData.Length == bytes ? t.RawData.Memory : null;
+
+        // Drops a graph read in full: the layers' graphs are not all held at once.
+        public void Forget(string file) => _graphs.Remove(file);
+
+        private Dictionary<string, TensorProto>? Initializers(string file)
         {
             if (!_graphs.TryGetValue(file, out var initializers))
             {
@@ -224,7 +264,7 @@ internal sealed class FewRowDense
                 _graphs[file] = initializers;
             }
 
-            return initializers is not null && GraphFile.Inline(initializers, name, type) is { } t && t.RawData.Length == bytes ? t.RawData.Memory : null;
+            return initializers;
         }
     }
 }

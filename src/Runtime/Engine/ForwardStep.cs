@@ -30,7 +30,7 @@ internal sealed class ForwardStep : IDisposable
     private readonly ExpertPhase _expertPhase;
     private readonly PerTokenPhase _perTokenPhase;
     private readonly int _minParallelExpertTokens;
-    private readonly ParallelHalfMatMul _matMul;
+    private readonly ParallelMatMul _matMul;
     private long _cpuFallbackRuns;
 
     public ForwardStep(ModelGraphs graphs, ModelManifest manifest, RuntimeOptions options)
@@ -49,7 +49,7 @@ internal sealed class ForwardStep : IDisposable
         _expertPhase = new ExpertPhase(_context);
         _perTokenPhase = new PerTokenPhase(_context);
         _minParallelExpertTokens = ExpertScale.MinParallelExpertTokens(options, _config);
-        _matMul = new ParallelHalfMatMul(_pool, options.ExpertWorkers);
+        _matMul = new ParallelMatMul(_pool, options.ExpertWorkers);
     }
 
     /// <summary>Expert Runs re-run on CPU since load (device failure or open breaker).</summary>
@@ -103,8 +103,8 @@ internal sealed class ForwardStep : IDisposable
         }
 
         // Steps of few tokens run the dense graphs in managed code where the model has them (FewRowDense), their
-        // projections split over the workers above ParallelHalfMatMul.SerialRows.
-        var few = total <= FewRowDense.MaxRows ? _graphs.FewRows : null;
+        // projections split over the workers above ParallelMatMul.SerialRows.
+        var few = _graphs.FewRows is { } managed && total <= managed.MaxRows ? managed : null;
         long t0 = Stopwatch.GetTimestamp();
         if (few is { Embedding.IsEmpty: false })
         {
@@ -184,7 +184,7 @@ internal sealed class ForwardStep : IDisposable
                 ws.HiddenA.AsSpan(last * d, d).CopyTo(ws.HeadIn.AsSpan(i * d, d));
             }
 
-            if ((n <= FewRowDense.HeadMaxRows ? _graphs.FewRows : null)?.Head is { } head)
+            if (_graphs.FewRows is { Head: { } head } fewHead && n <= fewHead.HeadMaxRows)
             {
                 head.Run(ws.HeadIn, n, ws.HeadOut, _matMul);
             }

@@ -9,7 +9,7 @@ namespace MoeServe.Runtime.Kernels;
 /// the kernel reads the matrix as one sequential stream: over the row-major layout, a strip's rows are a
 /// row-width apart and decode ran at a third of the memory speed on prefetch misses.
 /// </summary>
-internal sealed class HalfMatrix
+internal sealed class HalfMatrix : IProjection
 {
     /// <param name="rows">K, the inputs.</param>
     /// <param name="columns">N, the outputs.</param>
@@ -46,6 +46,19 @@ internal sealed class HalfMatrix
     /// <summary>[Strips, Rows, Strip] float16 bit patterns.</summary>
     public short[] Packed { get; }
 
+    public int Inputs => Rows;
+
+    public int Outputs => Columns;
+
+    public int Units => Strips;
+
     /// <summary>y [rows, Columns] = x [rows, Rows] W.</summary>
     public void Multiply(ReadOnlySpan<float> x, int rows, Span<float> y) => HalfMatMul.Multiply(x, rows, this, y);
+
+    /// <summary>Nothing to ready: the kernel reads x as it is.</summary>
+    public void Prepare(ReadOnlySpan<float> x, int rows)
+    {
+    }
+
+    public void Multiply(ReadOnlySpan<float> x, int rows, Span<float> y, int firstUnit, int units) => HalfMatMul.Multiply(x, rows, this, y, firstUnit, units);
 }

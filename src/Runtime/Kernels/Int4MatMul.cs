@@ -5,24 +5,32 @@ using System.Runtime.Intrinsics.X86;
 namespace MoeServe.Runtime.Kernels;
 
 /// <summary>
-/// y = x W^T for W [N, K] in MatMulNBits' 4-bit layout (blocks of 32 along K, 16 bytes of codes per block
-/// with element 2j in the low nibble of byte j and 2j + 1 in the high one, a float scale per block, implicit
-/// zero point 8), x quantized to int8 blocks (<see cref="Int8Rows"/>). Each block's product is exact in
-/// integers; only the two scales are applied in float, as ONNX Runtime's accuracy_level 4 does. It reads the
-/// codes where they are (0.625 bytes a weight with the scales), where MatMulNBits' level-4 kernel keeps a
-/// repacked copy of 0.875 bytes a weight and reads that. AVX2 with FMA only (512-bit vectors measured no faster on
-/// this AMD EPYC); a scalar loop takes the blocks left over after the last eight.
+/// y = x W^T for W in <see cref="Int4Matrix"/>'s panels and x quantized to int8 blocks (<see cref="Int8Rows"/>).
+/// Each block's product is exact in integers; only the two scales are applied in float, as ONNX Runtime's
+/// MatMulNBits does at accuracy_level 4. A panel's 8 output rows sit side by side in one vector: a `vpmaddubsw`
+/// of a chunk's nibbles against 4 activation codes broadcast to every lane advances all 8 rows, so there is no
+/// horizontal sum, and the scales, the zero point and the conversion to float cost one set of instructions per
+/// block for 8 outputs. Sixteen products per block and output stay within int16 (16 x 15 x 127 &lt; 32767). Up to
+/// four activation rows share each chunk's unpacking; a panel (10 KB at K 2048) stays in the L1 cache while
+/// every group of rows passes over it, so the matrix is read from memory once. AVX2 with FMA.
 /// </summary>
 internal static class Int4MatMul
 {
+    /// <summary>Bytes of codes per block of 32 in a row of the source layout.</summary>
     public const int BlockBytes = 16;
+
+    /// <summary>Output rows per panel: one 256-bit vector of int32 or float.</summary>
+    public const int PanelRows = 8;
+
+    /// <summary>Bytes per block in a panel: the 8 rows' codes, then their 8 scales.</summary>
+    public const int PanelBlockBytes = (PanelRows * BlockBytes) + (PanelRows * sizeof(float));
 
     /// <summary>Whether the kernel runs on this CPU.</summary>
     public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
 
-    /// <summary>y [x.Rows, n] = x W^T.</summary>
+    /// <summary>y [x.Rows, n] for output rows of panels [firstPanel, firstPanel + panelCount).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Multiply(Int8Rows x, ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, int n, Span<float> y)
+    public static unsafe void Multiply(Int8Rows x, ReadOnlySpan<byte> panels, int n, Span<float> y, int firstPanel, int panelCount)
     {
         if (!IsAccelerated)
         {
@@ -30,165 +38,215 @@ internal static class Int4MatMul
         }
 
         int blocks = x.Blocks;
-        if (codes.Length < n * blocks * BlockBytes || scales.Length < n * blocks || y.Length < x.Rows * n)
+        int panelBytes = blocks * PanelBlockBytes;
+        if (panels.Length < (long)(firstPanel + panelCount) * panelBytes || y.Length < x.Rows * n || (firstPanel + panelCount - 1) * PanelRows >= n)
         {
-            throw new ArgumentException("The codes, scales or output are smaller than the shapes say.");
+            throw new ArgumentException("The panels or the output are smaller than the shapes say.");
         }
 
-        fixed (byte* w = codes)
-        fixed (float* ws = scales)
+        fixed (byte* w = panels)
         fixed (sbyte* xc = x.Codes)
         fixed (float* xs = x.Scales)
-        fixed (float* xo = x.ZeroPointOffsets)
+        fixed (int* zp = x.ZeroPointSums)
         fixed (float* yp = y)
         {
-            var all = new Operands(w, ws, xc, xs, xo, blocks);
             int rows = x.Rows;
-            // Weight rows in tiles that stay in the L2 cache while every activation row passes over them, two
-            // rows at a time (a weight row read once for both), then one: a matrix is read from memory once.
-            int tile = Math.Max(1, TileBytes / (blocks * (BlockBytes + sizeof(float))));
-            for (int j0 = 0; j0 < n; j0 += tile)
+            int stride = blocks * Int8Rows.BlockSize;
+            for (int p = firstPanel; p < firstPanel + panelCount; p++)
             {
-                int j1 = Math.Min(n, j0 + tile);
+                byte* panel = w + ((long)p * panelBytes);
+                int j = p * PanelRows;
+                int width = Math.Min(PanelRows, n - j);
                 int r = 0;
-                for (; r + 2 <= rows; r += 2)
+                for (; r + 4 <= rows; r += 4)
                 {
-                    for (int j = j0; j < j1; j++)
-                    {
-                        (yp[(r * n) + j], yp[((r + 1) * n) + j]) = Dot2(all.Row(j, r));
-                    }
+                    Rows4(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
+                }
+
+                if (rows - r >= 2)
+                {
+                    Rows2(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
+                    r += 2;
                 }
 
                 if (r < rows)
                 {
-                    for (int j = j0; j < j1; j++)
-                    {
-                        yp[(r * n) + j] = Dot1(all.Row(j, r));
-                    }
+                    Rows1(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, width);
                 }
             }
         }
     }
 
-    // Bytes of codes and scales per tile of weight rows: well inside a 512 KB or larger L2 cache.
-    private const int TileBytes = 96 * 1024;
-
-    // Where weight row j and activation row r start; activation rows follow each other at blocks * 32 codes.
-    private readonly unsafe struct Operands(byte* w, float* ws, sbyte* xc, float* xs, float* xo, int blocks)
+    // Activation row r's codes, scales and zero-point sums; rows follow each other.
+    private readonly unsafe struct Activations(sbyte* codes, float* scales, int* zeroPoints, int r, int blocks, int stride)
     {
-        public readonly byte* W = w;
-        public readonly float* WScales = ws;
-        public readonly sbyte* X = xc;
-        public readonly float* XScales = xs;
-        public readonly float* XOffsets = xo;
+        public readonly sbyte* Codes = codes + ((long)r * stride);
+        public readonly float* Scales = scales + ((long)r * blocks);
+        public readonly int* ZeroPoints = zeroPoints + ((long)r * blocks);
+        public readonly int Stride = stride;
         public readonly int Blocks = blocks;
-
-        public Operands Row(int j, int r) =>
-            new(W + ((long)j * Blocks * BlockBytes), WScales + ((long)j * Blocks), X + ((long)r * Blocks * Int8Rows.BlockSize), XScales + ((long)r * Blocks), XOffsets + ((long)r * Blocks), Blocks);
-
-        public Operands NextRow => Row(0, 1);
     }
 
-    // One weight row against one activation row: sum over blocks of wScale * (xScale * (codes . x codes) - offset),
-    // eight blocks (two groups) an iteration, two accumulators so consecutive FMAs do not wait on each other.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe float Dot1(Operands o)
+    private static unsafe void Rows4(byte* panel, int blocks, Activations x, float* y, int n, int width)
     {
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        var offsets = Vector256<float>.Zero;
-        int b = 0;
-        for (; b + 8 <= o.Blocks; b += 8)
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        sbyte* x0 = x.Codes;
+        sbyte* x1 = x0 + x.Stride;
+        sbyte* x2 = x1 + x.Stride;
+        sbyte* x3 = x2 + x.Stride;
+        for (int b = 0; b < blocks; b++, panel += PanelBlockBytes)
         {
-            var wScales = Avx.LoadVector256(o.WScales + b);
-            var scales = wScales * Avx.LoadVector256(o.XScales + b);
-            offsets = Fma.MultiplyAdd(wScales, Avx.LoadVector256(o.XOffsets + b), offsets);
-            byte* w = o.W + (b * BlockBytes);
-            sbyte* x = o.X + (b * Int8Rows.BlockSize);
-            acc0 = Fma.MultiplyAdd(PairSums(Pair(w), x, x + 64), Avx2.PermuteVar8x32(scales, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1)), acc0);
-            acc1 = Fma.MultiplyAdd(PairSums(Pair(w + 32), x + 32, x + 96), Avx2.PermuteVar8x32(scales, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3)), acc1);
-            acc0 = Fma.MultiplyAdd(PairSums(Pair(w + 64), x + 128, x + 192), Avx2.PermuteVar8x32(scales, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5)), acc0);
-            acc1 = Fma.MultiplyAdd(PairSums(Pair(w + 96), x + 160, x + 224), Avx2.PermuteVar8x32(scales, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7)), acc1);
+            Prefetch(panel);
+            int o = b * Int8Rows.BlockSize;
+            var (lo, hi) = Nibbles(panel);
+            Vector256<short> s0 = Chunk(lo, hi, x0 + o), s1 = Chunk(lo, hi, x1 + o), s2 = Chunk(lo, hi, x2 + o), s3 = Chunk(lo, hi, x3 + o);
+            (lo, hi) = Nibbles(panel + 32);
+            s0 += Chunk(lo, hi, x0 + o + 8);
+            s1 += Chunk(lo, hi, x1 + o + 8);
+            s2 += Chunk(lo, hi, x2 + o + 8);
+            s3 += Chunk(lo, hi, x3 + o + 8);
+            (lo, hi) = Nibbles(panel + 64);
+            s0 += Chunk(lo, hi, x0 + o + 16);
+            s1 += Chunk(lo, hi, x1 + o + 16);
+            s2 += Chunk(lo, hi, x2 + o + 16);
+            s3 += Chunk(lo, hi, x3 + o + 16);
+            (lo, hi) = Nibbles(panel + 96);
+            s0 += Chunk(lo, hi, x0 + o + 24);
+            s1 += Chunk(lo, hi, x1 + o + 24);
+            s2 += Chunk(lo, hi, x2 + o + 24);
+            s3 += Chunk(lo, hi, x3 + o + 24);
+            var scales = Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes)));
+            a0 = Scale(s0, x.ZeroPoints[b], x.Scales[b], scales, a0);
+            a1 = Scale(s1, x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
+            a2 = Scale(s2, x.ZeroPoints[b + (2 * blocks)], x.Scales[b + (2 * blocks)], scales, a2);
+            a3 = Scale(s3, x.ZeroPoints[b + (3 * blocks)], x.Scales[b + (3 * blocks)], scales, a3);
         }
 
-        float sum = Vector256.Sum(acc0 + acc1) - Vector256.Sum(offsets);
-        return b == o.Blocks ? sum : sum + DotScalar(o, b);
+        Store(a0, y, width);
+        Store(a1, y + n, width);
+        Store(a2, y + (2 * n), width);
+        Store(a3, y + (3 * n), width);
     }
 
-    // One weight row against two activation rows.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe (float First, float Second) Dot2(Operands o)
+    private static unsafe void Rows2(byte* panel, int blocks, Activations x, float* y, int n, int width)
     {
-        int stride = o.Blocks * Int8Rows.BlockSize;
-        Vector256<float> a0 = default, a1 = default, f0 = default, f1 = default;
-        int b = 0;
-        for (; b + 8 <= o.Blocks; b += 8)
+        Vector256<float> a0 = default, a1 = default;
+        sbyte* x0 = x.Codes;
+        sbyte* x1 = x0 + x.Stride;
+        for (int b = 0; b < blocks; b++, panel += PanelBlockBytes)
         {
-            var wScales = Avx.LoadVector256(o.WScales + b);
-            var s0 = wScales * Avx.LoadVector256(o.XScales + b);
-            var s1 = wScales * Avx.LoadVector256(o.XScales + o.Blocks + b);
-            f0 = Fma.MultiplyAdd(wScales, Avx.LoadVector256(o.XOffsets + b), f0);
-            f1 = Fma.MultiplyAdd(wScales, Avx.LoadVector256(o.XOffsets + o.Blocks + b), f1);
-            byte* w = o.W + (b * BlockBytes);
-            sbyte* x = o.X + (b * Int8Rows.BlockSize);
-            (a0, a1) = Pair2(w, x, stride, s0, s1, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1), a0, a1);
-            (a0, a1) = Pair2(w + 32, x + 32, stride, s0, s1, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3), a0, a1);
-            (a0, a1) = Pair2(w + 64, x + 128, stride, s0, s1, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5), a0, a1);
-            (a0, a1) = Pair2(w + 96, x + 160, stride, s0, s1, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7), a0, a1);
+            Prefetch(panel);
+            int o = b * Int8Rows.BlockSize;
+            var (lo, hi) = Nibbles(panel);
+            Vector256<short> s0 = Chunk(lo, hi, x0 + o), s1 = Chunk(lo, hi, x1 + o);
+            (lo, hi) = Nibbles(panel + 32);
+            s0 += Chunk(lo, hi, x0 + o + 8);
+            s1 += Chunk(lo, hi, x1 + o + 8);
+            (lo, hi) = Nibbles(panel + 64);
+            s0 += Chunk(lo, hi, x0 + o + 16);
+            s1 += Chunk(lo, hi, x1 + o + 16);
+            (lo, hi) = Nibbles(panel + 96);
+            s0 += Chunk(lo, hi, x0 + o + 24);
+            s1 += Chunk(lo, hi, x1 + o + 24);
+            var scales = Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes)));
+            a0 = Scale(s0, x.ZeroPoints[b], x.Scales[b], scales, a0);
+            a1 = Scale(s1, x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
         }
 
-        float first = Vector256.Sum(a0) - Vector256.Sum(f0);
-        float second = Vector256.Sum(a1) - Vector256.Sum(f1);
-        return b == o.Blocks ? (first, second) : (first + DotScalar(o, b), second + DotScalar(o.NextRow, b));
+        Store(a0, y, width);
+        Store(a1, y + n, width);
     }
 
-    // One pair of weight blocks (codes at w; the activations' even codes at x, odd ones 64 further, rows a stride
-    // apart) into two rows' accumulators, each with its scales picked by index. Called with constant
-    // indices, so the JIT materialises no vector per pair.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe (Vector256<float>, Vector256<float>) Pair2(byte* w, sbyte* x, int stride, Vector256<float> s0, Vector256<float> s1, Vector256<int> index, Vector256<float> a0, Vector256<float> a1)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Rows1(byte* panel, int blocks, Activations x, float* y, int width)
     {
-        var codes = Pair(w);
-        return (
-            Fma.MultiplyAdd(PairSums(codes, x, x + 64), Avx2.PermuteVar8x32(s0, index), a0),
-            Fma.MultiplyAdd(PairSums(codes, x + stride, x + stride + 64), Avx2.PermuteVar8x32(s1, index), a1));
+        // Two accumulators: consecutive blocks' FMAs do not wait on each other.
+        Vector256<float> a0 = default, a1 = default;
+        sbyte* x0 = x.Codes;
+        int b = 0;
+        for (; b + 2 <= blocks; b += 2, panel += 2 * PanelBlockBytes)
+        {
+            a0 = Scale(Block(panel, x0 + (b * Int8Rows.BlockSize)), x.ZeroPoints[b], x.Scales[b], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
+            byte* next = panel + PanelBlockBytes;
+            a1 = Scale(Block(next, x0 + ((b + 1) * Int8Rows.BlockSize)), x.ZeroPoints[b + 1], x.Scales[b + 1], Avx.LoadVector256((float*)(next + (PanelRows * BlockBytes))), a1);
+        }
+
+        if (b < blocks)
+        {
+            a0 = Scale(Block(panel, x0 + (b * Int8Rows.BlockSize)), x.ZeroPoints[b], x.Scales[b], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
+        }
+
+        Store(a0 + a1, y, width);
     }
 
-    // Two blocks of codes (32 bytes) -> their low nibbles (even elements of b, then of b + 1) and high nibbles (odd).
+    // The cache lines of the block PrefetchDistance ahead (the next panel's, near a panel's end: panels are
+    // contiguous). Measured on a stream of weights: the hardware prefetcher alone left the two- and four-row loops at
+    // 60-70% of the speed they reach with it; the one-row loop, a plain stream, showed no difference and has none.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe (Vector256<byte> Low, Vector256<byte> High) Pair(byte* codes)
+    private static unsafe void Prefetch(byte* block)
     {
-        var packed = Avx.LoadVector256(codes);
+        byte* ahead = block + PrefetchDistance;
+        Sse.Prefetch0(ahead);
+        Sse.Prefetch0(ahead + 64);
+        Sse.Prefetch0(ahead + 128);
+    }
+
+    // 16 blocks ahead: measured against 4, 8 and 32 blocks (docs/benchmarks.md).
+    private const int PrefetchDistance = 16 * PanelBlockBytes;
+
+    // One block of a panel against one activation row's block: the 8 rows' integer sums.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<short> Block(byte* panel, sbyte* x)
+    {
+        var (lo, hi) = Nibbles(panel);
+        var s = Chunk(lo, hi, x);
+        (lo, hi) = Nibbles(panel + 32);
+        s += Chunk(lo, hi, x + 8);
+        (lo, hi) = Nibbles(panel + 64);
+        s += Chunk(lo, hi, x + 16);
+        (lo, hi) = Nibbles(panel + 96);
+        return s + Chunk(lo, hi, x + 24);
+    }
+
+    // A 32-byte chunk's low nibbles (each row's even elements of the chunk) and high nibbles (its odd ones).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (Vector256<byte> Low, Vector256<byte> High) Nibbles(byte* chunk)
+    {
+        var packed = Avx.LoadVector256(chunk);
         var mask = Vector256.Create((byte)0x0F);
         return (packed & mask, Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask);
     }
 
-    // Two blocks' codes x activations as eight float partial sums, four per block (u8 x s8 pairs never saturate
-    // int16, nor does the sum of two: 4 x 15 x 127 < 32767).
+    // One chunk against activation codes x (4 even elements, then 4 odd ones, each group broadcast to every row):
+    // per row, two pairs of products summed.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<float> PairSums((Vector256<byte> Low, Vector256<byte> High) codes, sbyte* even, sbyte* odd)
+    private static unsafe Vector256<short> Chunk(Vector256<byte> low, Vector256<byte> high, sbyte* x) =>
+        Avx2.MultiplyAddAdjacent(low, Vector256.Create(*(int*)x).AsSByte()) + Avx2.MultiplyAddAdjacent(high, Vector256.Create(*(int*)(x + 4)).AsSByte());
+
+    // acc + wScales * xScale * (the block's integer sums - the zero point's share).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Scale(Vector256<short> sums, int zeroPoint, float xScale, Vector256<float> wScales, Vector256<float> acc)
     {
-        var pairs = Avx2.Add(Avx2.MultiplyAddAdjacent(codes.Low, Avx.LoadVector256(even)), Avx2.MultiplyAddAdjacent(codes.High, Avx.LoadVector256(odd)));
-        return Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1)));
+        var dot = Avx2.MultiplyAddAdjacent(sums, Vector256.Create((short)1)) - Vector256.Create(zeroPoint);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot) * Vector256.Create(xScale), wScales, acc);
     }
 
-    // Blocks from 'from' on, one at a time.
-    private static unsafe float DotScalar(Operands o, int from)
+    // The first 'width' lanes of v to y (a last panel may be partly padding).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store(Vector256<float> v, float* y, int width)
     {
-        float sum = 0;
-        for (int b = from; b < o.Blocks; b++)
+        if (width == PanelRows)
         {
-            sbyte* even = o.X + Int8Rows.EvenCodesAt(o.Blocks, b, out int oddDistance);
-            int dot = 0;
-            for (int j = 0; j < BlockBytes; j++)
-            {
-                byte pair = o.W[(b * BlockBytes) + j];
-                dot += ((pair & 0x0F) * even[j]) + ((pair >> 4) * even[oddDistance + j]);
-            }
-
-            sum += o.WScales[b] * ((o.XScales[b] * dot) - o.XOffsets[b]);
+            Avx.Store(y, v);
         }
-
-        return sum;
+        else
+        {
+            for (int i = 0; i < width; i++)
+            {
+                y[i] = v.GetElement(i);
+            }
+        }
     }
 }

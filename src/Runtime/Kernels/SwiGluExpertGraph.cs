@@ -25,7 +25,7 @@ internal static class SwiGluExpertGraph
         {
             return g.Initializer(g.W13.Input[1]) is { } w13Codes && g.Initializer(g.W13.Input[2], TensorProto.Types.DataType.Float) is { } w13Scales &&
                    g.Initializer(g.W2.Input[1]) is { } w2Codes && g.Initializer(g.W2.Input[2], TensorProto.Types.DataType.Float) is { } w2Scales
-                ? new Int4SwiGluExpert(new Int4Matrix((int)n13, dModel, w13Codes.RawData.Memory, w13Scales.RawData.Memory), new Int4Matrix(dModel, (int)hidden, w2Codes.RawData.Memory, w2Scales.RawData.Memory))
+                ? new Int4SwiGluExpert(new Int4Matrix((int)n13, dModel, w13Codes.RawData.Span, w13Scales.RawData.Span), new Int4Matrix(dModel, (int)hidden, w2Codes.RawData.Span, w2Scales.RawData.Span))
                 : null;
         }
         catch (ArgumentException)

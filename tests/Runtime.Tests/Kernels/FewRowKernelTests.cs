@@ -33,12 +33,12 @@ public sealed class FewRowKernelTests(ITestOutputHelper output)
         Assert.Equal(0, sessions.SessionResources.ManagedFewRowExperts);
         Assert.Equal(0, sessions.SessionResources.ManagedFewRowDenseGraphs);
 
-        // Three sequences, then twelve: the prompts (more tokens than FewRowDense.MaxRows, so the sessions), then
+        // Three sequences, then twelve: the prompts (more tokens than FewRowDense.HalfMaxRows, so the sessions), then
         // decode steps of three tokens (every kernel on the calling thread) or twelve (the dense projections split
         // over the workers, the head in its session), the same tokens fed to both engines.
-        Assert.True(Prompt.Length * 3 > FewRowDense.MaxRows);
-        Assert.InRange(12, ParallelHalfMatMul.SerialRows + 1, FewRowDense.MaxRows);
-        Assert.True(12 > FewRowDense.HeadMaxRows);
+        Assert.True(Prompt.Length * 3 > FewRowDense.HalfMaxRows);
+        Assert.InRange(12, ParallelMatMul.SerialRows + 1, FewRowDense.HalfMaxRows);
+        Assert.True(12 > FewRowDense.HalfHeadMaxRows);
         float worst = 0;
         var a = Decode(managed, steps: 12, sequences: 3).Concat(Decode(managed, steps: 4, sequences: 12)).ToList();
         var b = Decode(sessions, steps: 12, sequences: 3).Concat(Decode(sessions, steps: 4, sequences: 12)).ToList();

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using MoeServe.Model.Onnx;
@@ -8,21 +9,22 @@ namespace MoeServe.Runtime.Tests.Kernels;
 
 /// <summary>
 /// The managed int4 kernel against the integer sums it must produce (written out naively here) and against
-/// ONNX Runtime's MatMulNBits at accuracy_level 4, whose numbers it stands in for: every block count the
-/// vector loops and their remainders meet (groups of four, eight blocks an iteration), one to nine rows.
+/// ONNX Runtime's MatMulNBits at accuracy_level 4, whose numbers it stands in for: odd and even block counts (the
+/// one-row loop takes two blocks a pass), one to twelve rows (groups of four, two and one), output counts that
+/// leave the last panel of 8 partly padding.
 /// </summary>
 public sealed class Int4MatMulTests
 {
     public static TheoryData<int, int> Shapes => new()
     {
-        { 1, 1 }, { 2, 3 }, { 3, 4 }, { 5, 5 }, { 8, 1 }, { 8, 4 }, { 9, 8 }, { 12, 9 }, { 16, 2 }, { 64, 1 },
+        { 1, 1 }, { 2, 3 }, { 3, 4 }, { 5, 5 }, { 8, 1 }, { 8, 4 }, { 9, 8 }, { 12, 9 }, { 16, 2 }, { 64, 1 }, { 7, 6 }, { 4, 7 }, { 3, 12 },
     };
 
     [Theory]
     [MemberData(nameof(Shapes))]
     public void Multiply_EqualsTheBlockwiseIntegerSums(int blocks, int rows)
     {
-        var (w, x) = Operands(blocks, rows, n: 24, seed: (blocks * 31) + rows);
+        var (w, x) = Operands(blocks, rows, n: 21, seed: (blocks * 31) + rows);
         float[] y = Own(w, x, rows);
 
         double[] expected = NaiveSums(w, x, rows);
@@ -37,7 +39,7 @@ public sealed class Int4MatMulTests
     [MemberData(nameof(Shapes))]
     public void Multiply_MatchesMatMulNBitsAtAccuracyLevel4(int blocks, int rows)
     {
-        var (w, x) = Operands(blocks, rows, n: 40, seed: (blocks * 17) + rows);
+        var (w, x) = Operands(blocks, rows, n: 40 + (rows % 3), seed: (blocks * 17) + rows);
         float[] own = Own(w, x, rows);
 
         // The process's ONNX Runtime environment is the engines' already (TestProcess): a plain session created
@@ -56,21 +58,43 @@ public sealed class Int4MatMulTests
     }
 
     [Fact]
-    public void Multiply_RefusesShapesLargerThanTheOperands()
+    public void Multiply_OverPanelRangesEqualsTheWholeProduct()
+    {
+        var (w, x) = Operands(blocks: 3, rows: 5, n: 43, seed: 5);
+        var matrix = Matrix(w);
+        var quantized = new Int8Rows();
+        quantized.Fill(x, 5, w.K);
+        float[] whole = new float[5 * w.N];
+        matrix.Multiply(quantized, whole);
+
+        float[] split = new float[5 * w.N];
+        matrix.Multiply(quantized, split, 0, 2);
+        matrix.Multiply(quantized, split, 2, matrix.Panels - 2);
+        Assert.Equal(6, matrix.Panels);
+        Assert.Equal(whole, split);
+    }
+
+    [Fact]
+    public void Multiply_RefusesShapesThatDoNotMatch()
     {
         var (w, x) = Operands(blocks: 2, rows: 1, n: 8, seed: 1);
         var quantized = new Int8Rows();
         quantized.Fill(x, 1, w.K);
-        Assert.Throws<ArgumentException>(() => Int4MatMul.Multiply(quantized, w.Data, w.Scales, w.N + 1, new float[w.N + 1]));
+        Assert.Throws<ArgumentException>(() => new Int4Matrix(w.N + 1, w.K, w.Data, MemoryMarshal.AsBytes(w.Scales.AsSpan())));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Matrix(w).Multiply(quantized, new float[w.N], 1, 1));
+        quantized.Fill(x.AsSpan(0, 32), 1, 32);
+        Assert.Throws<ArgumentException>(() => Matrix(w).Multiply(quantized, new float[w.N]));
         Assert.Throws<ArgumentException>(() => quantized.Fill(x, 1, 48));
     }
+
+    private static Int4Matrix Matrix(BlockQuantizedMatrix w) => new(w.N, w.K, w.Data, MemoryMarshal.AsBytes(w.Scales.AsSpan()));
 
     private static float[] Own(BlockQuantizedMatrix w, float[] x, int rows)
     {
         var quantized = new Int8Rows();
         quantized.Fill(x, rows, w.K);
         float[] y = new float[rows * w.N];
-        Int4MatMul.Multiply(quantized, w.Data, w.Scales, w.N, y);
+        Matrix(w).Multiply(quantized, y);
         return y;
     }
 

@@ -3,22 +3,23 @@ using System.Numerics.Tensors;
 namespace MoeServe.Runtime.Kernels;
 
 /// <summary>
-/// A layer's qkv graph in managed code over float16 weights: attention RMSNorm, one [d, qw + 2 kvw] projection,
-/// RoPE on the query and key heads at each token's position. Not thread-safe: one step at a time.
+/// A layer's qkv graph in managed code: attention RMSNorm, one [d, qw + 2 kvw] projection, OLMoE's RMSNorm over the
+/// whole query and key projections where the model has it, RoPE on the query and key heads at each token's position.
+/// Not thread-safe: one step at a time.
 /// </summary>
-internal sealed class HalfQkvLayer(float[] norm, float eps, HalfMatrix projection, int heads, int kvHeads, RotaryEmbedding rope)
+internal sealed class QkvLayer(float[] norm, float eps, IProjection projection, int heads, int kvHeads, RotaryEmbedding rope, float[]? queryNorm = null, float[]? keyNorm = null)
 {
     private float[] _normed = [];
     private float[] _projected = [];
 
     /// <summary>query [rows, heads x hd], key and value [rows, kvHeads x hd] for hidden [rows, d].</summary>
-    public void Run(ReadOnlySpan<float> hidden, ReadOnlySpan<long> positions, int rows, Span<float> query, Span<float> key, Span<float> value, IHalfMatMulRunner runner)
+    public void Run(ReadOnlySpan<float> hidden, ReadOnlySpan<long> positions, int rows, Span<float> query, Span<float> key, Span<float> value, IMatMulRunner runner)
     {
         int d = norm.Length;
         int hd = rope.HeadDim;
         int qw = heads * hd;
         int kvw = kvHeads * hd;
-        int total = projection.Columns;
+        int total = projection.Outputs;
         var normed = Scratch.Grow(ref _normed, rows * d);
         var projected = Scratch.Grow(ref _projected, rows * total);
         RmsNorm.Apply(hidden, rows, norm, eps, normed);
@@ -31,6 +32,12 @@ internal sealed class HalfQkvLayer(float[] norm, float eps, HalfMatrix projectio
             row[..qw].CopyTo(q);
             row.Slice(qw, kvw).CopyTo(k);
             row.Slice(qw + kvw, kvw).CopyTo(value.Slice(r * kvw, kvw));
+            if (queryNorm is not null && keyNorm is not null)
+            {
+                RmsNorm.Apply(q, 1, queryNorm, eps, q);
+                RmsNorm.Apply(k, 1, keyNorm, eps, k);
+            }
+
             rope.Apply(q, heads, positions[r]);
             rope.Apply(k, kvHeads, positions[r]);
         }
@@ -38,29 +45,29 @@ internal sealed class HalfQkvLayer(float[] norm, float eps, HalfMatrix projectio
 }
 
 /// <summary>
-/// A layer's post graph in managed code: residual = hidden + attention Wo (float16 Wo), the FFN RMSNorm, and the
-/// router logits (the gate stays float32, as export stores it). Not thread-safe: one step at a time.
+/// A layer's post graph in managed code: residual = hidden + attention Wo, the FFN RMSNorm, and the router logits
+/// (the gate stays float32, as export stores it). Not thread-safe: one step at a time.
 /// </summary>
-internal sealed class HalfPostLayer
+internal sealed class PostLayer
 {
-    private readonly HalfMatrix _wo;
+    private readonly IProjection _wo;
     private readonly float[] _norm;
     private readonly float _eps;
     private readonly float[] _gateRows;
     private readonly int _experts;
     private float[] _projected = [];
 
-    /// <param name="wo">Wo^T [qw, d].</param>
+    /// <param name="wo">Wo: qw inputs, d outputs.</param>
     /// <param name="norm">The FFN norm's weight [d].</param>
     /// <param name="eps">The norm's epsilon.</param>
     /// <param name="gate">The router gate as the graph holds it, transposed: [d, experts].</param>
     /// <param name="experts">Experts (the gate's columns).</param>
-    public HalfPostLayer(HalfMatrix wo, float[] norm, float eps, ReadOnlySpan<float> gate, int experts)
+    public PostLayer(IProjection wo, float[] norm, float eps, ReadOnlySpan<float> gate, int experts)
     {
         int d = norm.Length;
-        if (wo.Columns != d || gate.Length != d * experts)
+        if (wo.Outputs != d || gate.Length != d * experts)
         {
-            throw new ArgumentException($"Wo^T [{wo.Rows}, {wo.Columns}] and a gate of {gate.Length} do not fit d {d} and {experts} experts.");
+            throw new ArgumentException($"Wo [{wo.Inputs}, {wo.Outputs}] and a gate of {gate.Length} do not fit d {d} and {experts} experts.");
         }
 
         (_wo, _norm, _eps, _experts) = (wo, norm, eps, experts);
@@ -77,7 +84,7 @@ internal sealed class HalfPostLayer
     }
 
     /// <summary>residual and ffnInput [rows, d], routerLogits [rows, experts] for hidden [rows, d] and attention [rows, qw].</summary>
-    public void Run(ReadOnlySpan<float> hidden, float[] attention, int rows, Span<float> residual, Span<float> ffnInput, Span<float> routerLogits, IHalfMatMulRunner runner)
+    public void Run(ReadOnlySpan<float> hidden, float[] attention, int rows, Span<float> residual, Span<float> ffnInput, Span<float> routerLogits, IMatMulRunner runner)
     {
         int d = _norm.Length;
         var projected = Scratch.Grow(ref _projected, rows * d);
@@ -95,13 +102,13 @@ internal sealed class HalfPostLayer
     }
 }
 
-/// <summary>The head graph in managed code: the final RMSNorm, then logits = normed W with W float16 [d, vocab].</summary>
-internal sealed class HalfHead(float[] norm, float eps, HalfMatrix output)
+/// <summary>The head graph in managed code: the final RMSNorm, then logits = normed W (d inputs, vocab outputs).</summary>
+internal sealed class HeadLayer(float[] norm, float eps, IProjection output)
 {
     private float[] _normed = [];
 
     /// <summary>logits [rows, vocab] for hidden [rows, d].</summary>
-    public void Run(ReadOnlySpan<float> hidden, int rows, float[] logits, IHalfMatMulRunner runner)
+    public void Run(ReadOnlySpan<float> hidden, int rows, float[] logits, IMatMulRunner runner)
     {
         var normed = Scratch.Grow(ref _normed, rows * norm.Length);
         RmsNorm.Apply(hidden, rows, norm, eps, normed);
@@ -110,17 +117,21 @@ internal sealed class HalfHead(float[] norm, float eps, HalfMatrix output)
 }
 
 /// <summary>Runs y = x W for the dense layers: on the calling thread, or split over workers.</summary>
-internal interface IHalfMatMulRunner
+internal interface IMatMulRunner
 {
-    void Multiply(float[] x, int rows, HalfMatrix w, float[] y);
+    void Multiply(float[] x, int rows, IProjection w, float[] y);
 }
 
-/// <summary>Every strip on the calling thread.</summary>
-internal sealed class SerialHalfMatMul : IHalfMatMulRunner
+/// <summary>Every unit on the calling thread.</summary>
+internal sealed class SerialMatMul : IMatMulRunner
 {
-    public static SerialHalfMatMul Instance { get; } = new();
+    public static SerialMatMul Instance { get; } = new();
 
-    public void Multiply(float[] x, int rows, HalfMatrix w, float[] y) => HalfMatMul.Multiply(x, rows, w, y);
+    public void Multiply(float[] x, int rows, IProjection w, float[] y)
+    {
+        w.Prepare(x, rows);
+        w.Multiply(x, rows, y, 0, w.Units);
+    }
 }
 
 /// <summary>Reusable buffers grown to the largest step.</summary>
