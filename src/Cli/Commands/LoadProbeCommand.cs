@@ -71,7 +71,7 @@ internal static class LoadProbeCommand
         }
 
         var c = CultureInfo.InvariantCulture;
-        Console.WriteLine(string.Create(c, $"model {result.Model}: {result.Sessions} sessions ({result.ExpertSessions} experts), {result.ManagedExperts} experts in the managed int4 kernel, {result.ManagedFewRowExperts} experts and {result.ManagedFewRowDenseGraphs} dense graphs with float16 kernels for steps of few tokens; shared thread pools {result.SharedThreadPools} ({result.IntraOpThreads} intra-op threads), shared CPU arena {result.SharedCpuArena}"));
+        Console.WriteLine(string.Create(c, $"model {result.Model}: {result.Sessions} sessions ({result.ExpertSessions} experts), {result.ManagedExperts} experts in the managed int4 kernel, {result.ManagedFewRowExperts} experts with float16 kernels for steps of few tokens, {result.ManagedFewRowDenseGraphs} dense graphs in managed kernels; shared thread pools {result.SharedThreadPools} ({result.IntraOpThreads} intra-op threads), shared CPU arena {result.SharedCpuArena}"));
         Console.WriteLine(string.Create(c, $"load {result.LoadSeconds:F2} s ({result.LoadMsPerSession:F2} ms per session)"));
         Console.WriteLine(string.Create(c, $"VmRSS before {result.RssBeforeMb:F1} MB, after load {result.RssAfterLoadMb:F1} MB, after warm-up {result.RssAfterWarmMb:F1} MB (peak {result.PeakRssMb:F1} MB); {result.OsThreads} OS threads"));
         Console.WriteLine(string.Create(c, $"per session: {result.KbPerSessionAfterLoad:F1} KB after load, {result.KbPerSessionAfterWarm:F1} KB after warm-up"));

@@ -8,10 +8,10 @@ namespace MoeServe.Runtime;
 
 /// <summary>
 /// The dense graphs (embed, qkv, post, head) in managed code for steps of at most <see cref="MaxRows"/> tokens
-/// (<see cref="HeadMaxRows"/> for the head), for two kinds of model: small float16 ones, where one ONNX Runtime Run
-/// costs more than its arithmetic and the session reads weights folded to float32, twice the bytes; and 4-bit ones
-/// (MatMulNBits blocks of 32 at accuracy_level 4), where the session reads a repacked copy of 0.875 bytes a weight
-/// against the kernel's 0.625 and is slower from a few rows on. Built from the graphs' own initializers and checked
+/// (<see cref="HeadMaxRows"/> for the head), for two kinds of model: small float16 ones, on steps of few tokens, where
+/// one ONNX Runtime Run costs more than its arithmetic and the session reads weights folded to float32, twice the
+/// bytes; and 4-bit ones (MatMulNBits blocks of 32 at accuracy_level 4), on every step, where the session reads a
+/// repacked copy of 0.875 bytes a weight against the kernel's 0.625 and both copies would not fit the memory goal. Built from the graphs' own initializers and checked
 /// against the sessions at load on a probe input: a graph the managed code does not reproduce keeps its session for
 /// every step. Not thread-safe: the forward step runs one step at a time.
 /// </summary>
@@ -25,9 +25,6 @@ internal sealed class FewRowDense
 
     /// <summary>The most rows for a float16 model's managed head: above it, the session's float32 GEMM over the vocabulary is faster.</summary>
     public const int HalfHeadMaxRows = 8;
-
-    /// <summary>The most tokens for a 4-bit model's managed graphs, the head included (measured; docs/benchmarks.md).</summary>
-    public const int Int4MaxRows = 32;
 
     // Managed outputs must agree with the sessions to this fraction of the largest output (the same float16 weights
     // or the same integer block products either way; only the order of the float32 additions differs).
@@ -56,6 +53,12 @@ internal sealed class FewRowDense
 
     /// <summary>Steps whose head takes at most this many rows run the managed head.</summary>
     public int HeadMaxRows { get; }
+
+    /// <summary>
+    /// Whether the managed graphs run every step, prefill included (a 4-bit model's: the kernel matches MatMulNBits
+    /// at 25 rows and reads less below). The loader then releases the sessions they replace.
+    /// </summary>
+    public bool EveryStep => MaxRows == int.MaxValue;
 
     /// <summary>How many of the model's dense graphs run managed on small steps.</summary>
     public int Graphs => (Embedding.IsEmpty ? 0 : 1) + Qkv.Count(q => q is not null) + Post.Count(p => p is not null) + (Head is null ? 0 : 1);
@@ -117,7 +120,7 @@ internal sealed class FewRowDense
             ? new HeadLayer(finalNorm, eps, w)
             : null;
         var head = h is not null && Agrees(c, headSession, h) ? h : null;
-        var (maxRows, headMaxRows) = int4 ? (Int4MaxRows, Int4MaxRows) : (HalfMaxRows, HalfHeadMaxRows);
+        var (maxRows, headMaxRows) = int4 ? (int.MaxValue, int.MaxValue) : (HalfMaxRows, HalfHeadMaxRows);
 
         // The float16 table of a small model only: a large one would be a second copy of hundreds of megabytes beside
         // the session's, for a Gather that costs the session little.

@@ -133,7 +133,7 @@ internal sealed class ForwardStep : IDisposable
             else
             {
                 RunDense(
-                    _graphs.Qkv[l],
+                    _graphs.Qkv[l]!,
                     total,
                     [Operand.Matrix(ws.HiddenA, d), Operand.Rows(ws.Positions)],
                     [Operand.Heads(ws.Query, heads, headDim), Operand.Heads(ws.Key, kvHeads, headDim), Operand.Heads(ws.Value, kvHeads, headDim)]);
@@ -150,7 +150,7 @@ internal sealed class ForwardStep : IDisposable
             else
             {
                 RunDense(
-                    _graphs.Post[l],
+                    _graphs.Post[l]!,
                     total,
                     [Operand.Matrix(ws.HiddenA, d), Operand.Matrix(ws.Attention, _config.QueryWidth)],
                     [Operand.Matrix(ws.HiddenB, d), Operand.Matrix(ws.FfnInput, d), Operand.Matrix(ws.RouterLogits, _config.Experts)]);
@@ -173,7 +173,15 @@ internal sealed class ForwardStep : IDisposable
         if (allPositions)
         {
             var all = ws.EnsureAllLogits(total * vocab);
-            RunDense(_graphs.Head, total, [Operand.Matrix(ws.HiddenA, d)], [Operand.Matrix(all, vocab)]);
+            if (_graphs.FewRows is { EveryStep: true, Head: { } everyStepHead })
+            {
+                everyStepHead.Run(ws.HiddenA, total, all, _matMul);
+            }
+            else
+            {
+                RunDense(_graphs.Head!, total, [Operand.Matrix(ws.HiddenA, d)], [Operand.Matrix(all, vocab)]);
+            }
+
             all.AsSpan(0, total * vocab).CopyTo(logits);
         }
         else
@@ -190,7 +198,7 @@ internal sealed class ForwardStep : IDisposable
             }
             else
             {
-                RunDense(_graphs.Head, n, [Operand.Matrix(ws.HeadIn, d)], [Operand.Matrix(ws.HeadOut, vocab)]);
+                RunDense(_graphs.Head!, n, [Operand.Matrix(ws.HeadIn, d)], [Operand.Matrix(ws.HeadOut, vocab)]);
             }
 
             ws.HeadOut.AsSpan(0, n * vocab).CopyTo(logits);

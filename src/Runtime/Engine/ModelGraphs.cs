@@ -12,7 +12,7 @@ internal sealed class ModelGraphs : IDisposable
 {
     private readonly IReadOnlyList<IDisposable> _owned;
 
-    public ModelGraphs(GraphSession embed, GraphSession head, GraphSession[] qkv, GraphSession[] post, GraphSession?[] shared, ExpertExecutor[][] experts, IReadOnlyList<IDisposable> owned)
+    public ModelGraphs(GraphSession embed, GraphSession? head, GraphSession?[] qkv, GraphSession?[] post, GraphSession?[] shared, ExpertExecutor[][] experts, IReadOnlyList<IDisposable> owned)
     {
         Embed = embed;
         Head = head;
@@ -25,13 +25,14 @@ internal sealed class ModelGraphs : IDisposable
 
     public GraphSession Embed { get; }
 
-    public GraphSession Head { get; }
+    /// <summary>The head, or null where <see cref="FewRows"/> runs it on every step (its session was released at load).</summary>
+    public GraphSession? Head { get; }
 
-    /// <summary>Per layer: hidden and positions to query, key and value (RoPE applied).</summary>
-    public GraphSession[] Qkv { get; }
+    /// <summary>Per layer: hidden and positions to query, key and value (RoPE applied); null as <see cref="Head"/>.</summary>
+    public GraphSession?[] Qkv { get; }
 
-    /// <summary>Per layer: hidden and attention to residual, FFN input and router logits.</summary>
-    public GraphSession[] Post { get; }
+    /// <summary>Per layer: hidden and attention to residual, FFN input and router logits; null as <see cref="Head"/>.</summary>
+    public GraphSession?[] Post { get; }
 
     /// <summary>Per layer: the shared expert, or null when the layer has none.</summary>
     public GraphSession?[] Shared { get; }

@@ -27,8 +27,8 @@ internal static partial class ModelLoader
 
         int layers = config.Layers;
         int m = config.Experts;
-        var qkv = new GraphSession[layers];
-        var post = new GraphSession[layers];
+        var qkv = new GraphSession?[layers];
+        var post = new GraphSession?[layers];
         var shared = new GraphSession?[layers];
         var experts = new ExpertExecutor[layers][];
         var owned = new List<IDisposable>();
@@ -76,8 +76,8 @@ internal static partial class ModelLoader
             for (int l = 0; l < layers; l++)
             {
                 var layer = manifest.Graphs.Layers[l];
-                qkv[l] = Open(layer.Qkv, mainDevice, [GraphNames.Hidden, GraphNames.Positions], [GraphNames.Query, GraphNames.Key, GraphNames.Value])!;
-                post[l] = Open(layer.Post, mainDevice, [GraphNames.Hidden, GraphNames.Attention], [GraphNames.Residual, GraphNames.FfnInput, GraphNames.RouterLogits])!;
+                qkv[l] = Open(layer.Qkv, mainDevice, [GraphNames.Hidden, GraphNames.Positions], [GraphNames.Query, GraphNames.Key, GraphNames.Value]);
+                post[l] = Open(layer.Post, mainDevice, [GraphNames.Hidden, GraphNames.Attention], [GraphNames.Residual, GraphNames.FfnInput, GraphNames.RouterLogits]);
                 if (layer.Shared is not null)
                 {
                     shared[l] = Open(layer.Shared, mainDevice, [GraphNames.ExpertInput], [GraphNames.ExpertOutput]);
@@ -138,14 +138,38 @@ internal static partial class ModelLoader
             var devices = options.Devices
                 .Select(d => factory.Report(d, layers * Enumerable.Range(0, m).Count(j => DevicePlacement.DeviceOf(options, j) == d)))
                 .ToArray();
-            // Small float16 models also run their dense graphs in managed code on steps of few tokens.
-            var fewRows = halfKernel && !factory.UsesCuda(mainDevice)
-                ? FewRowDense.TryLoad(directory, manifest, embed!, qkv, post, head!)
+            // Small float16 models run their dense graphs in managed code on steps of few tokens, 4-bit ones on every
+            // step: there the sessions, checked against, are released.
+            var fewRows = (halfKernel || int4Kernel) && !factory.UsesCuda(mainDevice)
+                ? FewRowDense.TryLoad(directory, manifest, embed!, qkv!, post!, head!)
                 : null;
-            var graphs = new ModelGraphs(embed!, head!, qkv, post, shared, experts, owned) { FewRows = fewRows };
+            int released = 0;
+            GraphSession? Release(GraphSession? session)
+            {
+                if (session is not null && owned.Remove(session))
+                {
+                    session.Dispose();
+                    released++;
+                }
+
+                return null;
+            }
+
+            if (fewRows is { EveryStep: true })
+            {
+                for (int l = 0; l < layers; l++)
+                {
+                    qkv[l] = fewRows.Qkv[l] is null ? qkv[l] : Release(qkv[l]);
+                    post[l] = fewRows.Post[l] is null ? post[l] : Release(post[l]);
+                }
+
+                head = fewRows.Head is null ? head : Release(head);
+            }
+
+            var graphs = new ModelGraphs(embed!, head, qkv, post, shared, experts, owned) { FewRows = fewRows };
             NativeHeap.Trim();
             LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers, managedExperts, fewRowExperts, fewRows?.Graphs ?? 0);
-            var resources = factory.Resources with { ManagedExperts = managedExperts, ManagedFewRowExperts = fewRowExperts, ManagedFewRowDenseGraphs = fewRows?.Graphs ?? 0 };
+            var resources = factory.Resources with { Sessions = factory.Resources.Sessions - released, ManagedExperts = managedExperts, ManagedFewRowExperts = fewRowExperts, ManagedFewRowDenseGraphs = fewRows?.Graphs ?? 0 };
             return new LoadedModel(directory, manifest, tokenizer, devices, graphs, resources);
         }
         catch

@@ -7,5 +7,5 @@ namespace MoeServe.Runtime;
 /// <param name="Sessions">Sessions created at load (every graph, experts included; CPU re-run sessions made later are not counted).</param>
 /// <param name="ManagedExperts">Experts run by the managed int4 kernel instead of a session (<see cref="KernelChoice"/>).</param>
 /// <param name="ManagedFewRowExperts">Experts whose steps of few rows run the managed float16 kernel beside their session.</param>
-/// <param name="ManagedFewRowDenseGraphs">Dense graphs (embed, qkv, post, head) run in managed code on steps of few tokens, beside their sessions.</param>
+/// <param name="ManagedFewRowDenseGraphs">Dense graphs (embed, qkv, post, head) run in managed code: a float16 model's on steps of few tokens beside their sessions, a 4-bit model's on every step instead of them.</param>
 public sealed record SessionResourceReport(bool SharedThreadPools, int IntraOpThreads, bool SharedCpuArena, int Sessions, int ManagedExperts = 0, int ManagedFewRowExperts = 0, int ManagedFewRowDenseGraphs = 0);
