@@ -253,8 +253,10 @@ internal sealed class FewRowDense
             return Raw(file, stem + "_t_fp16", TensorProto.Types.DataType.Float16, (long)inputs * outputs * 2) is { } bytes ? new HalfMatrix(inputs, outputs, bytes.Span) : null;
         }
 
+        // (The cast matters: without it the null would convert to an empty ReadOnlyMemory through its implicit
+        // conversion from an array, and a missing weight would read as present.)
         public ReadOnlyMemory<byte>? Raw(string file, string name, TensorProto.Types.DataType type, long bytes) =>
-            Initializers(file) is { } initializers && GraphFile.Inline(initializers, name, type) is { } t && t.RawData.Length == bytes ? t.RawData.Memory : null;
+            Initializers(file) is { } initializers && GraphFile.Inline(initializers, name, type) is { } t && t.RawData.Length == bytes ? (ReadOnlyMemory<byte>?)t.RawData.Memory : null;
 
         // Drops a graph read in full: the layers' graphs are not all held at once.
         public void Forget(string file) => _graphs.Remove(file);

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using MoeServe.Model;
+using MoeServe.Model.Quantization;
 using MoeServe.Runtime.Kernels;
 using MoeServe.Runtime.Tests.Support;
 using MoeServe.TestSupport;
@@ -51,6 +52,34 @@ public sealed class FewRowKernelTests(ITestOutputHelper output)
         }
 
         output.WriteLine($"managed vs sessions over {a.Count} decode steps: worst max |diff| / max |logit| {worst:G3}");
+    }
+
+    [Fact]
+    public void Int4Model_RunsItsDenseGraphsManagedOnEveryStep_AsTheSessionsDo()
+    {
+        // OLMoE's structure in small: RMSNorm over the whole query and key projections, an untied float16 head, 4-bit
+        // symmetric projections (widths multiples of the 32-element block).
+        var config = TinyCheckpoint.DefaultConfig with { DModel = 64, ExpertHidden = 32, QkNorm = QkNormKind.Full, UntiedHead = true };
+        using var model = TinyModel.Create(config, seed: 24, weightType: TensorDType.Float16, quantization: new QuantizationSettings { Mode = WeightQuantization.Int4 });
+        using var managed = MoeEngine.Load(model.Options());
+        using var sessions = MoeEngine.Load(model.Options(o => o with { Kernels = KernelChoice.Onnx }));
+
+        // Only the embedding keeps a session: every qkv, post and head was checked against its own, then released.
+        Assert.Equal(1 + (2 * config.Layers), managed.SessionResources.ManagedFewRowDenseGraphs);
+        Assert.Equal(1, managed.SessionResources.Sessions);
+        Assert.Equal(config.Layers * config.Experts, managed.SessionResources.ManagedExperts);
+        Assert.Equal(0, sessions.SessionResources.ManagedFewRowDenseGraphs);
+
+        // Prompts of 36 tokens in one step (prefill), then decode steps of 3 and of 12 tokens, and every position of
+        // one prompt (the head over all of them).
+        var a = Decode(managed, steps: 6, sequences: 3).Concat(Decode(managed, steps: 3, sequences: 12)).Append(AllPositions(managed)).ToList();
+        var b = Decode(sessions, steps: 6, sequences: 3).Concat(Decode(sessions, steps: 3, sequences: 12)).Append(AllPositions(sessions)).ToList();
+        for (int s = 0; s < a.Count; s++)
+        {
+            float max = b[s].Max(Math.Abs);
+            float diff = Logits.MaxAbsDiff(a[s], b[s]);
+            Assert.True(diff <= 1e-4f * max, $"step {s}: max |diff| {diff} of max |logit| {max}");
+        }
     }
 
     [Fact]
@@ -131,6 +160,14 @@ public sealed class FewRowKernelTests(ITestOutputHelper output)
                 cache.Dispose();
             }
         }
+    }
+
+    private static float[] AllPositions(MoeEngine engine)
+    {
+        float[] logits = new float[Prompt.Length * engine.VocabSize];
+        using var cache = engine.CreateCache();
+        engine.ForwardAllPositions([new ForwardItem(cache, Prompt)], logits);
+        return logits;
     }
 
     private static float TensorMax(ReadOnlySpan<float> values) => System.Numerics.Tensors.TensorPrimitives.Max(values);

@@ -26,7 +26,8 @@ public sealed class Int4ExpertKernelTests(ITestOutputHelper output)
         using var sessions = MoeEngine.Load(model.Options(o => o with { Kernels = KernelChoice.Onnx }));
 
         Assert.Equal(Config.Layers * Config.Experts, managed.SessionResources.ManagedExperts);
-        Assert.Equal(2 + (2 * Config.Layers), managed.SessionResources.Sessions);
+        // The embedding and the float32 head keep their sessions; qkv and post run managed (FewRowKernelTests).
+        Assert.Equal(2, managed.SessionResources.Sessions);
         Assert.Equal(0, sessions.SessionResources.ManagedExperts);
 
         float[] a = AllPositions(managed);

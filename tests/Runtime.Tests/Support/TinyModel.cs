@@ -9,13 +9,18 @@ namespace MoeServe.Runtime.Tests.Support;
 /// <summary>A random-weight checkpoint exported to ONNX in a temp directory, with its managed reference model.</summary>
 public sealed class TinyModel : IDisposable
 {
-    private TinyModel(string root, string modelDirectory, ModelConfig config, ReferenceMoeModel reference, ReferenceMoeModel referencePlain, IReadOnlyList<float[]> q)
+    private readonly Lazy<ReferenceMoeModel> _reference;
+    private readonly Lazy<ReferenceMoeModel> _referencePlain;
+
+    // The references are built when first asked for: they cover MoeServe's own architecture only, and a test of an
+    // imported family's structure (q/k norm, untied head) uses the model without them.
+    private TinyModel(string root, string modelDirectory, ModelConfig config, Func<ReferenceMoeModel> reference, Func<ReferenceMoeModel> referencePlain, IReadOnlyList<float[]> q)
     {
         Root = root;
         ModelDirectory = modelDirectory;
         Config = config;
-        Reference = reference;
-        ReferencePlainTopK = referencePlain;
+        _reference = new Lazy<ReferenceMoeModel>(reference);
+        _referencePlain = new Lazy<ReferenceMoeModel>(referencePlain);
         Q = q;
     }
 
@@ -26,10 +31,10 @@ public sealed class TinyModel : IDisposable
     public ModelConfig Config { get; }
 
     /// <summary>Reference with the trained q (what Routing = Trained computes).</summary>
-    public ReferenceMoeModel Reference { get; }
+    public ReferenceMoeModel Reference => _reference.Value;
 
     /// <summary>Reference with q = 0 (what Routing = TopK computes).</summary>
-    public ReferenceMoeModel ReferencePlainTopK { get; }
+    public ReferenceMoeModel ReferencePlainTopK => _referencePlain.Value;
 
     public IReadOnlyList<float[]> Q { get; }
 
@@ -42,7 +47,7 @@ public sealed class TinyModel : IDisposable
         new CheckpointExporter().Export(new ExportOptions { CheckpointDirectory = checkpoint, OutputDirectory = model, WeightType = weightType, Name = "tiny", Quantization = quantization });
         var manifest = ModelManifest.Load(model);
         var weights = SafeTensorsFile.Read(layout.WeightsPath);
-        return new TinyModel(root, model, config, new ReferenceMoeModel(config, weights, manifest.Routing.Q), new ReferenceMoeModel(config, weights), manifest.Routing.Q);
+        return new TinyModel(root, model, config, () => new ReferenceMoeModel(config, weights, manifest.Routing.Q), () => new ReferenceMoeModel(config, weights), manifest.Routing.Q);
     }
 
     /// <summary>
