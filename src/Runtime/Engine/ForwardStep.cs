@@ -102,8 +102,8 @@ internal sealed class ForwardStep : IDisposable
             }
         }
 
-        // Steps of few tokens run the dense graphs in managed code where the model has them (FewRowDense), their
-        // projections split over the workers above ParallelMatMul.SerialRows.
+        // Steps of few tokens (every step, for a 4-bit model) run the dense graphs in managed code where the model has
+        // them (FewRowDense), their projections split over the workers as ParallelMatMul decides.
         var few = _graphs.FewRows is { } managed && total <= managed.MaxRows ? managed : null;
         long t0 = Stopwatch.GetTimestamp();
         if (few is { Embedding.IsEmpty: false })

@@ -144,14 +144,16 @@ internal static partial class ModelLoader
                 ? FewRowDense.TryLoad(directory, manifest, embed!, qkv!, post!, head!)
                 : null;
             int released = 0;
-            GraphSession? Release(GraphSession? session)
+            GraphSession? ReleaseIf(bool replaced, GraphSession? session)
             {
-                if (session is not null && owned.Remove(session))
+                if (!replaced || session is null)
                 {
-                    session.Dispose();
-                    released++;
+                    return session;
                 }
 
+                owned.Remove(session);
+                session.Dispose();
+                released++;
                 return null;
             }
 
@@ -159,11 +161,11 @@ internal static partial class ModelLoader
             {
                 for (int l = 0; l < layers; l++)
                 {
-                    qkv[l] = fewRows.Qkv[l] is null ? qkv[l] : Release(qkv[l]);
-                    post[l] = fewRows.Post[l] is null ? post[l] : Release(post[l]);
+                    qkv[l] = ReleaseIf(fewRows.Qkv[l] is not null, qkv[l]);
+                    post[l] = ReleaseIf(fewRows.Post[l] is not null, post[l]);
                 }
 
-                head = fewRows.Head is null ? head : Release(head);
+                head = ReleaseIf(fewRows.Head is not null, head);
             }
 
             var graphs = new ModelGraphs(embed!, head, qkv, post, shared, experts, owned) { FewRows = fewRows };
