@@ -94,7 +94,6 @@ internal static class Int4MatMul
         public readonly float* Scales = scales + ((long)r * blocks);
         public readonly int* ZeroPoints = zeroPoints + ((long)r * blocks);
         public readonly int Stride = stride;
-        public readonly int Blocks = blocks;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -36,8 +36,8 @@ internal sealed class Int8Rows
     /// </summary>
     public ReadOnlySpan<int> ZeroPointSums => _zeroPointSums.AsSpan(0, Rows * Blocks);
 
-    /// <summary>Where element <paramref name="i"/> of a block (0-31) is stored within it.</summary>
-    public static int Position(int i) => (i & ~7) + ((i & 1) * 4) + ((i & 7) >> 1);
+    // Where element i of a block (0-31) is stored within it.
+    private static int Position(int i) => (i & ~7) + ((i & 1) * 4) + ((i & 7) >> 1);
 
     /// <summary>Quantizes <paramref name="rows"/> rows of <paramref name="k"/> values (k a multiple of 32).</summary>
     public void Fill(ReadOnlySpan<float> x, int rows, int k)
