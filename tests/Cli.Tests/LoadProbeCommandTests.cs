@@ -21,7 +21,7 @@ public sealed class LoadProbeCommandTests(TinyModelDirectory tiny) : IClassFixtu
         Assert.Equal(expected, (bool)report["sharedThreadPools"]!);
         Assert.Equal(expected, (bool)report["sharedCpuArena"]!);
         Assert.True((double)report["rssAfterLoadMb"]! > (double)report["rssBeforeMb"]!, result.StandardOutput);
-        Assert.True((double)report["kbPerSessionAfterWarm"]! > 0, result.StandardOutput);
+        Assert.True((double)report["kbPerGraphAfterWarm"]! > 0, result.StandardOutput);
     }
 
     [Fact]

@@ -5,7 +5,8 @@ using MoeServe.Runtime;
 namespace MoeServe.Cli.Commands;
 
 /// <summary>
-/// <c>load-probe</c>: what loading a model costs, per session: load time and resident memory (VmRSS)
+/// <c>load-probe</c>: what loading a model costs, per graph (a session, or a graph a managed kernel runs instead):
+/// load time and resident memory (VmRSS)
 /// before the load, after it, and after a few warm-up steps that Run every expert once (an arena
 /// grows on first Run). Run it once per setting in a fresh process: freed native memory is not given
 /// back to the OS, so two loads in one process cannot be compared (docs/benchmarks.md).
@@ -17,7 +18,7 @@ internal static class LoadProbeCommand
         var flags = new GenerateRuntimeFlags();
         var sequences = new Option<int>("--warm-sequences") { Description = "Sequences in the warm-up steps (one 16-token prefill each, then 4 decode steps).", DefaultValueFactory = _ => 8 };
         var json = CliOptions.Json("Print one JSON object instead of text.");
-        var command = flags.NewCommand("load-probe", "Load a model and print load time and resident memory per session (shared or per-session ONNX Runtime pools and arenas).", sequences, json);
+        var command = flags.NewCommand("load-probe", "Load a model and print load time and resident memory per graph (shared or per-session ONNX Runtime pools and arenas).", sequences, json);
         command.SetAction(parse =>
         {
             var errors = new List<string>();
@@ -44,6 +45,7 @@ internal static class LoadProbeCommand
         long warmed = ResidentBytes();
         var r = engine.SessionResources;
         int experts = engine.Config.Layers * engine.Config.Experts;
+        int graphs = Math.Max(1, r.Graphs);
         var result = new LoadProbeResult(
             engine.ModelName,
             r.Sessions,
@@ -52,12 +54,12 @@ internal static class LoadProbeCommand
             r.SharedCpuArena,
             r.IntraOpThreads,
             Math.Round(loadSeconds, 3),
-            Math.Round(loadSeconds * 1e3 / r.Sessions, 3),
+            Math.Round(loadSeconds * 1e3 / graphs, 3),
             Mb(before),
             Mb(loaded),
             Mb(warmed),
-            Math.Round((loaded - before) / 1024.0 / r.Sessions, 1),
-            Math.Round((warmed - before) / 1024.0 / r.Sessions, 1),
+            Math.Round((loaded - before) / 1024.0 / graphs, 1),
+            Math.Round((warmed - before) / 1024.0 / graphs, 1),
             Mb(PeakBytes()),
             Threads(),
             Environment.ProcessorCount,
@@ -72,9 +74,9 @@ internal static class LoadProbeCommand
 
         var c = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(c, $"model {result.Model}: {result.Sessions} sessions ({result.ExpertSessions} experts), {result.ManagedExperts} experts in the managed int4 kernel, {result.ManagedFewRowExperts} experts with float16 kernels for steps of few tokens, {result.ManagedFewRowDenseGraphs} dense graphs in managed kernels; shared thread pools {result.SharedThreadPools} ({result.IntraOpThreads} intra-op threads), shared CPU arena {result.SharedCpuArena}"));
-        Console.WriteLine(string.Create(c, $"load {result.LoadSeconds:F2} s ({result.LoadMsPerSession:F2} ms per session)"));
+        Console.WriteLine(string.Create(c, $"load {result.LoadSeconds:F2} s ({result.LoadMsPerGraph:F2} ms per graph)"));
         Console.WriteLine(string.Create(c, $"VmRSS before {result.RssBeforeMb:F1} MB, after load {result.RssAfterLoadMb:F1} MB, after warm-up {result.RssAfterWarmMb:F1} MB (peak {result.PeakRssMb:F1} MB); {result.OsThreads} OS threads"));
-        Console.WriteLine(string.Create(c, $"per session: {result.KbPerSessionAfterLoad:F1} KB after load, {result.KbPerSessionAfterWarm:F1} KB after warm-up"));
+        Console.WriteLine(string.Create(c, $"per graph: {result.KbPerGraphAfterLoad:F1} KB after load, {result.KbPerGraphAfterWarm:F1} KB after warm-up"));
         return 0;
     }
 
@@ -153,12 +155,12 @@ internal static class LoadProbeCommand
         bool SharedCpuArena,
         int IntraOpThreads,
         double LoadSeconds,
-        double LoadMsPerSession,
+        double LoadMsPerGraph,
         double RssBeforeMb,
         double RssAfterLoadMb,
         double RssAfterWarmMb,
-        double KbPerSessionAfterLoad,
-        double KbPerSessionAfterWarm,
+        double KbPerGraphAfterLoad,
+        double KbPerGraphAfterWarm,
         double PeakRssMb,
         int OsThreads,
         int ProcessorCount,

@@ -171,7 +171,7 @@ internal static partial class ModelLoader
             var graphs = new ModelGraphs(embed!, head, qkv, post, shared, experts, owned) { FewRows = fewRows };
             NativeHeap.Trim();
             LogLoaded(logger, manifest.Name, layers, m, string.Join(", ", devices.Select(d => $"{d.DeviceId}:{d.ProviderUsed}")), RoutingPolicyFactory.NameOf(options.Routing), options.ExpertWorkers, managedExperts, fewRowExperts, fewRows?.Graphs ?? 0);
-            var resources = factory.Resources with { Sessions = factory.Resources.Sessions - released, ManagedExperts = managedExperts, ManagedFewRowExperts = fewRowExperts, ManagedFewRowDenseGraphs = fewRows?.Graphs ?? 0 };
+            var resources = factory.Resources with { Graphs = totalGraphs, Sessions = factory.Resources.Sessions - released, ManagedExperts = managedExperts, ManagedFewRowExperts = fewRowExperts, ManagedFewRowDenseGraphs = fewRows?.Graphs ?? 0 };
             return new LoadedModel(directory, manifest, tokenizer, devices, graphs, resources);
         }
         catch

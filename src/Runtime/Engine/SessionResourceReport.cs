@@ -8,4 +8,5 @@ namespace MoeServe.Runtime;
 /// <param name="ManagedExperts">Experts run by the managed int4 kernel instead of a session (<see cref="KernelChoice"/>).</param>
 /// <param name="ManagedFewRowExperts">Experts whose steps of few rows run the managed float16 kernel beside their session.</param>
 /// <param name="ManagedFewRowDenseGraphs">Dense graphs (embed, qkv, post, head) run in managed code: a float16 model's on steps of few tokens beside their sessions, a 4-bit model's on every step instead of them.</param>
-public sealed record SessionResourceReport(bool SharedThreadPools, int IntraOpThreads, bool SharedCpuArena, int Sessions, int ManagedExperts = 0, int ManagedFewRowExperts = 0, int ManagedFewRowDenseGraphs = 0);
+/// <param name="Graphs">The model's graph files, whether a session or a managed kernel runs each.</param>
+public sealed record SessionResourceReport(bool SharedThreadPools, int IntraOpThreads, bool SharedCpuArena, int Sessions, int ManagedExperts = 0, int ManagedFewRowExperts = 0, int ManagedFewRowDenseGraphs = 0, int Graphs = 0);

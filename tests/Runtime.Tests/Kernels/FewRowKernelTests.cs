@@ -67,6 +67,7 @@ public sealed class FewRowKernelTests(ITestOutputHelper output)
         // Only the embedding keeps a session: every qkv, post and head was checked against its own, then released.
         Assert.Equal(1 + (2 * config.Layers), managed.SessionResources.ManagedFewRowDenseGraphs);
         Assert.Equal(1, managed.SessionResources.Sessions);
+        Assert.Equal(2 + (config.Layers * (2 + config.Experts)), managed.SessionResources.Graphs);
         Assert.Equal(config.Layers * config.Experts, managed.SessionResources.ManagedExperts);
         Assert.Equal(0, sessions.SessionResources.ManagedFewRowDenseGraphs);
 
