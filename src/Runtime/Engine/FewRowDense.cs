@@ -60,7 +60,7 @@ internal sealed class FewRowDense
     /// </summary>
     public bool EveryStep => MaxRows == int.MaxValue;
 
-    /// <summary>How many of the model's dense graphs run managed on small steps.</summary>
+    /// <summary>How many of the model's dense graphs run managed.</summary>
     public int Graphs => (Embedding.IsEmpty ? 0 : 1) + Qkv.Count(q => q is not null) + Post.Count(p => p is not null) + (Head is null ? 0 : 1);
 
     /// <summary>hidden [ids.Length, d] = the embedding rows of <paramref name="ids"/>, widened.</summary>
