@@ -43,7 +43,7 @@ internal static class Int4Probe
         }
 
         double bytesPerMatrix = (N * K / 2) + (N * K / 32 * 4.0);
-        Console.WriteLine($"{matrices} matrices [{N}, {K}] int4, {matrices * bytesPerMatrix / 1e6:F0} MB of codes and scales, {threads} thread(s); Int4MatMul accelerated: {Int4MatMul.IsAccelerated}");
+        Console.WriteLine($"{matrices} matrices [{N}, {K}] int4, {matrices * bytesPerMatrix / 1e6:F0} MB of codes and scales, {threads} thread(s); Int4MatMul accelerated: {Int4MatMul.IsAccelerated}, sums by {Int4MatMul.BestDot}");
         var quantized = Enumerable.Range(0, threads).Select(_ => new Int8Rows()).ToArray();
         foreach (int rows in rowCounts)
         {
@@ -67,6 +67,8 @@ internal static class Int4Probe
             using var runOptions = new RunOptions();
             var ort = new List<double>();
             var own = new List<double>();
+            var madd = new List<double>();
+            bool compareMadd = Int4MatMul.BestDot != Int4Dot.Madd;
             double maxDiff = 0;
             double maxAbs = 0;
             for (int round = 0; round < rounds; round++)
@@ -92,10 +94,26 @@ internal static class Int4Probe
                 });
 
                 long t2 = Stopwatch.GetTimestamp();
+                if (compareMadd)
+                {
+                    // The AVX2 sums on a CPU that has better: what they cost where they are all there is.
+                    Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+                    {
+                        for (int i = t; i < matrices; i += threads)
+                        {
+                            quantized[t].Fill(input, rows, K);
+                            packed[i].Multiply(quantized[t], ownOut[t], Int4Dot.Madd);
+                        }
+                    });
+
+                    madd.Add(Stopwatch.GetElapsedTime(t2).TotalMicroseconds / matrices);
+                }
+
                 ort.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMicroseconds / matrices);
                 own.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMicroseconds / matrices);
                 if (round == 0)
                 {
+                    packed[(matrices - 1) / threads * threads].Multiply(quantized[0], ownOut[0]);
                     // Thread 0's last matrix, on both.
                     int last = (matrices - 1) / threads * threads;
                     sessions[last].Run(runOptions, [ProbeGraphs.MatMulInput], [xValues[0]], [ProbeGraphs.MatMulOutput], [yValues[0]]);
@@ -114,7 +132,8 @@ internal static class Int4Probe
 
             double ortUs = ProbeStatistics.Median(ort);
             double ownUs = ProbeStatistics.Median(own);
-            Console.WriteLine($"rows {rows}: MatMulNBits {ortUs:F0} us ({bytesPerMatrix / ortUs / 1e3:F1} GB/s at 0.625 B/weight, all threads), Int4MatMul {ownUs:F0} us ({bytesPerMatrix / ownUs / 1e3:F1} GB/s); MatMulNBits / Int4MatMul time {ortUs / ownUs:F2}x; max |diff| {maxDiff:G3} of max |y| {maxAbs:G3}");
+            Console.WriteLine($"rows {rows}: MatMulNBits {ortUs:F0} us ({bytesPerMatrix / ortUs / 1e3:F1} GB/s at 0.625 B/weight, all threads), Int4MatMul {ownUs:F0} us ({bytesPerMatrix / ownUs / 1e3:F1} GB/s); MatMulNBits / Int4MatMul time {ortUs / ownUs:F2}x; max |diff| {maxDiff:G3} of max |y| {maxAbs:G3}" +
+                (compareMadd ? $"; {Int4MatMul.BestDot} against Madd: {ProbeStatistics.Median(madd):F0} us" : string.Empty));
         }
 
         foreach (var s in sessions)

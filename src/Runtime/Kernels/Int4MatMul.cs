@@ -7,12 +7,12 @@ namespace MoeServe.Runtime.Kernels;
 /// <summary>
 /// y = x W^T for W in <see cref="Int4Matrix"/>'s panels and x quantized to int8 blocks (<see cref="Int8Rows"/>).
 /// Each block's product is exact in integers; only the two scales are applied in float, as ONNX Runtime's
-/// MatMulNBits does at accuracy_level 4. A panel's 8 output rows sit side by side in one vector: a `vpmaddubsw`
-/// of a chunk's nibbles against 4 activation codes broadcast to every lane advances all 8 rows, so there is no
-/// horizontal sum, and the scales, the zero point and the conversion to float cost one set of instructions per
-/// block for 8 outputs. Sixteen products per block and output stay within int16 (16 x 15 x 127 &lt; 32767). Up to
-/// four activation rows (eight with AVX-512's registers) share each chunk's unpacking; a panel (10 KB at K 2048) stays in the L1 cache while
-/// every group of rows passes over it, so the matrix is read from memory once. AVX2 with FMA.
+/// MatMulNBits does at accuracy_level 4. A panel's 8 output rows sit side by side in one vector: one multiply-add
+/// of a chunk's nibbles against 4 activation codes broadcast to every lane advances all 8 rows (`vpdpbusd` where the
+/// CPU has AVX-VNNI, else `vpmaddubsw` into int16: <see cref="IBlockSums"/>), so there is no horizontal sum, and the
+/// scales, the zero point and the conversion to float cost one set of instructions per block for 8 outputs. Up to
+/// four activation rows (eight with AVX-512's registers) share each chunk's unpacking; a panel (10 KB at K 2048) stays
+/// in the L1 cache while every group of rows passes over it, so the matrix is read from memory once. AVX2 with FMA.
 /// </summary>
 internal static class Int4MatMul
 {
@@ -33,14 +33,36 @@ internal static class Int4MatMul
     /// <summary>Whether the kernel runs on this CPU.</summary>
     public static bool IsAccelerated => Avx2.IsSupported && Fma.IsSupported;
 
+    /// <summary>The fastest way this CPU has to sum a block's products.</summary>
+    public static Int4Dot BestDot => AvxVnni.IsSupported ? Int4Dot.Vnni : Int4Dot.Madd;
+
     /// <summary>y [x.Rows, n] for output rows of panels [firstPanel, firstPanel + panelCount).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Multiply(Int8Rows x, ReadOnlySpan<byte> panels, int n, Span<float> y, int firstPanel, int panelCount)
+    public static void Multiply(Int8Rows x, ReadOnlySpan<byte> panels, int n, Span<float> y, int firstPanel, int panelCount, Int4Dot dot)
     {
         if (!IsAccelerated)
         {
             throw new PlatformNotSupportedException("The int4 kernel needs AVX2 and FMA; the loader keeps ONNX Runtime sessions without them.");
         }
+
+        if (dot == Int4Dot.Vnni)
+        {
+            if (!AvxVnni.IsSupported)
+            {
+                throw new PlatformNotSupportedException("This CPU has no AVX-VNNI.");
+            }
+
+            Multiply<VnniSums>(x, panels, n, y, firstPanel, panelCount);
+        }
+        else
+        {
+            Multiply<MaddSums>(x, panels, n, y, firstPanel, panelCount);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Multiply<T>(Int8Rows x, ReadOnlySpan<byte> panels, int n, Span<float> y, int firstPanel, int panelCount)
+        where T : struct, IBlockSums
+    {
 
         int blocks = x.Blocks;
         int panelBytes = blocks * PanelBlockBytes;
@@ -65,23 +87,23 @@ internal static class Int4MatMul
                 int r = 0;
                 for (; EightRows && r + 8 <= rows; r += 8)
                 {
-                    Rows8(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
+                    Rows8<T>(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
                 }
 
                 for (; r + 4 <= rows; r += 4)
                 {
-                    Rows4(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
+                    Rows4<T>(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
                 }
 
                 if (rows - r >= 2)
                 {
-                    Rows2(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
+                    Rows2<T>(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
                     r += 2;
                 }
 
                 if (r < rows)
                 {
-                    Rows1(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, width);
+                    Rows1<T>(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, width);
                 }
             }
         }
@@ -97,7 +119,8 @@ internal static class Int4MatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Rows8(byte* panel, int blocks, Activations x, float* y, int n, int width)
+    private static unsafe void Rows8<T>(byte* panel, int blocks, Activations x, float* y, int n, int width)
+        where T : struct, IBlockSums
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
         sbyte* x0 = x.Codes;
@@ -113,43 +136,43 @@ internal static class Int4MatMul
             Prefetch(panel);
             int o = b * Int8Rows.BlockSize;
             var (lo, hi) = Nibbles(panel);
-            Vector256<short> s0 = Chunk(lo, hi, x0 + o), s1 = Chunk(lo, hi, x1 + o), s2 = Chunk(lo, hi, x2 + o), s3 = Chunk(lo, hi, x3 + o), s4 = Chunk(lo, hi, x4 + o), s5 = Chunk(lo, hi, x5 + o), s6 = Chunk(lo, hi, x6 + o), s7 = Chunk(lo, hi, x7 + o);
+            Vector256<int> s0 = T.Add(default, lo, hi, x0 + o), s1 = T.Add(default, lo, hi, x1 + o), s2 = T.Add(default, lo, hi, x2 + o), s3 = T.Add(default, lo, hi, x3 + o), s4 = T.Add(default, lo, hi, x4 + o), s5 = T.Add(default, lo, hi, x5 + o), s6 = T.Add(default, lo, hi, x6 + o), s7 = T.Add(default, lo, hi, x7 + o);
             (lo, hi) = Nibbles(panel + 32);
-            s0 += Chunk(lo, hi, x0 + o + 8);
-            s1 += Chunk(lo, hi, x1 + o + 8);
-            s2 += Chunk(lo, hi, x2 + o + 8);
-            s3 += Chunk(lo, hi, x3 + o + 8);
-            s4 += Chunk(lo, hi, x4 + o + 8);
-            s5 += Chunk(lo, hi, x5 + o + 8);
-            s6 += Chunk(lo, hi, x6 + o + 8);
-            s7 += Chunk(lo, hi, x7 + o + 8);
+            s0 = T.Add(s0, lo, hi, x0 + o + 8);
+            s1 = T.Add(s1, lo, hi, x1 + o + 8);
+            s2 = T.Add(s2, lo, hi, x2 + o + 8);
+            s3 = T.Add(s3, lo, hi, x3 + o + 8);
+            s4 = T.Add(s4, lo, hi, x4 + o + 8);
+            s5 = T.Add(s5, lo, hi, x5 + o + 8);
+            s6 = T.Add(s6, lo, hi, x6 + o + 8);
+            s7 = T.Add(s7, lo, hi, x7 + o + 8);
             (lo, hi) = Nibbles(panel + 64);
-            s0 += Chunk(lo, hi, x0 + o + 16);
-            s1 += Chunk(lo, hi, x1 + o + 16);
-            s2 += Chunk(lo, hi, x2 + o + 16);
-            s3 += Chunk(lo, hi, x3 + o + 16);
-            s4 += Chunk(lo, hi, x4 + o + 16);
-            s5 += Chunk(lo, hi, x5 + o + 16);
-            s6 += Chunk(lo, hi, x6 + o + 16);
-            s7 += Chunk(lo, hi, x7 + o + 16);
+            s0 = T.Add(s0, lo, hi, x0 + o + 16);
+            s1 = T.Add(s1, lo, hi, x1 + o + 16);
+            s2 = T.Add(s2, lo, hi, x2 + o + 16);
+            s3 = T.Add(s3, lo, hi, x3 + o + 16);
+            s4 = T.Add(s4, lo, hi, x4 + o + 16);
+            s5 = T.Add(s5, lo, hi, x5 + o + 16);
+            s6 = T.Add(s6, lo, hi, x6 + o + 16);
+            s7 = T.Add(s7, lo, hi, x7 + o + 16);
             (lo, hi) = Nibbles(panel + 96);
-            s0 += Chunk(lo, hi, x0 + o + 24);
-            s1 += Chunk(lo, hi, x1 + o + 24);
-            s2 += Chunk(lo, hi, x2 + o + 24);
-            s3 += Chunk(lo, hi, x3 + o + 24);
-            s4 += Chunk(lo, hi, x4 + o + 24);
-            s5 += Chunk(lo, hi, x5 + o + 24);
-            s6 += Chunk(lo, hi, x6 + o + 24);
-            s7 += Chunk(lo, hi, x7 + o + 24);
+            s0 = T.Add(s0, lo, hi, x0 + o + 24);
+            s1 = T.Add(s1, lo, hi, x1 + o + 24);
+            s2 = T.Add(s2, lo, hi, x2 + o + 24);
+            s3 = T.Add(s3, lo, hi, x3 + o + 24);
+            s4 = T.Add(s4, lo, hi, x4 + o + 24);
+            s5 = T.Add(s5, lo, hi, x5 + o + 24);
+            s6 = T.Add(s6, lo, hi, x6 + o + 24);
+            s7 = T.Add(s7, lo, hi, x7 + o + 24);
             var scales = Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes)));
-            a0 = Scale(s0, x.ZeroPoints[b], x.Scales[b], scales, a0);
-            a1 = Scale(s1, x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
-            a2 = Scale(s2, x.ZeroPoints[b + (2 * blocks)], x.Scales[b + (2 * blocks)], scales, a2);
-            a3 = Scale(s3, x.ZeroPoints[b + (3 * blocks)], x.Scales[b + (3 * blocks)], scales, a3);
-            a4 = Scale(s4, x.ZeroPoints[b + (4 * blocks)], x.Scales[b + (4 * blocks)], scales, a4);
-            a5 = Scale(s5, x.ZeroPoints[b + (5 * blocks)], x.Scales[b + (5 * blocks)], scales, a5);
-            a6 = Scale(s6, x.ZeroPoints[b + (6 * blocks)], x.Scales[b + (6 * blocks)], scales, a6);
-            a7 = Scale(s7, x.ZeroPoints[b + (7 * blocks)], x.Scales[b + (7 * blocks)], scales, a7);
+            a0 = Scale(T.Total(s0), x.ZeroPoints[b], x.Scales[b], scales, a0);
+            a1 = Scale(T.Total(s1), x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
+            a2 = Scale(T.Total(s2), x.ZeroPoints[b + (2 * blocks)], x.Scales[b + (2 * blocks)], scales, a2);
+            a3 = Scale(T.Total(s3), x.ZeroPoints[b + (3 * blocks)], x.Scales[b + (3 * blocks)], scales, a3);
+            a4 = Scale(T.Total(s4), x.ZeroPoints[b + (4 * blocks)], x.Scales[b + (4 * blocks)], scales, a4);
+            a5 = Scale(T.Total(s5), x.ZeroPoints[b + (5 * blocks)], x.Scales[b + (5 * blocks)], scales, a5);
+            a6 = Scale(T.Total(s6), x.ZeroPoints[b + (6 * blocks)], x.Scales[b + (6 * blocks)], scales, a6);
+            a7 = Scale(T.Total(s7), x.ZeroPoints[b + (7 * blocks)], x.Scales[b + (7 * blocks)], scales, a7);
         }
 
         Store(a0, y, width);
@@ -163,7 +186,8 @@ internal static class Int4MatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Rows4(byte* panel, int blocks, Activations x, float* y, int n, int width)
+    private static unsafe void Rows4<T>(byte* panel, int blocks, Activations x, float* y, int n, int width)
+        where T : struct, IBlockSums
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         sbyte* x0 = x.Codes;
@@ -175,27 +199,27 @@ internal static class Int4MatMul
             Prefetch(panel);
             int o = b * Int8Rows.BlockSize;
             var (lo, hi) = Nibbles(panel);
-            Vector256<short> s0 = Chunk(lo, hi, x0 + o), s1 = Chunk(lo, hi, x1 + o), s2 = Chunk(lo, hi, x2 + o), s3 = Chunk(lo, hi, x3 + o);
+            Vector256<int> s0 = T.Add(default, lo, hi, x0 + o), s1 = T.Add(default, lo, hi, x1 + o), s2 = T.Add(default, lo, hi, x2 + o), s3 = T.Add(default, lo, hi, x3 + o);
             (lo, hi) = Nibbles(panel + 32);
-            s0 += Chunk(lo, hi, x0 + o + 8);
-            s1 += Chunk(lo, hi, x1 + o + 8);
-            s2 += Chunk(lo, hi, x2 + o + 8);
-            s3 += Chunk(lo, hi, x3 + o + 8);
+            s0 = T.Add(s0, lo, hi, x0 + o + 8);
+            s1 = T.Add(s1, lo, hi, x1 + o + 8);
+            s2 = T.Add(s2, lo, hi, x2 + o + 8);
+            s3 = T.Add(s3, lo, hi, x3 + o + 8);
             (lo, hi) = Nibbles(panel + 64);
-            s0 += Chunk(lo, hi, x0 + o + 16);
-            s1 += Chunk(lo, hi, x1 + o + 16);
-            s2 += Chunk(lo, hi, x2 + o + 16);
-            s3 += Chunk(lo, hi, x3 + o + 16);
+            s0 = T.Add(s0, lo, hi, x0 + o + 16);
+            s1 = T.Add(s1, lo, hi, x1 + o + 16);
+            s2 = T.Add(s2, lo, hi, x2 + o + 16);
+            s3 = T.Add(s3, lo, hi, x3 + o + 16);
             (lo, hi) = Nibbles(panel + 96);
-            s0 += Chunk(lo, hi, x0 + o + 24);
-            s1 += Chunk(lo, hi, x1 + o + 24);
-            s2 += Chunk(lo, hi, x2 + o + 24);
-            s3 += Chunk(lo, hi, x3 + o + 24);
+            s0 = T.Add(s0, lo, hi, x0 + o + 24);
+            s1 = T.Add(s1, lo, hi, x1 + o + 24);
+            s2 = T.Add(s2, lo, hi, x2 + o + 24);
+            s3 = T.Add(s3, lo, hi, x3 + o + 24);
             var scales = Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes)));
-            a0 = Scale(s0, x.ZeroPoints[b], x.Scales[b], scales, a0);
-            a1 = Scale(s1, x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
-            a2 = Scale(s2, x.ZeroPoints[b + (2 * blocks)], x.Scales[b + (2 * blocks)], scales, a2);
-            a3 = Scale(s3, x.ZeroPoints[b + (3 * blocks)], x.Scales[b + (3 * blocks)], scales, a3);
+            a0 = Scale(T.Total(s0), x.ZeroPoints[b], x.Scales[b], scales, a0);
+            a1 = Scale(T.Total(s1), x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
+            a2 = Scale(T.Total(s2), x.ZeroPoints[b + (2 * blocks)], x.Scales[b + (2 * blocks)], scales, a2);
+            a3 = Scale(T.Total(s3), x.ZeroPoints[b + (3 * blocks)], x.Scales[b + (3 * blocks)], scales, a3);
         }
 
         Store(a0, y, width);
@@ -205,7 +229,8 @@ internal static class Int4MatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Rows2(byte* panel, int blocks, Activations x, float* y, int n, int width)
+    private static unsafe void Rows2<T>(byte* panel, int blocks, Activations x, float* y, int n, int width)
+        where T : struct, IBlockSums
     {
         Vector256<float> a0 = default, a1 = default;
         sbyte* x0 = x.Codes;
@@ -215,19 +240,19 @@ internal static class Int4MatMul
             Prefetch(panel);
             int o = b * Int8Rows.BlockSize;
             var (lo, hi) = Nibbles(panel);
-            Vector256<short> s0 = Chunk(lo, hi, x0 + o), s1 = Chunk(lo, hi, x1 + o);
+            Vector256<int> s0 = T.Add(default, lo, hi, x0 + o), s1 = T.Add(default, lo, hi, x1 + o);
             (lo, hi) = Nibbles(panel + 32);
-            s0 += Chunk(lo, hi, x0 + o + 8);
-            s1 += Chunk(lo, hi, x1 + o + 8);
+            s0 = T.Add(s0, lo, hi, x0 + o + 8);
+            s1 = T.Add(s1, lo, hi, x1 + o + 8);
             (lo, hi) = Nibbles(panel + 64);
-            s0 += Chunk(lo, hi, x0 + o + 16);
-            s1 += Chunk(lo, hi, x1 + o + 16);
+            s0 = T.Add(s0, lo, hi, x0 + o + 16);
+            s1 = T.Add(s1, lo, hi, x1 + o + 16);
             (lo, hi) = Nibbles(panel + 96);
-            s0 += Chunk(lo, hi, x0 + o + 24);
-            s1 += Chunk(lo, hi, x1 + o + 24);
+            s0 = T.Add(s0, lo, hi, x0 + o + 24);
+            s1 = T.Add(s1, lo, hi, x1 + o + 24);
             var scales = Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes)));
-            a0 = Scale(s0, x.ZeroPoints[b], x.Scales[b], scales, a0);
-            a1 = Scale(s1, x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
+            a0 = Scale(T.Total(s0), x.ZeroPoints[b], x.Scales[b], scales, a0);
+            a1 = Scale(T.Total(s1), x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
         }
 
         Store(a0, y, width);
@@ -235,7 +260,8 @@ internal static class Int4MatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Rows1(byte* panel, int blocks, Activations x, float* y, int width)
+    private static unsafe void Rows1<T>(byte* panel, int blocks, Activations x, float* y, int width)
+        where T : struct, IBlockSums
     {
         // Two accumulators: consecutive blocks' FMAs do not wait on each other.
         Vector256<float> a0 = default, a1 = default;
@@ -243,14 +269,14 @@ internal static class Int4MatMul
         int b = 0;
         for (; b + 2 <= blocks; b += 2, panel += 2 * PanelBlockBytes)
         {
-            a0 = Scale(Block(panel, x0 + (b * Int8Rows.BlockSize)), x.ZeroPoints[b], x.Scales[b], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
+            a0 = Scale(T.Total(Block<T>(panel, x0 + (b * Int8Rows.BlockSize))), x.ZeroPoints[b], x.Scales[b], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
             byte* next = panel + PanelBlockBytes;
-            a1 = Scale(Block(next, x0 + ((b + 1) * Int8Rows.BlockSize)), x.ZeroPoints[b + 1], x.Scales[b + 1], Avx.LoadVector256((float*)(next + (PanelRows * BlockBytes))), a1);
+            a1 = Scale(T.Total(Block<T>(next, x0 + ((b + 1) * Int8Rows.BlockSize))), x.ZeroPoints[b + 1], x.Scales[b + 1], Avx.LoadVector256((float*)(next + (PanelRows * BlockBytes))), a1);
         }
 
         if (b < blocks)
         {
-            a0 = Scale(Block(panel, x0 + (b * Int8Rows.BlockSize)), x.ZeroPoints[b], x.Scales[b], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
+            a0 = Scale(T.Total(Block<T>(panel, x0 + (b * Int8Rows.BlockSize))), x.ZeroPoints[b], x.Scales[b], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
         }
 
         Store(a0 + a1, y, width);
@@ -273,16 +299,17 @@ internal static class Int4MatMul
 
     // One block of a panel against one activation row's block: the 8 rows' integer sums.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<short> Block(byte* panel, sbyte* x)
+    private static unsafe Vector256<int> Block<T>(byte* panel, sbyte* x)
+        where T : struct, IBlockSums
     {
         var (lo, hi) = Nibbles(panel);
-        var s = Chunk(lo, hi, x);
+        var s = T.Add(default, lo, hi, x);
         (lo, hi) = Nibbles(panel + 32);
-        s += Chunk(lo, hi, x + 8);
+        s = T.Add(s, lo, hi, x + 8);
         (lo, hi) = Nibbles(panel + 64);
-        s += Chunk(lo, hi, x + 16);
+        s = T.Add(s, lo, hi, x + 16);
         (lo, hi) = Nibbles(panel + 96);
-        return s + Chunk(lo, hi, x + 24);
+        return T.Add(s, lo, hi, x + 24);
     }
 
     // A 32-byte chunk's low nibbles (each row's even elements of the chunk) and high nibbles (its odd ones).
@@ -294,18 +321,44 @@ internal static class Int4MatMul
         return (packed & mask, Avx2.ShiftRightLogical(packed.AsUInt16(), 4).AsByte() & mask);
     }
 
-    // One chunk against activation codes x (4 even elements, then 4 odd ones, each group broadcast to every row):
-    // per row, two pairs of products summed.
+    // acc + wScales * xScale * (the block's integer dot products - the zero point's share).
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<short> Chunk(Vector256<byte> low, Vector256<byte> high, sbyte* x) =>
-        Avx2.MultiplyAddAdjacent(low, Vector256.Create(*(int*)x).AsSByte()) + Avx2.MultiplyAddAdjacent(high, Vector256.Create(*(int*)(x + 4)).AsSByte());
+    private static Vector256<float> Scale(Vector256<int> dots, int zeroPoint, float xScale, Vector256<float> wScales, Vector256<float> acc) =>
+        Fma.MultiplyAdd(Avx.ConvertToVector256Single(dots - Vector256.Create(zeroPoint)) * Vector256.Create(xScale), wScales, acc);
 
-    // acc + wScales * xScale * (the block's integer sums - the zero point's share).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Scale(Vector256<short> sums, int zeroPoint, float xScale, Vector256<float> wScales, Vector256<float> acc)
+    /// <summary>How a block's products are summed: the running sums of one activation row against a panel's 8 rows.</summary>
+    internal interface IBlockSums
     {
-        var dot = Avx2.MultiplyAddAdjacent(sums, Vector256.Create((short)1)) - Vector256.Create(zeroPoint);
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot) * Vector256.Create(xScale), wScales, acc);
+        /// <summary>sums + one chunk's products: low and high nibbles against activation codes x (4 even elements, then
+        /// 4 odd ones, each group broadcast to every row).</summary>
+        static abstract unsafe Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, sbyte* x);
+
+        /// <summary>The block's dot product per output row, from its running sums.</summary>
+        static abstract Vector256<int> Total(Vector256<int> sums);
+    }
+
+    // AVX2: `vpmaddubsw` gives two pairs of products per row in int16, summed in int16 over the block (16 x 15 x 127
+    // < 32767) and widened once per block by `vpmaddwd`.
+    private readonly struct MaddSums : IBlockSums
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, sbyte* x) =>
+            (sums.AsInt16() + Avx2.MultiplyAddAdjacent(low, Vector256.Create(*(int*)x).AsSByte()) +
+                Avx2.MultiplyAddAdjacent(high, Vector256.Create(*(int*)(x + 4)).AsSByte())).AsInt32();
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Total(Vector256<int> sums) => Avx2.MultiplyAddAdjacent(sums.AsInt16(), Vector256.Create((short)1));
+    }
+
+    // AVX-VNNI: `vpdpbusd` adds four products per row straight into int32, one instruction where AVX2 needs two (and
+    // the widening per block).
+    private readonly struct VnniSums : IBlockSums
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static unsafe Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, sbyte* x) =>
+            AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(sums, low, Vector256.Create(*(int*)x).AsSByte()), high, Vector256.Create(*(int*)(x + 4)).AsSByte());
+
+        public static Vector256<int> Total(Vector256<int> sums) => sums;
     }
 
     // The first 'width' lanes of v to y (a last panel may be partly padding).
@@ -324,4 +377,14 @@ internal static class Int4MatMul
             }
         }
     }
+}
+
+/// <summary>The instructions <see cref="Int4MatMul"/> sums a block's products with.</summary>
+internal enum Int4Dot
+{
+    /// <summary>AVX2's `vpmaddubsw` into int16, widened per block.</summary>
+    Madd,
+
+    /// <summary>AVX-VNNI's `vpdpbusd` into int32.</summary>
+    Vnni,
 }

@@ -47,10 +47,11 @@ internal sealed class Int4Matrix
     public int Panels { get; }
 
     /// <summary>y [x.Rows, Rows] = x W^T, x already quantized over Columns.</summary>
-    public void Multiply(Int8Rows x, Span<float> y) => Multiply(x, y, 0, Panels);
+    public void Multiply(Int8Rows x, Span<float> y, Int4Dot? dot = null) => Multiply(x, y, 0, Panels, dot);
 
     /// <summary>Output rows of panels [firstPanel, firstPanel + panels) only: how workers split one product.</summary>
-    public void Multiply(Int8Rows x, Span<float> y, int firstPanel, int panels)
+    /// <remarks><paramref name="dot"/> defaults to the CPU's best (<see cref="Int4MatMul.BestDot"/>).</remarks>
+    public void Multiply(Int8Rows x, Span<float> y, int firstPanel, int panels, Int4Dot? dot = null)
     {
         if (x.Blocks * Int8Rows.BlockSize != Columns)
         {
@@ -62,7 +63,7 @@ internal sealed class Int4Matrix
             throw new ArgumentOutOfRangeException(nameof(panels), $"Panels [{firstPanel}, {firstPanel + panels}) of {Panels}.");
         }
 
-        Int4MatMul.Multiply(x, _panels.AsSpan(_offset), Rows, y, firstPanel, panels);
+        Int4MatMul.Multiply(x, _panels.AsSpan(_offset), Rows, y, firstPanel, panels, dot ?? Int4MatMul.BestDot);
     }
 
     private static void Repack(ReadOnlySpan<byte> codes, ReadOnlySpan<float> scales, int rows, int blocks, Span<byte> panels)

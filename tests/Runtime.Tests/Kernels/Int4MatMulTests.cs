@@ -11,7 +11,7 @@ namespace MoeServe.Runtime.Tests.Kernels;
 /// The managed int4 kernel against the integer sums it must produce (written out naively here) and against
 /// ONNX Runtime's MatMulNBits at accuracy_level 4, whose numbers it stands in for: odd and even block counts (the
 /// one-row loop takes two blocks a pass), one to twelve rows (groups of four, two and one), output counts that
-/// leave the last panel of 8 partly padding.
+/// leave the last panel of 8 partly padding; AVX-VNNI's sums against AVX2's.
 /// </summary>
 public sealed class Int4MatMulTests
 {
@@ -55,6 +55,29 @@ public sealed class Int4MatMulTests
         float diff = own.Zip(ort, (a, b) => Math.Abs(a - b)).Max();
         Assert.True(max > 0);
         Assert.True(diff <= 1e-4f * max, $"max |diff| {diff} of max |y| {max}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Multiply_GivesTheSameNumbersWithAvxVnniAsWithAvx2(int blocks, int rows)
+    {
+        var (w, x) = Operands(blocks, rows, n: 19, seed: (blocks * 13) + rows);
+        var quantized = new Int8Rows();
+        quantized.Fill(x, rows, w.K);
+        float[] madd = new float[rows * w.N];
+        Matrix(w).Multiply(quantized, madd, Int4Dot.Madd);
+        float[] vnni = new float[rows * w.N];
+        if (!System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+        {
+            Assert.Throws<PlatformNotSupportedException>(() => Matrix(w).Multiply(quantized, vnni, Int4Dot.Vnni));
+            Assert.Equal(Int4Dot.Madd, Int4MatMul.BestDot);
+            return;
+        }
+
+        // The same integer sums, converted and scaled by the same instructions: equal to the last bit.
+        Matrix(w).Multiply(quantized, vnni, Int4Dot.Vnni);
+        Assert.Equal(madd, vnni);
+        Assert.Contains(madd, v => v != 0);
     }
 
     [Fact]
