@@ -11,42 +11,43 @@ namespace MoeServe.Benchmarks;
 /// on one thread, the two cache types in interleaved rounds (medians and minima, so a shared machine's
 /// load falls on both alike). Before every timed step 64 MB are written, as the expert phase does
 /// between two steps' attention, so the caches start cold the way they do in the engine. Run with
-/// <c>dotnet run --project src/Benchmarks -c Release -- attention [sequences,...] [visible] [rounds]</c>.
+/// <c>dotnet run --project src/Benchmarks -c Release -- attention [sequences,...] [visible] [rounds] [olmoe]</c>.
 /// </summary>
 internal static class AttentionProbe
 {
-    private const int HeadDim = 32;
-    private const int Heads = 8;
-    private const int Layers = 4;
-    private const int Capacity = 256;
-
-    public static void Run(int[] sequenceCounts, int visible, int rounds)
+    public static void Run(int[] sequenceCounts, int visible, int rounds, bool olmoe)
     {
+        var (headDim, heads, layers, capacity) = olmoe ? (128, 16, 16, 512) : (32, 8, 4, 256);
         byte[] evict = new byte[64 << 20];
-        int stride = HeadAttention.PaddedCapacity(Capacity) * HeadDim;
+        int stride = HeadAttention.PaddedCapacity(capacity) * headDim;
         var random = new Random(1);
-        float[] query = Enumerable.Range(0, HeadDim).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
-        float[] output = new float[HeadDim];
-        float scale = 1f / MathF.Sqrt(HeadDim);
-        Console.WriteLine($"attention probe: {Layers} layers x {Heads} heads x {HeadDim} channels, {visible}-{visible + 16} positions, context {Capacity}, one thread, {rounds} interleaved rounds");
+        float[] query = Enumerable.Range(0, headDim).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+        float[] output = new float[headDim];
+        float scale = 1f / MathF.Sqrt(headDim);
+        Console.WriteLine($"attention probe: {(olmoe ? "OLMoE-1B-7B's shape, " : string.Empty)}{layers} layers x {heads} heads x {headDim} channels, {visible}-{visible + 16} positions, context {capacity}, one thread, {rounds} interleaved rounds");
         foreach (int n in sequenceCounts)
         {
-            var keys32 = new float[n * Layers][];
-            var values32 = new float[n * Layers][];
-            var keys16 = new Half[n * Layers][];
-            var values16 = new Half[n * Layers][];
-            for (int i = 0; i < n * Layers; i++)
+            var keys32 = new float[n * layers][];
+            var values32 = new float[n * layers][];
+            var keys16 = new Half[n * layers][];
+            var values16 = new Half[n * layers][];
+            for (int i = 0; i < n * layers; i++)
             {
-                keys32[i] = new float[Heads * stride];
-                values32[i] = new float[Heads * stride];
-                keys16[i] = new Half[Heads * stride];
-                values16[i] = new Half[Heads * stride];
-                for (int j = 0; j < keys32[i].Length; j++)
+                keys32[i] = new float[heads * stride];
+                values32[i] = new float[heads * stride];
+                keys16[i] = new Half[heads * stride];
+                values16[i] = new Half[heads * stride];
+                // The positions a query sees (keys tiled, so the first whole tiles); the rest stays zero.
+                int used = Math.Min(HeadAttention.PaddedCapacity(visible + 17), capacity) * headDim;
+                for (int h = 0; h < heads; h++)
                 {
-                    keys32[i][j] = (float)((random.NextDouble() * 2) - 1);
-                    values32[i][j] = (float)((random.NextDouble() * 2) - 1);
-                    keys16[i][j] = HalfVectors.Encode(keys32[i][j]);
-                    values16[i][j] = HalfVectors.Encode(values32[i][j]);
+                    for (int j = h * stride; j < (h * stride) + used; j++)
+                    {
+                        keys32[i][j] = (float)((random.NextDouble() * 2) - 1);
+                        values32[i][j] = (float)((random.NextDouble() * 2) - 1);
+                        keys16[i][j] = HalfVectors.Encode(keys32[i][j]);
+                        values16[i][j] = HalfVectors.Encode(values32[i][j]);
+                    }
                 }
             }
 
@@ -57,13 +58,13 @@ internal static class AttentionProbe
                 {
                     Array.Fill(evict, (byte)round);
                     long start = Stopwatch.GetTimestamp();
-                    for (int layer = 0; layer < Layers; layer++)
+                    for (int layer = 0; layer < layers; layer++)
                     {
                         for (int s = 0; s < n; s++)
                         {
-                            int cache = (s * Layers) + layer;
+                            int cache = (s * layers) + layer;
                             int seen = visible + (s % 17);
-                            for (int h = 0; h < Heads; h++)
+                            for (int h = 0; h < heads; h++)
                             {
                                 if (variant == 0)
                                 {

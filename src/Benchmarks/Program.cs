@@ -5,7 +5,7 @@ using BenchmarkDotNet.Running;
 using MoeServe.Benchmarks;
 
 // `ratio [rounds]`: the interleaved CPU-time probe (robust on a shared machine).
-// `attention [sequences,...] [visible] [rounds]`: the attention kernel over float32 and float16 KV caches.
+// `attention [sequences,...] [visible] [rounds] [olmoe]`: the attention kernel over float32 and float16 KV caches.
 // `int4 [rows,...] [matrices] [rounds] [threads]`: the managed int4 kernel against MatMulNBits.
 // `half [rows,...] [rounds] [model dir]`: a float16 model's expert sessions against the managed float16 kernel.
 // Anything else goes to BenchmarkDotNet, for example `--filter '*Routing*' --job short`.
@@ -21,7 +21,7 @@ if (args.Length > 0 && args[0] == "attention")
     int[] sequences = args.Length > 1 ? args[1].Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray() : [1, 8, 32, 128];
     int visible = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 96;
     int rounds = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 12;
-    AttentionProbe.Run(sequences, visible, rounds);
+    AttentionProbe.Run(sequences, visible, rounds, args.Length > 4 && args[4] == "olmoe");
     return;
 }
 

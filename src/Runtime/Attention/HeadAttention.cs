@@ -11,9 +11,10 @@ namespace MoeServe.Runtime.Attention;
 /// [capacity / tile, headDim, tile] (<see cref="KeyOffset"/>), values [capacity, headDim] (channel
 /// innermost), either float32 or float16 (<see cref="Half"/>, widened to float32 in registers, see
 /// <see cref="HalfVectors"/>). Blocks of <see cref="BlockPositions"/> positions: the block's scores
-/// (four independent 256-bit accumulators, one per tile, across the channels), the running maximum
+/// (eight independent 256-bit accumulators, one per tile for even and one for odd channels), the running maximum
 /// (the output so far is rescaled when it grows), the block's exponentials, then the block's values
-/// added to the output a vector of channels at a time. Each cached number is read once, the keys and
+/// added to the output a vector of channels at a time (even and odd positions apart). Independent accumulators
+/// because a chain of dependent FMAs, not their number, bounded a head of 128 channels. Each cached number is read once, the keys and
 /// the values of a block while both are in L1, and nothing is written but the output and a
 /// 32-float stack block. Vector256 only: AVX2 is enough, AVX-512 machines run the same code.
 /// </summary>
@@ -110,11 +111,34 @@ internal static class HeadAttention
         ref float outScores = ref MemoryMarshal.GetReference(block);
         if (n == BlockPositions)
         {
+            // Two sets of four accumulators, even and odd channels: the FMAs' latency, not their throughput, bounded
+            // one set (a chain of headDim dependent FMAs per tile).
             var a0 = Vector256<float>.Zero;
             var a1 = Vector256<float>.Zero;
             var a2 = Vector256<float>.Zero;
             var a3 = Vector256<float>.Zero;
-            for (int c = 0; c < hd; c++)
+            var b0 = Vector256<float>.Zero;
+            var b1 = Vector256<float>.Zero;
+            var b2 = Vector256<float>.Zero;
+            var b3 = Vector256<float>.Zero;
+            int c = 0;
+            for (; c + 2 <= hd; c += 2)
+            {
+                var qc = Vector256.Create(Unsafe.Add(ref q, c));
+                var qd = Vector256.Create(Unsafe.Add(ref q, c + 1));
+                nuint at = (nuint)(c * KeyTile);
+                nuint next = at + KeyTile;
+                a0 = Vector256.MultiplyAddEstimate(Load8(ref tile, at), qc, a0);
+                a1 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)tileElements), qc, a1);
+                a2 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)(2 * tileElements)), qc, a2);
+                a3 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)(3 * tileElements)), qc, a3);
+                b0 = Vector256.MultiplyAddEstimate(Load8(ref tile, next), qd, b0);
+                b1 = Vector256.MultiplyAddEstimate(Load8(ref tile, next + (nuint)tileElements), qd, b1);
+                b2 = Vector256.MultiplyAddEstimate(Load8(ref tile, next + (nuint)(2 * tileElements)), qd, b2);
+                b3 = Vector256.MultiplyAddEstimate(Load8(ref tile, next + (nuint)(3 * tileElements)), qd, b3);
+            }
+
+            if (c < hd)
             {
                 var qc = Vector256.Create(Unsafe.Add(ref q, c));
                 nuint at = (nuint)(c * KeyTile);
@@ -124,10 +148,10 @@ internal static class HeadAttention
                 a3 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)(3 * tileElements)), qc, a3);
             }
 
-            a0 *= scale;
-            a1 *= scale;
-            a2 *= scale;
-            a3 *= scale;
+            a0 = (a0 + b0) * scale;
+            a1 = (a1 + b1) * scale;
+            a2 = (a2 + b2) * scale;
+            a3 = (a3 + b3) * scale;
             a0.StoreUnsafe(ref outScores);
             a1.StoreUnsafe(ref outScores, KeyTile);
             a2.StoreUnsafe(ref outScores, 2 * KeyTile);
@@ -146,12 +170,28 @@ internal static class HeadAttention
             var scores = minusInfinity;
             if (t * KeyTile < n)
             {
+                // Four accumulators over the channels, for the same reason as above.
                 ref T first = ref Unsafe.Add(ref tile, t * tileElements);
                 var acc = Vector256<float>.Zero;
-                for (int c = 0; c < hd; c++)
+                var acc1 = Vector256<float>.Zero;
+                var acc2 = Vector256<float>.Zero;
+                var acc3 = Vector256<float>.Zero;
+                int c = 0;
+                for (; c + 4 <= hd; c += 4)
+                {
+                    nuint at = (nuint)(c * KeyTile);
+                    acc = Vector256.MultiplyAddEstimate(Load8(ref first, at), Vector256.Create(Unsafe.Add(ref q, c)), acc);
+                    acc1 = Vector256.MultiplyAddEstimate(Load8(ref first, at + KeyTile), Vector256.Create(Unsafe.Add(ref q, c + 1)), acc1);
+                    acc2 = Vector256.MultiplyAddEstimate(Load8(ref first, at + (2 * KeyTile)), Vector256.Create(Unsafe.Add(ref q, c + 2)), acc2);
+                    acc3 = Vector256.MultiplyAddEstimate(Load8(ref first, at + (3 * KeyTile)), Vector256.Create(Unsafe.Add(ref q, c + 3)), acc3);
+                }
+
+                for (; c < hd; c++)
                 {
                     acc = Vector256.MultiplyAddEstimate(Load8(ref first, (nuint)(c * KeyTile)), Vector256.Create(Unsafe.Add(ref q, c)), acc);
                 }
+
+                acc = (acc + acc1) + (acc2 + acc3);
 
                 var inside = Vector256.LessThan(lanes + Vector256.Create(t * KeyTile), count).AsSingle();
                 scores = Vector256.ConditionalSelect(inside, acc * scale, minusInfinity);
@@ -204,11 +244,33 @@ internal static class HeadAttention
         int c0 = 0;
         for (; c0 + (4 * W) <= hd; c0 += 4 * W)
         {
+            // Even and odd positions in two sets of accumulators: two chains of n / 2 dependent FMAs instead of one of n.
             var a0 = Vector256.LoadUnsafe(ref o, (nuint)c0);
             var a1 = Vector256.LoadUnsafe(ref o, (nuint)(c0 + W));
             var a2 = Vector256.LoadUnsafe(ref o, (nuint)(c0 + (2 * W)));
             var a3 = Vector256.LoadUnsafe(ref o, (nuint)(c0 + (3 * W)));
-            for (int j = 0; j < n; j++)
+            var b0 = Vector256<float>.Zero;
+            var b1 = Vector256<float>.Zero;
+            var b2 = Vector256<float>.Zero;
+            var b3 = Vector256<float>.Zero;
+            int j = 0;
+            for (; j + 2 <= n; j += 2)
+            {
+                var pj = Vector256.Create(Unsafe.Add(ref weights, j));
+                var pk = Vector256.Create(Unsafe.Add(ref weights, j + 1));
+                nuint row = (nuint)((j * hd) + c0);
+                nuint next = row + (nuint)hd;
+                a0 = Vector256.MultiplyAddEstimate(Load8(ref v, row), pj, a0);
+                a1 = Vector256.MultiplyAddEstimate(Load8(ref v, row + W), pj, a1);
+                a2 = Vector256.MultiplyAddEstimate(Load8(ref v, row + (2 * W)), pj, a2);
+                a3 = Vector256.MultiplyAddEstimate(Load8(ref v, row + (3 * W)), pj, a3);
+                b0 = Vector256.MultiplyAddEstimate(Load8(ref v, next), pk, b0);
+                b1 = Vector256.MultiplyAddEstimate(Load8(ref v, next + W), pk, b1);
+                b2 = Vector256.MultiplyAddEstimate(Load8(ref v, next + (2 * W)), pk, b2);
+                b3 = Vector256.MultiplyAddEstimate(Load8(ref v, next + (3 * W)), pk, b3);
+            }
+
+            if (j < n)
             {
                 var pj = Vector256.Create(Unsafe.Add(ref weights, j));
                 nuint row = (nuint)((j * hd) + c0);
@@ -218,10 +280,10 @@ internal static class HeadAttention
                 a3 = Vector256.MultiplyAddEstimate(Load8(ref v, row + (3 * W)), pj, a3);
             }
 
-            a0.StoreUnsafe(ref o, (nuint)c0);
-            a1.StoreUnsafe(ref o, (nuint)(c0 + W));
-            a2.StoreUnsafe(ref o, (nuint)(c0 + (2 * W)));
-            a3.StoreUnsafe(ref o, (nuint)(c0 + (3 * W)));
+            (a0 + b0).StoreUnsafe(ref o, (nuint)c0);
+            (a1 + b1).StoreUnsafe(ref o, (nuint)(c0 + W));
+            (a2 + b2).StoreUnsafe(ref o, (nuint)(c0 + (2 * W)));
+            (a3 + b3).StoreUnsafe(ref o, (nuint)(c0 + (3 * W)));
         }
 
         for (; c0 + W <= hd; c0 += W)

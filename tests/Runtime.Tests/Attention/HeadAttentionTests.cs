@@ -14,10 +14,13 @@ public sealed class HeadAttentionTests
     [InlineData(32, 256, 163)]
     [InlineData(128, 256, 200)]
     [InlineData(40, 100, 65)]
+    [InlineData(7, 80, 67)]
+    [InlineData(34, 80, 35)]
     public void Compute_Float32Cache_MatchesReferenceAttention(int headDim, int capacity, int visible)
     {
         // Sizes that are and are not multiples of the vector width and of the 32-position block exercise the
-        // whole blocks, the partial last block, the tile tails and the channel tails.
+        // whole blocks, the partial last block, the tile tails and the channel tails (odd channel counts, and counts
+        // that are not multiples of 4, for the split accumulators; an odd number of positions in a block).
         var (query, keysByPosition, valuesByPosition) = RandomHead(headDim, visible, seed: headDim + visible, spread: 4);
         var (keys, values) = Lay<float>(keysByPosition, valuesByPosition, headDim, capacity, visible, x => x, float.NaN);
 
