@@ -5,6 +5,7 @@ using BenchmarkDotNet.Running;
 using MoeServe.Benchmarks;
 
 // `ratio [rounds]`: the interleaved CPU-time probe (robust on a shared machine).
+// `pool [phases] [item-us] [gap-us]`: what a hand-over of the engine's worker pool costs.
 // `attention [sequences,...] [visible] [rounds] [olmoe]`: the attention kernel over float32 and float16 KV caches.
 // `int4 [rows,...] [matrices] [rounds] [threads]`: the managed int4 kernel against MatMulNBits.
 // `half [rows,...] [rounds] [model dir]`: a float16 model's expert sessions against the managed float16 kernel.
@@ -13,6 +14,15 @@ if (args.Length > 0 && args[0] == "ratio")
 {
     int rounds = args.Length > 1 && int.TryParse(args[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int r) && r > 0 ? r : 30;
     RoutingRatioProbe.Run(rounds);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "pool")
+{
+    PoolProbe.Run(
+        args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 20000,
+        args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 50,
+        args.Length > 3 ? double.Parse(args[3], CultureInfo.InvariantCulture) : 10);
     return;
 }
 
