@@ -63,7 +63,6 @@ internal static class Int4MatMul
     private static unsafe void Multiply<T>(Int8Rows x, ReadOnlySpan<byte> panels, int n, Span<float> y, int firstPanel, int panelCount)
         where T : struct, IBlockSums
     {
-
         int blocks = x.Blocks;
         int panelBytes = blocks * PanelBlockBytes;
         if (panels.Length < (long)(firstPanel + panelCount) * panelBytes || y.Length < x.Rows * n || (firstPanel + panelCount - 1) * PanelRows >= n)
@@ -78,7 +77,6 @@ internal static class Int4MatMul
         fixed (float* yp = y)
         {
             int rows = x.Rows;
-            int stride = blocks * Int8Rows.BlockSize;
             for (int p = firstPanel; p < firstPanel + panelCount; p++)
             {
                 byte* panel = w + ((long)p * panelBytes);
@@ -87,35 +85,37 @@ internal static class Int4MatMul
                 int r = 0;
                 for (; EightRows && r + 8 <= rows; r += 8)
                 {
-                    Rows8<T>(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
+                    Rows8<T>(panel, blocks, new Activations(xc, xs, zp, r, rows), yp + (r * n) + j, n, width);
                 }
 
                 for (; r + 4 <= rows; r += 4)
                 {
-                    Rows4<T>(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
+                    Rows4<T>(panel, blocks, new Activations(xc, xs, zp, r, rows), yp + (r * n) + j, n, width);
                 }
 
                 if (rows - r >= 2)
                 {
-                    Rows2<T>(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, n, width);
+                    Rows2<T>(panel, blocks, new Activations(xc, xs, zp, r, rows), yp + (r * n) + j, n, width);
                     r += 2;
                 }
 
                 if (r < rows)
                 {
-                    Rows1<T>(panel, blocks, new Activations(xc, xs, zp, r, blocks, stride), yp + (r * n) + j, width);
+                    Rows1<T>(panel, blocks, new Activations(xc, xs, zp, r, rows), yp + (r * n) + j, width);
                 }
             }
         }
     }
 
-    // Activation row r's codes, scales and zero-point sums; rows follow each other.
-    private readonly unsafe struct Activations(sbyte* codes, float* scales, int* zeroPoints, int r, int blocks, int stride)
+    // The activation rows of a pass, from row r on, at a block: row r + i's codes at Codes + 32 i, its scale and
+    // zero-point sum at Scales[i] and ZeroPoints[i]; the next block CodeStride bytes and Stride entries on.
+    private readonly unsafe struct Activations(sbyte* codes, float* scales, int* zeroPoints, int r, int rows)
     {
-        public readonly sbyte* Codes = codes + ((long)r * stride);
-        public readonly float* Scales = scales + ((long)r * blocks);
-        public readonly int* ZeroPoints = zeroPoints + ((long)r * blocks);
-        public readonly int Stride = stride;
+        public readonly sbyte* Codes = codes + ((long)r * Int8Rows.BlockSize);
+        public readonly float* Scales = scales + r;
+        public readonly int* ZeroPoints = zeroPoints + r;
+        public readonly int CodeStride = rows * Int8Rows.BlockSize;
+        public readonly int Stride = rows;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -123,56 +123,50 @@ internal static class Int4MatMul
         where T : struct, IBlockSums
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-        sbyte* x0 = x.Codes;
-        sbyte* x1 = x0 + x.Stride;
-        sbyte* x2 = x1 + x.Stride;
-        sbyte* x3 = x2 + x.Stride;
-        sbyte* x4 = x3 + x.Stride;
-        sbyte* x5 = x4 + x.Stride;
-        sbyte* x6 = x5 + x.Stride;
-        sbyte* x7 = x6 + x.Stride;
-        for (int b = 0; b < blocks; b++, panel += PanelBlockBytes)
+        sbyte* xb = x.Codes;
+        float* sb = x.Scales;
+        int* zb = x.ZeroPoints;
+        for (int b = 0; b < blocks; b++, panel += PanelBlockBytes, xb += x.CodeStride, sb += x.Stride, zb += x.Stride)
         {
             Prefetch(panel);
-            int o = b * Int8Rows.BlockSize;
             var (lo, hi) = Nibbles(panel);
-            Vector256<int> s0 = T.Add(default, lo, hi, x0 + o), s1 = T.Add(default, lo, hi, x1 + o), s2 = T.Add(default, lo, hi, x2 + o), s3 = T.Add(default, lo, hi, x3 + o), s4 = T.Add(default, lo, hi, x4 + o), s5 = T.Add(default, lo, hi, x5 + o), s6 = T.Add(default, lo, hi, x6 + o), s7 = T.Add(default, lo, hi, x7 + o);
+            Vector256<int> s0 = T.Add(default, lo, hi, xb, 0), s1 = T.Add(default, lo, hi, xb, 32), s2 = T.Add(default, lo, hi, xb, 64), s3 = T.Add(default, lo, hi, xb, 96), s4 = T.Add(default, lo, hi, xb, 128), s5 = T.Add(default, lo, hi, xb, 160), s6 = T.Add(default, lo, hi, xb, 192), s7 = T.Add(default, lo, hi, xb, 224);
             (lo, hi) = Nibbles(panel + 32);
-            s0 = T.Add(s0, lo, hi, x0 + o + 8);
-            s1 = T.Add(s1, lo, hi, x1 + o + 8);
-            s2 = T.Add(s2, lo, hi, x2 + o + 8);
-            s3 = T.Add(s3, lo, hi, x3 + o + 8);
-            s4 = T.Add(s4, lo, hi, x4 + o + 8);
-            s5 = T.Add(s5, lo, hi, x5 + o + 8);
-            s6 = T.Add(s6, lo, hi, x6 + o + 8);
-            s7 = T.Add(s7, lo, hi, x7 + o + 8);
+            s0 = T.Add(s0, lo, hi, xb, 8);
+            s1 = T.Add(s1, lo, hi, xb, 40);
+            s2 = T.Add(s2, lo, hi, xb, 72);
+            s3 = T.Add(s3, lo, hi, xb, 104);
+            s4 = T.Add(s4, lo, hi, xb, 136);
+            s5 = T.Add(s5, lo, hi, xb, 168);
+            s6 = T.Add(s6, lo, hi, xb, 200);
+            s7 = T.Add(s7, lo, hi, xb, 232);
             (lo, hi) = Nibbles(panel + 64);
-            s0 = T.Add(s0, lo, hi, x0 + o + 16);
-            s1 = T.Add(s1, lo, hi, x1 + o + 16);
-            s2 = T.Add(s2, lo, hi, x2 + o + 16);
-            s3 = T.Add(s3, lo, hi, x3 + o + 16);
-            s4 = T.Add(s4, lo, hi, x4 + o + 16);
-            s5 = T.Add(s5, lo, hi, x5 + o + 16);
-            s6 = T.Add(s6, lo, hi, x6 + o + 16);
-            s7 = T.Add(s7, lo, hi, x7 + o + 16);
+            s0 = T.Add(s0, lo, hi, xb, 16);
+            s1 = T.Add(s1, lo, hi, xb, 48);
+            s2 = T.Add(s2, lo, hi, xb, 80);
+            s3 = T.Add(s3, lo, hi, xb, 112);
+            s4 = T.Add(s4, lo, hi, xb, 144);
+            s5 = T.Add(s5, lo, hi, xb, 176);
+            s6 = T.Add(s6, lo, hi, xb, 208);
+            s7 = T.Add(s7, lo, hi, xb, 240);
             (lo, hi) = Nibbles(panel + 96);
-            s0 = T.Add(s0, lo, hi, x0 + o + 24);
-            s1 = T.Add(s1, lo, hi, x1 + o + 24);
-            s2 = T.Add(s2, lo, hi, x2 + o + 24);
-            s3 = T.Add(s3, lo, hi, x3 + o + 24);
-            s4 = T.Add(s4, lo, hi, x4 + o + 24);
-            s5 = T.Add(s5, lo, hi, x5 + o + 24);
-            s6 = T.Add(s6, lo, hi, x6 + o + 24);
-            s7 = T.Add(s7, lo, hi, x7 + o + 24);
+            s0 = T.Add(s0, lo, hi, xb, 24);
+            s1 = T.Add(s1, lo, hi, xb, 56);
+            s2 = T.Add(s2, lo, hi, xb, 88);
+            s3 = T.Add(s3, lo, hi, xb, 120);
+            s4 = T.Add(s4, lo, hi, xb, 152);
+            s5 = T.Add(s5, lo, hi, xb, 184);
+            s6 = T.Add(s6, lo, hi, xb, 216);
+            s7 = T.Add(s7, lo, hi, xb, 248);
             var scales = Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes)));
-            a0 = Scale(T.Total(s0), x.ZeroPoints[b], x.Scales[b], scales, a0);
-            a1 = Scale(T.Total(s1), x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
-            a2 = Scale(T.Total(s2), x.ZeroPoints[b + (2 * blocks)], x.Scales[b + (2 * blocks)], scales, a2);
-            a3 = Scale(T.Total(s3), x.ZeroPoints[b + (3 * blocks)], x.Scales[b + (3 * blocks)], scales, a3);
-            a4 = Scale(T.Total(s4), x.ZeroPoints[b + (4 * blocks)], x.Scales[b + (4 * blocks)], scales, a4);
-            a5 = Scale(T.Total(s5), x.ZeroPoints[b + (5 * blocks)], x.Scales[b + (5 * blocks)], scales, a5);
-            a6 = Scale(T.Total(s6), x.ZeroPoints[b + (6 * blocks)], x.Scales[b + (6 * blocks)], scales, a6);
-            a7 = Scale(T.Total(s7), x.ZeroPoints[b + (7 * blocks)], x.Scales[b + (7 * blocks)], scales, a7);
+            a0 = Scale(T.Total(s0), zb[0], sb[0], scales, a0);
+            a1 = Scale(T.Total(s1), zb[1], sb[1], scales, a1);
+            a2 = Scale(T.Total(s2), zb[2], sb[2], scales, a2);
+            a3 = Scale(T.Total(s3), zb[3], sb[3], scales, a3);
+            a4 = Scale(T.Total(s4), zb[4], sb[4], scales, a4);
+            a5 = Scale(T.Total(s5), zb[5], sb[5], scales, a5);
+            a6 = Scale(T.Total(s6), zb[6], sb[6], scales, a6);
+            a7 = Scale(T.Total(s7), zb[7], sb[7], scales, a7);
         }
 
         Store(a0, y, width);
@@ -190,36 +184,34 @@ internal static class Int4MatMul
         where T : struct, IBlockSums
     {
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        sbyte* x0 = x.Codes;
-        sbyte* x1 = x0 + x.Stride;
-        sbyte* x2 = x1 + x.Stride;
-        sbyte* x3 = x2 + x.Stride;
-        for (int b = 0; b < blocks; b++, panel += PanelBlockBytes)
+        sbyte* xb = x.Codes;
+        float* sb = x.Scales;
+        int* zb = x.ZeroPoints;
+        for (int b = 0; b < blocks; b++, panel += PanelBlockBytes, xb += x.CodeStride, sb += x.Stride, zb += x.Stride)
         {
             Prefetch(panel);
-            int o = b * Int8Rows.BlockSize;
             var (lo, hi) = Nibbles(panel);
-            Vector256<int> s0 = T.Add(default, lo, hi, x0 + o), s1 = T.Add(default, lo, hi, x1 + o), s2 = T.Add(default, lo, hi, x2 + o), s3 = T.Add(default, lo, hi, x3 + o);
+            Vector256<int> s0 = T.Add(default, lo, hi, xb, 0), s1 = T.Add(default, lo, hi, xb, 32), s2 = T.Add(default, lo, hi, xb, 64), s3 = T.Add(default, lo, hi, xb, 96);
             (lo, hi) = Nibbles(panel + 32);
-            s0 = T.Add(s0, lo, hi, x0 + o + 8);
-            s1 = T.Add(s1, lo, hi, x1 + o + 8);
-            s2 = T.Add(s2, lo, hi, x2 + o + 8);
-            s3 = T.Add(s3, lo, hi, x3 + o + 8);
+            s0 = T.Add(s0, lo, hi, xb, 8);
+            s1 = T.Add(s1, lo, hi, xb, 40);
+            s2 = T.Add(s2, lo, hi, xb, 72);
+            s3 = T.Add(s3, lo, hi, xb, 104);
             (lo, hi) = Nibbles(panel + 64);
-            s0 = T.Add(s0, lo, hi, x0 + o + 16);
-            s1 = T.Add(s1, lo, hi, x1 + o + 16);
-            s2 = T.Add(s2, lo, hi, x2 + o + 16);
-            s3 = T.Add(s3, lo, hi, x3 + o + 16);
+            s0 = T.Add(s0, lo, hi, xb, 16);
+            s1 = T.Add(s1, lo, hi, xb, 48);
+            s2 = T.Add(s2, lo, hi, xb, 80);
+            s3 = T.Add(s3, lo, hi, xb, 112);
             (lo, hi) = Nibbles(panel + 96);
-            s0 = T.Add(s0, lo, hi, x0 + o + 24);
-            s1 = T.Add(s1, lo, hi, x1 + o + 24);
-            s2 = T.Add(s2, lo, hi, x2 + o + 24);
-            s3 = T.Add(s3, lo, hi, x3 + o + 24);
+            s0 = T.Add(s0, lo, hi, xb, 24);
+            s1 = T.Add(s1, lo, hi, xb, 56);
+            s2 = T.Add(s2, lo, hi, xb, 88);
+            s3 = T.Add(s3, lo, hi, xb, 120);
             var scales = Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes)));
-            a0 = Scale(T.Total(s0), x.ZeroPoints[b], x.Scales[b], scales, a0);
-            a1 = Scale(T.Total(s1), x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
-            a2 = Scale(T.Total(s2), x.ZeroPoints[b + (2 * blocks)], x.Scales[b + (2 * blocks)], scales, a2);
-            a3 = Scale(T.Total(s3), x.ZeroPoints[b + (3 * blocks)], x.Scales[b + (3 * blocks)], scales, a3);
+            a0 = Scale(T.Total(s0), zb[0], sb[0], scales, a0);
+            a1 = Scale(T.Total(s1), zb[1], sb[1], scales, a1);
+            a2 = Scale(T.Total(s2), zb[2], sb[2], scales, a2);
+            a3 = Scale(T.Total(s3), zb[3], sb[3], scales, a3);
         }
 
         Store(a0, y, width);
@@ -233,26 +225,26 @@ internal static class Int4MatMul
         where T : struct, IBlockSums
     {
         Vector256<float> a0 = default, a1 = default;
-        sbyte* x0 = x.Codes;
-        sbyte* x1 = x0 + x.Stride;
-        for (int b = 0; b < blocks; b++, panel += PanelBlockBytes)
+        sbyte* xb = x.Codes;
+        float* sb = x.Scales;
+        int* zb = x.ZeroPoints;
+        for (int b = 0; b < blocks; b++, panel += PanelBlockBytes, xb += x.CodeStride, sb += x.Stride, zb += x.Stride)
         {
             Prefetch(panel);
-            int o = b * Int8Rows.BlockSize;
             var (lo, hi) = Nibbles(panel);
-            Vector256<int> s0 = T.Add(default, lo, hi, x0 + o), s1 = T.Add(default, lo, hi, x1 + o);
+            Vector256<int> s0 = T.Add(default, lo, hi, xb, 0), s1 = T.Add(default, lo, hi, xb, 32);
             (lo, hi) = Nibbles(panel + 32);
-            s0 = T.Add(s0, lo, hi, x0 + o + 8);
-            s1 = T.Add(s1, lo, hi, x1 + o + 8);
+            s0 = T.Add(s0, lo, hi, xb, 8);
+            s1 = T.Add(s1, lo, hi, xb, 40);
             (lo, hi) = Nibbles(panel + 64);
-            s0 = T.Add(s0, lo, hi, x0 + o + 16);
-            s1 = T.Add(s1, lo, hi, x1 + o + 16);
+            s0 = T.Add(s0, lo, hi, xb, 16);
+            s1 = T.Add(s1, lo, hi, xb, 48);
             (lo, hi) = Nibbles(panel + 96);
-            s0 = T.Add(s0, lo, hi, x0 + o + 24);
-            s1 = T.Add(s1, lo, hi, x1 + o + 24);
+            s0 = T.Add(s0, lo, hi, xb, 24);
+            s1 = T.Add(s1, lo, hi, xb, 56);
             var scales = Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes)));
-            a0 = Scale(T.Total(s0), x.ZeroPoints[b], x.Scales[b], scales, a0);
-            a1 = Scale(T.Total(s1), x.ZeroPoints[b + blocks], x.Scales[b + blocks], scales, a1);
+            a0 = Scale(T.Total(s0), zb[0], sb[0], scales, a0);
+            a1 = Scale(T.Total(s1), zb[1], sb[1], scales, a1);
         }
 
         Store(a0, y, width);
@@ -265,18 +257,20 @@ internal static class Int4MatMul
     {
         // Two accumulators: consecutive blocks' FMAs do not wait on each other.
         Vector256<float> a0 = default, a1 = default;
-        sbyte* x0 = x.Codes;
+        sbyte* xb = x.Codes;
+        float* sb = x.Scales;
+        int* zb = x.ZeroPoints;
         int b = 0;
-        for (; b + 2 <= blocks; b += 2, panel += 2 * PanelBlockBytes)
+        for (; b + 2 <= blocks; b += 2, panel += 2 * PanelBlockBytes, xb += 2 * x.CodeStride, sb += 2 * x.Stride, zb += 2 * x.Stride)
         {
-            a0 = Scale(T.Total(Block<T>(panel, x0 + (b * Int8Rows.BlockSize))), x.ZeroPoints[b], x.Scales[b], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
+            a0 = Scale(T.Total(Block<T>(panel, xb)), zb[0], sb[0], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
             byte* next = panel + PanelBlockBytes;
-            a1 = Scale(T.Total(Block<T>(next, x0 + ((b + 1) * Int8Rows.BlockSize))), x.ZeroPoints[b + 1], x.Scales[b + 1], Avx.LoadVector256((float*)(next + (PanelRows * BlockBytes))), a1);
+            a1 = Scale(T.Total(Block<T>(next, xb + x.CodeStride)), zb[x.Stride], sb[x.Stride], Avx.LoadVector256((float*)(next + (PanelRows * BlockBytes))), a1);
         }
 
         if (b < blocks)
         {
-            a0 = Scale(T.Total(Block<T>(panel, x0 + (b * Int8Rows.BlockSize))), x.ZeroPoints[b], x.Scales[b], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
+            a0 = Scale(T.Total(Block<T>(panel, xb)), zb[0], sb[0], Avx.LoadVector256((float*)(panel + (PanelRows * BlockBytes))), a0);
         }
 
         Store(a0 + a1, y, width);
@@ -303,13 +297,13 @@ internal static class Int4MatMul
         where T : struct, IBlockSums
     {
         var (lo, hi) = Nibbles(panel);
-        var s = T.Add(default, lo, hi, x);
+        var s = T.Add(default, lo, hi, x, 0);
         (lo, hi) = Nibbles(panel + 32);
-        s = T.Add(s, lo, hi, x + 8);
+        s = T.Add(s, lo, hi, x, 8);
         (lo, hi) = Nibbles(panel + 64);
-        s = T.Add(s, lo, hi, x + 16);
+        s = T.Add(s, lo, hi, x, 16);
         (lo, hi) = Nibbles(panel + 96);
-        return T.Add(s, lo, hi, x + 24);
+        return T.Add(s, lo, hi, x, 24);
     }
 
     // A 32-byte chunk's low nibbles (each row's even elements of the chunk) and high nibbles (its odd ones).
@@ -329,9 +323,10 @@ internal static class Int4MatMul
     /// <summary>How a block's products are summed: the running sums of one activation row against a panel's 8 rows.</summary>
     internal interface IBlockSums
     {
-        /// <summary>sums + one chunk's products: low and high nibbles against activation codes x (4 even elements, then
-        /// 4 odd ones, each group broadcast to every row).</summary>
-        static abstract unsafe Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, sbyte* x);
+        /// <summary>sums + one chunk's products: low and high nibbles against the activation codes at x + offset (4 even
+        /// elements, then 4 odd ones, each group broadcast to every row). The offset is a constant at every call, so
+        /// that both loads address x directly.</summary>
+        static abstract unsafe Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, sbyte* x, int offset);
 
         /// <summary>The block's dot product per output row, from its running sums.</summary>
         static abstract Vector256<int> Total(Vector256<int> sums);
@@ -342,9 +337,9 @@ internal static class Int4MatMul
     private readonly struct MaddSums : IBlockSums
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, sbyte* x) =>
-            (sums.AsInt16() + Avx2.MultiplyAddAdjacent(low, Vector256.Create(*(int*)x).AsSByte()) +
-                Avx2.MultiplyAddAdjacent(high, Vector256.Create(*(int*)(x + 4)).AsSByte())).AsInt32();
+        public static unsafe Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, sbyte* x, int offset) =>
+            (sums.AsInt16() + Avx2.MultiplyAddAdjacent(low, Vector256.Create(*(int*)(x + offset)).AsSByte()) +
+                Avx2.MultiplyAddAdjacent(high, Vector256.Create(*(int*)(x + (offset + 4))).AsSByte())).AsInt32();
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Total(Vector256<int> sums) => Avx2.MultiplyAddAdjacent(sums.AsInt16(), Vector256.Create((short)1));
@@ -355,8 +350,9 @@ internal static class Int4MatMul
     private readonly struct VnniSums : IBlockSums
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static unsafe Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, sbyte* x) =>
-            AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(sums, low, Vector256.Create(*(int*)x).AsSByte()), high, Vector256.Create(*(int*)(x + 4)).AsSByte());
+        public static unsafe Vector256<int> Add(Vector256<int> sums, Vector256<byte> low, Vector256<byte> high, sbyte* x, int offset) =>
+            AvxVnni.MultiplyWideningAndAdd(
+                AvxVnni.MultiplyWideningAndAdd(sums, low, Vector256.Create(*(int*)(x + offset)).AsSByte()), high, Vector256.Create(*(int*)(x + (offset + 4))).AsSByte());
 
         public static Vector256<int> Total(Vector256<int> sums) => sums;
     }

@@ -9,8 +9,10 @@ namespace MoeServe.Runtime.Kernels;
 /// Rows of activations quantized to int8 in blocks of 32 along K (one scale per block, symmetric), the left
 /// operand of <see cref="Int4MatMul"/>. Within each group of 8 elements the codes are stored even elements first
 /// (0, 2, 4, 6, 1, 3, 5, 7), which is how a 4-bit weight's low and high nibbles line up with them (see
-/// <see cref="Int4Matrix"/>). A worker keeps one instance and refills it for every matrix product; it grows,
-/// never shrinks.
+/// <see cref="Int4Matrix"/>). Block-major: a block's codes, scales and zero-point sums of every row sit together,
+/// so the kernel reaches each row of a pass at a constant offset from one pointer per block instead of computing
+/// eight row addresses. A worker keeps one instance and refills it for every matrix product; it grows, never
+/// shrinks.
 /// </summary>
 internal sealed class Int8Rows
 {
@@ -24,15 +26,15 @@ internal sealed class Int8Rows
 
     public int Blocks { get; private set; }
 
-    /// <summary>Codes [Rows, Blocks, 32].</summary>
+    /// <summary>Codes [Blocks, Rows, 32].</summary>
     public ReadOnlySpan<sbyte> Codes => _codes.AsSpan(0, Rows * Blocks * BlockSize);
 
-    /// <summary>Scale of each block [Rows, Blocks].</summary>
+    /// <summary>Scale of each block [Blocks, Rows].</summary>
     public ReadOnlySpan<float> Scales => _scales.AsSpan(0, Rows * Blocks);
 
     /// <summary>
     /// 8 x (sum of the block's codes) per block [Rows, Blocks]: what an implicit zero point of 8 in the weights
-    /// takes off a block's integer product (sum (w - 8) x = sum w x - 8 sum x).
+    /// takes off a block's integer product (sum (w - 8) x = sum w x - 8 sum x). [Blocks, Rows].
     /// </summary>
     public ReadOnlySpan<int> ZeroPointSums => _zeroPointSums.AsSpan(0, Rows * Blocks);
 
@@ -57,16 +59,21 @@ internal sealed class Int8Rows
             _zeroPointSums = new int[blocks];
         }
 
-        for (int b = 0; b < blocks; b++)
+        for (int r = 0; r < rows; r++)
         {
-            var values = x.Slice(b * BlockSize, BlockSize);
-            // MaxMagnitude returns the element, sign and all.
-            float max = MathF.Abs(TensorPrimitives.MaxMagnitude(values));
-            float inverse = max == 0 ? 0 : 127f / max;
-            var codes = _codes.AsSpan(b * BlockSize, BlockSize);
-            int sum = Avx2.IsSupported ? QuantizeAvx2(values, codes, inverse) : QuantizeScalar(values, codes, inverse);
-            _scales[b] = max / 127f;
-            _zeroPointSums[b] = 8 * sum;
+            for (int b = 0; b < Blocks; b++)
+            {
+                var values = x.Slice(((r * Blocks) + b) * BlockSize, BlockSize);
+                int at = (b * rows) + r;
+
+                // MaxMagnitude returns the element, sign and all.
+                float max = MathF.Abs(TensorPrimitives.MaxMagnitude(values));
+                float inverse = max == 0 ? 0 : 127f / max;
+                var codes = _codes.AsSpan(at * BlockSize, BlockSize);
+                int sum = Avx2.IsSupported ? QuantizeAvx2(values, codes, inverse) : QuantizeScalar(values, codes, inverse);
+                _scales[at] = max / 127f;
+                _zeroPointSums[at] = 8 * sum;
+            }
         }
     }
 
