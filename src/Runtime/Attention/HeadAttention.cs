@@ -127,25 +127,13 @@ internal static class HeadAttention
                 var qc = Vector256.Create(Unsafe.Add(ref q, c));
                 var qd = Vector256.Create(Unsafe.Add(ref q, c + 1));
                 nuint at = (nuint)(c * KeyTile);
-                nuint next = at + KeyTile;
-                a0 = Vector256.MultiplyAddEstimate(Load8(ref tile, at), qc, a0);
-                a1 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)tileElements), qc, a1);
-                a2 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)(2 * tileElements)), qc, a2);
-                a3 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)(3 * tileElements)), qc, a3);
-                b0 = Vector256.MultiplyAddEstimate(Load8(ref tile, next), qd, b0);
-                b1 = Vector256.MultiplyAddEstimate(Load8(ref tile, next + (nuint)tileElements), qd, b1);
-                b2 = Vector256.MultiplyAddEstimate(Load8(ref tile, next + (nuint)(2 * tileElements)), qd, b2);
-                b3 = Vector256.MultiplyAddEstimate(Load8(ref tile, next + (nuint)(3 * tileElements)), qd, b3);
+                Fma4(ref tile, at, (nuint)tileElements, qc, ref a0, ref a1, ref a2, ref a3);
+                Fma4(ref tile, at + KeyTile, (nuint)tileElements, qd, ref b0, ref b1, ref b2, ref b3);
             }
 
             if (c < hd)
             {
-                var qc = Vector256.Create(Unsafe.Add(ref q, c));
-                nuint at = (nuint)(c * KeyTile);
-                a0 = Vector256.MultiplyAddEstimate(Load8(ref tile, at), qc, a0);
-                a1 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)tileElements), qc, a1);
-                a2 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)(2 * tileElements)), qc, a2);
-                a3 = Vector256.MultiplyAddEstimate(Load8(ref tile, at + (nuint)(3 * tileElements)), qc, a3);
+                Fma4(ref tile, (nuint)(c * KeyTile), (nuint)tileElements, Vector256.Create(Unsafe.Add(ref q, c)), ref a0, ref a1, ref a2, ref a3);
             }
 
             a0 = (a0 + b0) * scale;
@@ -259,25 +247,13 @@ internal static class HeadAttention
                 var pj = Vector256.Create(Unsafe.Add(ref weights, j));
                 var pk = Vector256.Create(Unsafe.Add(ref weights, j + 1));
                 nuint row = (nuint)((j * hd) + c0);
-                nuint next = row + (nuint)hd;
-                a0 = Vector256.MultiplyAddEstimate(Load8(ref v, row), pj, a0);
-                a1 = Vector256.MultiplyAddEstimate(Load8(ref v, row + W), pj, a1);
-                a2 = Vector256.MultiplyAddEstimate(Load8(ref v, row + (2 * W)), pj, a2);
-                a3 = Vector256.MultiplyAddEstimate(Load8(ref v, row + (3 * W)), pj, a3);
-                b0 = Vector256.MultiplyAddEstimate(Load8(ref v, next), pk, b0);
-                b1 = Vector256.MultiplyAddEstimate(Load8(ref v, next + W), pk, b1);
-                b2 = Vector256.MultiplyAddEstimate(Load8(ref v, next + (2 * W)), pk, b2);
-                b3 = Vector256.MultiplyAddEstimate(Load8(ref v, next + (3 * W)), pk, b3);
+                Fma4(ref v, row, W, pj, ref a0, ref a1, ref a2, ref a3);
+                Fma4(ref v, row + (nuint)hd, W, pk, ref b0, ref b1, ref b2, ref b3);
             }
 
             if (j < n)
             {
-                var pj = Vector256.Create(Unsafe.Add(ref weights, j));
-                nuint row = (nuint)((j * hd) + c0);
-                a0 = Vector256.MultiplyAddEstimate(Load8(ref v, row), pj, a0);
-                a1 = Vector256.MultiplyAddEstimate(Load8(ref v, row + W), pj, a1);
-                a2 = Vector256.MultiplyAddEstimate(Load8(ref v, row + (2 * W)), pj, a2);
-                a3 = Vector256.MultiplyAddEstimate(Load8(ref v, row + (3 * W)), pj, a3);
+                Fma4(ref v, (nuint)((j * hd) + c0), W, Vector256.Create(Unsafe.Add(ref weights, j)), ref a0, ref a1, ref a2, ref a3);
             }
 
             (a0 + b0).StoreUnsafe(ref o, (nuint)c0);
@@ -307,6 +283,17 @@ internal static class HeadAttention
 
             Unsafe.Add(ref o, c0) = a;
         }
+    }
+
+    // a_i += w * the 8 numbers at source + at + i * stride, for i in 0-3.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Fma4<T>(ref T source, nuint at, nuint stride, Vector256<float> w, ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3)
+        where T : unmanaged
+    {
+        a0 = Vector256.MultiplyAddEstimate(Load8(ref source, at), w, a0);
+        a1 = Vector256.MultiplyAddEstimate(Load8(ref source, at + stride), w, a1);
+        a2 = Vector256.MultiplyAddEstimate(Load8(ref source, at + (2 * stride)), w, a2);
+        a3 = Vector256.MultiplyAddEstimate(Load8(ref source, at + (3 * stride)), w, a3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
