@@ -113,9 +113,9 @@ internal static class Int4Probe
                 own.Add(Stopwatch.GetElapsedTime(t1, t2).TotalMicroseconds / matrices);
                 if (round == 0)
                 {
-                    packed[(matrices - 1) / threads * threads].Multiply(quantized[0], ownOut[0]);
-                    // Thread 0's last matrix, on both.
+                    // Thread 0's last matrix, on both (the kernel again: the AVX2 pass may have run after it).
                     int last = (matrices - 1) / threads * threads;
+                    packed[last].Multiply(quantized[0], ownOut[0]);
                     sessions[last].Run(runOptions, [ProbeGraphs.MatMulInput], [xValues[0]], [ProbeGraphs.MatMulOutput], [yValues[0]]);
                     for (int j = 0; j < ortOut.Length; j++)
                     {
