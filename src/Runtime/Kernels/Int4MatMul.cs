@@ -118,6 +118,8 @@ internal static class Int4MatMul
         public readonly int Stride = rows;
     }
 
+    // Rows8, Rows4 and Rows2 are one loop written out for 8, 4 and 2 rows: each row's sums and float accumulator
+    // must be a local of its own for the JIT to keep it in a register (an array of them would live in memory).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Rows8<T>(byte* panel, int blocks, Activations x, float* y, int n, int width)
         where T : struct, IBlockSums
